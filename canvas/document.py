@@ -1,0 +1,409 @@
+"""The layered document: size, layers (bottom→top), selection, references, metadata.
+
+Every public method that changes the document builds a command and runs it through the
+command stack, so undo/redo, the unsaved mark and autosave see every change. Observers
+subscribe to ``document.events``; projections (cached composites) are updated lazily.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterable
+from typing import Any
+
+import numpy as np
+
+from canvas import commands as C
+from canvas.blend import composite_into, premultiplied_float, straight_uint8
+from canvas.errors import CanvasError, LayerLockedError
+from canvas.events import DocumentEvent, EventEmitter
+from canvas.geometry import Rect
+from canvas.layers import (
+    LAYER_PROPS, AnnotationLayer, Layer, PieceLayer, PixelLayer, Reference, Transform,
+    check_rgba, validate_prop,
+)
+from canvas.marks import Mark
+
+MAX_SIDE = 32768
+CONTENT = frozenset({"content"})
+
+
+class Document:
+    def __init__(self, width: int, height: int, *, undo_bytes: int = 1 << 30) -> None:
+        if not (0 < width <= MAX_SIDE and 0 < height <= MAX_SIDE):
+            raise CanvasError(f"a canvas is 1 to {MAX_SIDE} pixels a side, not {width}×{height}")
+        self.width, self.height = int(width), int(height)
+        self._layers: list[Layer] = []
+        self.selection: np.ndarray | None = None
+        self.references: list[Reference] = []
+        self.metadata: dict[str, Any] = {}
+        self.events = EventEmitter()
+        self.history = C.CommandStack(max_bytes=undo_bytes)
+        self._projections: dict[frozenset[str], Any] = {}
+
+    @classmethod
+    def assemble(cls, width: int, height: int, layers: list[Layer], *, selection: np.ndarray | None = None,
+                 references: list[Reference] | None = None, metadata: dict[str, Any] | None = None) -> Document:
+        """A document built from parts (for loaders): no history, marked unmodified."""
+        doc = cls(width, height)
+        ids = [lyr.id for lyr in layers]
+        if len(set(ids)) != len(ids):
+            raise CanvasError("two layers share one id")
+        doc._layers = list(layers)
+        if selection is not None:
+            if selection.shape != (doc.height, doc.width) or selection.dtype != np.uint8:
+                raise CanvasError("the selection mask does not match the canvas size")
+            doc.selection = selection if selection.any() else None
+        doc.references = list(references or [])
+        doc.metadata = dict(metadata or {})
+        return doc
+
+    # --- reading ----------------------------------------------------------------------------
+    @property
+    def size(self) -> tuple[int, int]:
+        return self.width, self.height
+
+    @property
+    def rect(self) -> Rect:
+        return Rect(0, 0, self.width, self.height)
+
+    @property
+    def layers(self) -> tuple[Layer, ...]:
+        return tuple(self._layers)
+
+    def layer(self, layer_id: str) -> Layer:
+        for layer in self._layers:
+            if layer.id == layer_id:
+                return layer
+        raise KeyError(f"no layer with id {layer_id!r}")
+
+    def index_of(self, layer_id: str) -> int:
+        for i, layer in enumerate(self._layers):
+            if layer.id == layer_id:
+                return i
+        raise KeyError(f"no layer with id {layer_id!r}")
+
+    @property
+    def modified(self) -> bool:
+        return not self.history.is_clean
+
+    def projection(self, roles: Iterable[str] = CONTENT):
+        from canvas.composite import Projection
+
+        key = frozenset(roles)
+        proj = self._projections.get(key)
+        if proj is None:
+            proj = Projection(self.size, lambda: self._layers, key)
+            self._projections[key] = proj
+        return proj
+
+    def render(self, rect: Rect | None = None, roles: Iterable[str] = CONTENT) -> np.ndarray:
+        """Straight uint8 RGBA composite of the visible layers whose role is in ``roles``."""
+        return self.projection(roles).render(rect)
+
+    def render_annotations(self, rect: Rect | None = None) -> np.ndarray:
+        """The annotation overlay alone (what the pen marked), transparent elsewhere."""
+        return self.render(rect, roles=("annotation",))
+
+    def selection_mask(self) -> np.ndarray:
+        """uint8 (height, width) mask: 255 selected; everything when nothing is selected."""
+        if self.selection is None:
+            return np.full((self.height, self.width), 255, np.uint8)
+        return self.selection.copy()
+
+    # --- the command path ------------------------------------------------------------------------
+    def execute(self, cmd: C.Command, merge: bool = True) -> None:
+        cmd.do(self)
+        self.history.push(cmd, merge=merge)
+        self._history_changed()
+
+    def undo(self) -> bool:
+        cmd = self.history.pop_undo()
+        if cmd is None:
+            return False
+        cmd.undo(self)
+        self._history_changed()
+        return True
+
+    def redo(self) -> bool:
+        cmd = self.history.pop_redo()
+        if cmd is None:
+            return False
+        cmd.do(self)
+        self._history_changed()
+        return True
+
+    def mark_clean(self) -> None:
+        self.history.mark_clean()
+        self.events.emit(DocumentEvent("clean", info={"modified": False}))
+
+    def _history_changed(self) -> None:
+        self.events.emit(DocumentEvent("history", info={"modified": self.modified}))
+
+    # --- public operations (each one undoable step) -------------------------------------------
+    def add_layer(self, layer: Layer, index: int | None = None) -> Layer:
+        if any(lyr.id == layer.id for lyr in self._layers):
+            raise CanvasError(f"a layer with id {layer.id} is already in the document")
+        index = len(self._layers) if index is None else max(0, min(index, len(self._layers)))
+        self.execute(C.AddLayer(layer, index))
+        return layer
+
+    def new_pixel_layer(self, name: str = "Layer", index: int | None = None) -> PixelLayer:
+        return self.add_layer(PixelLayer.blank(self.width, self.height, name), index)  # type: ignore[return-value]
+
+    def new_annotation_layer(self, name: str = "Marks", index: int | None = None) -> AnnotationLayer:
+        return self.add_layer(AnnotationLayer([], name), index)  # type: ignore[return-value]
+
+    def remove_layer(self, layer_id: str) -> None:
+        self.execute(C.RemoveLayer(self.layer(layer_id), self.index_of(layer_id)))
+
+    def move_layer(self, layer_id: str, new_index: int) -> None:
+        old = self.index_of(layer_id)
+        new_index = max(0, min(new_index, len(self._layers) - 1))
+        if new_index != old:
+            self.execute(C.MoveLayer(layer_id, old, new_index, self.layer(layer_id).name))
+
+    def set_layer_props(self, layer_id: str, **props: Any) -> None:
+        layer = self.layer(layer_id)
+        new = {k: validate_prop(k, v) for k, v in props.items()}
+        old = {k: copy.deepcopy(getattr(layer, k)) for k in new}
+        if old == new:
+            return
+        if len(new) == 1:
+            (key,) = new
+            label = {"visible": "Show/hide", "opacity": "Opacity", "blend": "Blend mode",
+                     "name": "Rename", "locked": "Lock", "role": "Role",
+                     "provenance": "Provenance"}[key] + f" {layer.name}"
+        else:
+            label = f"Layer properties {layer.name}"
+        self.execute(C.SetLayerProps(layer_id, old, new, label))
+
+    def duplicate_layer(self, layer_id: str) -> Layer:
+        src = self.layer(layer_id)
+        dup = src.copy(new_id=True)
+        dup.name = f"{src.name} copy"
+        return self.add_layer(dup, self.index_of(layer_id) + 1)
+
+    def _editable(self, layer_id: str, kind: type) -> Any:
+        layer = self.layer(layer_id)
+        if layer.locked:
+            raise LayerLockedError(f"layer {layer.name!r} is locked; unlock it to change it")
+        if not isinstance(layer, kind):
+            raise CanvasError(f"layer {layer.name!r} is a {layer.kind} layer, not a {kind.kind} layer")
+        return layer
+
+    def paint(self, layer_id: str, rect: Rect, patch: np.ndarray, stroke: object | None = None,
+              label: str = "Paint") -> Rect:
+        """Write ``patch`` (straight RGBA of ``rect``) into a pixel layer, clipped to it.
+
+        Paints that share a ``stroke`` token become one undo step. Returns the rect written.
+        """
+        layer = self._editable(layer_id, PixelLayer)
+        check_rgba(patch, "patch")
+        if patch.shape[:2] != (rect.h, rect.w):
+            raise ValueError("patch size does not match its rect")
+        inner = rect.intersect(layer.bounds())
+        if inner.empty:
+            return inner
+        patch = patch[inner.slices(rect.x, rect.y)]
+        self.execute(C.Paint.capture(layer, inner, patch, stroke, label))
+        return inner
+
+    def set_layer_pixels(self, layer_id: str, pixels: np.ndarray, x: int = 0, y: int = 0,
+                         label: str = "Replace pixels") -> None:
+        layer = self._editable(layer_id, PixelLayer)
+        check_rgba(pixels)
+        self.execute(C.SetPixels(layer_id, (layer.pixels, layer.x, layer.y), (pixels, x, y), label))
+
+    def set_transform(self, layer_id: str, tf: Transform, gesture: object | None = None,
+                      label: str = "Transform") -> None:
+        layer = self._editable(layer_id, PieceLayer)
+        if tf != layer.transform:
+            self.execute(C.SetTransform(layer_id, layer.transform, tf, f"{label} {layer.name}", gesture))
+
+    def reset_transform(self, layer_id: str) -> None:
+        layer = self._editable(layer_id, PieceLayer)
+        tf = layer.transform
+        self.set_transform(layer_id, Transform(cx=tf.cx, cy=tf.cy), label="Reset")
+
+    def set_marks(self, layer_id: str, marks: list[Mark], label: str = "Edit marks",
+                  gesture: object | None = None) -> None:
+        layer = self._editable(layer_id, AnnotationLayer)
+        self.execute(C.SetMarks(layer_id, layer.marks, list(marks), label, gesture))
+
+    def add_mark(self, layer_id: str, mark: Mark) -> None:
+        layer = self._editable(layer_id, AnnotationLayer)
+        self.set_marks(layer_id, [*layer.marks, mark], f"Add {mark.kind}")
+
+    def replace_mark(self, layer_id: str, mark: Mark, gesture: object | None = None) -> None:
+        layer = self._editable(layer_id, AnnotationLayer)
+        marks = list(layer.marks)
+        marks[layer.mark_index(mark.id)] = mark
+        self.set_marks(layer_id, marks, f"Edit {mark.kind}", gesture)
+
+    def remove_mark(self, layer_id: str, mark_id: str) -> None:
+        layer = self._editable(layer_id, AnnotationLayer)
+        marks = list(layer.marks)
+        gone = marks.pop(layer.mark_index(mark_id))
+        self.set_marks(layer_id, marks, f"Delete {gone.kind}")
+
+    def set_selection(self, mask: np.ndarray | None, label: str = "Select") -> None:
+        if mask is not None:
+            mask = np.asarray(mask)
+            if mask.shape != (self.height, self.width):
+                raise ValueError(f"selection mask must be {self.height}×{self.width}, not {mask.shape}")
+            mask = np.ascontiguousarray(mask, dtype=np.uint8)
+            if not mask.any():
+                mask = None
+        old = self.selection
+        if old is None and mask is None:
+            return
+        self.execute(C.SetSelection(old, mask, label))
+
+    def add_reference(self, pixels: np.ndarray, name: str = "Reference") -> Reference:
+        ref = Reference(check_rgba(pixels, "reference").copy(), name)
+        self.execute(C.SetReferences(self.references, [*self.references, ref], f"Add reference {name}"))
+        return ref
+
+    def remove_reference(self, ref_id: str) -> None:
+        new = [r for r in self.references if r.id != ref_id]
+        if len(new) == len(self.references):
+            raise KeyError(f"no reference with id {ref_id!r}")
+        self.execute(C.SetReferences(self.references, new, "Remove reference"))
+
+    def rasterize(self, layers: list[Layer]) -> tuple[np.ndarray, Rect]:
+        """Composite ``layers`` (bottom→top, honouring their properties) inside their bounds."""
+        rect = Rect(0, 0, 0, 0)
+        for lyr in layers:
+            rect = rect.union(lyr.bounds())
+        buf = np.zeros((rect.h, rect.w, 4), np.float32)
+        for lyr in layers:
+            if not lyr.visible:
+                continue
+            inner = lyr.bounds()
+            if inner.empty:
+                continue
+            composite_into(buf[inner.slices(rect.x, rect.y)], premultiplied_float(lyr.read(inner), lyr.opacity), lyr.blend)
+        return straight_uint8(buf), rect
+
+    def merge_down(self, layer_id: str) -> Layer:
+        """Merge a layer into the one below it as one pixel layer (one undo step)."""
+        i = self.index_of(layer_id)
+        if i == 0:
+            raise CanvasError("there is no layer below to merge into")
+        upper, lower = self._layers[i], self._layers[i - 1]
+        pixels, rect = self.rasterize([lower, upper])
+        merged = PixelLayer(pixels, rect.x, rect.y, lower.name, role=lower.role,
+                            provenance=lower.provenance, locked=False)
+        self.execute(C.Macro([
+            C.RemoveLayer(upper, i), C.RemoveLayer(lower, i - 1), C.AddLayer(merged, i - 1),
+        ], f"Merge {upper.name} down"))
+        return merged
+
+    def flatten(self) -> Layer:
+        """Replace the visible content layers by one pixel layer; other roles are kept above."""
+        content = [lyr for lyr in self._layers if lyr.role == "content"]
+        if not content:
+            raise CanvasError("there are no content layers to flatten")
+        pixels = self.render()
+        flat = PixelLayer(pixels, 0, 0, "Flattened")
+        cmds: list[C.Command] = []
+        for lyr in reversed(content):
+            cmds.append(C.RemoveLayer(lyr, self.index_of(lyr.id)))
+        cmds.append(C.AddLayer(flat, 0))
+        # RemoveLayer indices above are valid when applied top-down
+        self.execute(C.Macro(cmds, "Flatten"))
+        return flat
+
+    # --- mutators used by commands (no history here) --------------------------------------------
+    def _changed(self, kind: str, layer_id: str | None, rect: Rect | None, **info: Any) -> None:
+        if rect is None or not rect.empty:
+            for proj in self._projections.values():
+                proj.invalidate(rect)
+        self.events.emit(DocumentEvent(kind, layer_id, rect, info))
+
+    def _insert(self, layer: Layer, index: int) -> None:
+        self.events.emit(DocumentEvent("inserting", layer.id, None, {"index": index}))
+        self._layers.insert(index, layer)
+        self._changed("inserted", layer.id, layer.bounds(), index=index)
+
+    def _remove(self, layer_id: str) -> None:
+        i = self.index_of(layer_id)
+        layer = self._layers.pop(i)
+        self._changed("removed", layer_id, layer.bounds(), index=i)
+
+    def _move(self, layer_id: str, new_index: int) -> None:
+        i = self.index_of(layer_id)
+        layer = self._layers.pop(i)
+        self._layers.insert(new_index, layer)
+        self._changed("moved", layer_id, layer.bounds(), old=i, index=new_index)
+
+    def _set_props(self, layer_id: str, props: dict[str, Any]) -> None:
+        layer = self.layer(layer_id)
+        for k, v in props.items():
+            assert k in LAYER_PROPS
+            setattr(layer, k, copy.deepcopy(v))
+        visual = {"visible", "opacity", "blend", "role"} & set(props)
+        self._changed("changed", layer_id, layer.bounds() if visual else Rect(0, 0, 0, 0), props=sorted(props))
+
+    def _write_tiles(self, layer_id: str, parts) -> None:
+        layer = self.layer(layer_id)
+        changed = Rect(0, 0, 0, 0)
+        for rect, pixels in parts:
+            layer.write(rect, pixels)
+            changed = changed.union(rect)
+        self._changed("pixels", layer_id, changed)
+
+    def _set_pixels(self, layer_id: str, pixels: np.ndarray, x: int, y: int) -> None:
+        layer = self.layer(layer_id)
+        before = layer.bounds()
+        layer.set_pixels(pixels, x, y)
+        self._changed("pixels", layer_id, before.union(layer.bounds()))
+
+    def _set_transform(self, layer_id: str, tf: Transform) -> None:
+        layer = self.layer(layer_id)
+        before = layer.bounds()
+        layer.set_transform(tf)
+        self._changed("pixels", layer_id, before.union(layer.bounds()))
+
+    def _set_marks(self, layer_id: str, marks: list[Mark]) -> None:
+        layer = self.layer(layer_id)
+        before = layer.bounds()
+        layer.set_marks(marks)
+        self._changed("pixels", layer_id, before.union(layer.bounds()))
+
+    def _set_selection(self, mask: np.ndarray | None) -> None:
+        self.selection = mask
+        self.events.emit(DocumentEvent("selection", None, self.rect))
+
+    def _set_references(self, refs: list[Reference]) -> None:
+        self.references = list(refs)
+        self.events.emit(DocumentEvent("references"))
+
+    # --- copies and comparison ---------------------------------------------------------------------
+    def copy(self) -> Document:
+        """An independent copy of the content (no history, no observers)."""
+        dup = Document(self.width, self.height, undo_bytes=self.history.max_bytes)
+        dup._layers = [lyr.copy() for lyr in self._layers]
+        dup.selection = None if self.selection is None else self.selection.copy()
+        dup.references = [r.copy() for r in self.references]
+        dup.metadata = copy.deepcopy(self.metadata)
+        return dup
+
+    def content_equal(self, other: Document) -> bool:
+        """Same size, layers (ids, properties, content), selection, references and metadata."""
+        if self.size != other.size or len(self._layers) != len(other._layers):
+            return False
+        for a, b in zip(self._layers, other._layers):
+            if a.id != b.id or a.kind != b.kind or a.props() != b.props() or not a.content_equal(b):
+                return False
+        if (self.selection is None) != (other.selection is None):
+            return False
+        if self.selection is not None and not np.array_equal(self.selection, other.selection):
+            return False
+        if len(self.references) != len(other.references):
+            return False
+        for r1, r2 in zip(self.references, other.references):
+            if r1.id != r2.id or r1.name != r2.name or not np.array_equal(r1.pixels, r2.pixels):
+                return False
+        return self.metadata == other.metadata

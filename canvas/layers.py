@@ -1,0 +1,393 @@
+"""Layer kinds: pixel layers, collage pieces and annotation layers.
+
+Layers hold content and properties. They never change themselves behind the document's back:
+every visible change goes through a command run by the document (``canvas.commands``), which
+calls the small mutators here and then tells the projection and observers what changed.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import uuid
+from dataclasses import dataclass, field, replace
+from typing import Any, ClassVar
+
+import cv2
+import numpy as np
+
+from canvas.blend import BLEND_MODES
+from canvas.draw import render_marks
+from canvas.geometry import Rect, union_all
+from canvas.marks import Mark
+from canvas.tiles import AlphaStats, tile_range
+
+ROLES = ("content", "annotation", "reference")
+EMPTY = Rect(0, 0, 0, 0)
+
+# properties every layer has, with their validators
+LAYER_PROPS = ("name", "visible", "opacity", "blend", "locked", "role", "provenance")
+
+
+def new_layer_id() -> str:
+    return uuid.uuid4().hex[:12]
+
+
+def check_rgba(pixels: np.ndarray, what: str = "pixels") -> np.ndarray:
+    if not isinstance(pixels, np.ndarray) or pixels.dtype != np.uint8:
+        raise TypeError(f"{what} must be a uint8 numpy array")
+    if pixels.ndim != 3 or pixels.shape[2] != 4:
+        raise ValueError(f"{what} must have shape (height, width, 4), not {pixels.shape}")
+    return pixels
+
+
+def validate_prop(name: str, value: Any) -> Any:
+    if name == "name":
+        return str(value)
+    if name in ("visible", "locked"):
+        return bool(value)
+    if name == "opacity":
+        v = float(value)
+        if not 0.0 <= v <= 1.0 or math.isnan(v):
+            raise ValueError(f"opacity must be between 0 and 1, not {value!r}")
+        return v
+    if name == "blend":
+        if value not in BLEND_MODES:
+            raise ValueError(f"unknown blend mode {value!r}; one of {', '.join(BLEND_MODES)}")
+        return value
+    if name == "role":
+        if value not in ROLES:
+            raise ValueError(f"unknown role {value!r}; one of {', '.join(ROLES)}")
+        return value
+    if name == "provenance":
+        if not isinstance(value, dict):
+            raise ValueError("provenance must be a dict")
+        return copy.deepcopy(value)
+    raise ValueError(f"unknown layer property {name!r}")
+
+
+class Layer:
+    kind: ClassVar[str] = ""
+
+    def __init__(
+        self,
+        name: str = "Layer",
+        *,
+        id: str | None = None,
+        visible: bool = True,
+        opacity: float = 1.0,
+        blend: str = "normal",
+        locked: bool = False,
+        role: str = "content",
+        provenance: dict | None = None,
+    ) -> None:
+        self.id = id or new_layer_id()
+        self.name = validate_prop("name", name)
+        self.visible = validate_prop("visible", visible)
+        self.opacity = validate_prop("opacity", opacity)
+        self.blend = validate_prop("blend", blend)
+        self.locked = validate_prop("locked", locked)
+        self.role = validate_prop("role", role)
+        self.provenance = validate_prop("provenance", provenance or {})
+        self.revision = 0  # bumped on every content change (used by caches and savers)
+        self._stats: AlphaStats | None = None
+
+    # --- content -------------------------------------------------------------------------
+    def bounds(self) -> Rect:
+        """Canvas rect covered by this layer's raster."""
+        raise NotImplementedError
+
+    def raster(self) -> tuple[np.ndarray, Rect]:
+        """Straight uint8 RGBA raster and the canvas rect it covers (may be a cached view)."""
+        raise NotImplementedError
+
+    def read(self, rect: Rect) -> np.ndarray:
+        """A view or copy of ``rect`` (which must lie inside ``bounds()``)."""
+        pixels, r = self.raster()
+        return pixels[rect.slices(r.x, r.y)]
+
+    def read_padded(self, rect: Rect) -> np.ndarray:
+        """A copy of ``rect``, transparent where the layer has no pixels."""
+        out = np.zeros((rect.h, rect.w, 4), dtype=np.uint8)
+        inner = rect.intersect(self.bounds())
+        if not inner.empty:
+            out[inner.slices(rect.x, rect.y)] = self.read(inner)
+        return out
+
+    def props(self) -> dict[str, Any]:
+        return {p: copy.deepcopy(getattr(self, p)) for p in LAYER_PROPS}
+
+    def tile_alpha(self, tx: int, ty: int) -> tuple[int, int]:
+        """(max, min) alpha of this layer inside tile (tx, ty)."""
+        if self._stats is None:
+            pixels, r = self.raster()
+            self._stats = AlphaStats(pixels[..., 3], r)
+        return self._stats.get(tx, ty)
+
+    def _content_changed(self, rect: Rect | None = None) -> None:
+        self.revision += 1
+        if rect is None or self._stats is None:
+            self._stats = None
+            return
+        txs, tys = tile_range(rect)
+        if len(txs) * len(tys) > 64:
+            self._stats = None
+            return
+        pixels, r = self.raster()
+        self._stats.update(lambda q: pixels[q.slices(r.x, r.y)][..., 3], [(x, y) for y in tys for x in txs])
+
+    def copy(self, new_id: bool = False) -> Layer:
+        dup = copy.copy(self)
+        dup.provenance = copy.deepcopy(self.provenance)
+        dup._stats = None
+        dup._copy_content_from(self)
+        if new_id:
+            dup.id = new_layer_id()
+        return dup
+
+    def _copy_content_from(self, other: Layer) -> None:
+        raise NotImplementedError
+
+    def content_equal(self, other: Layer) -> bool:
+        raise NotImplementedError
+
+    def nbytes(self) -> int:
+        return 0
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.name!r} id={self.id} bounds={self.bounds().as_tuple()}>"
+
+
+class PixelLayer(Layer):
+    """RGBA pixels placed at an offset: painting and AI results."""
+
+    kind = "pixel"
+
+    def __init__(self, pixels: np.ndarray, x: int = 0, y: int = 0, name: str = "Layer", **kw) -> None:
+        super().__init__(name, **kw)
+        self.pixels = check_rgba(pixels)
+        self.x, self.y = int(x), int(y)
+
+    @classmethod
+    def blank(cls, width: int, height: int, name: str = "Layer", **kw) -> PixelLayer:
+        return cls(np.zeros((height, width, 4), dtype=np.uint8), 0, 0, name, **kw)
+
+    def bounds(self) -> Rect:
+        return Rect(self.x, self.y, self.pixels.shape[1], self.pixels.shape[0])
+
+    def raster(self) -> tuple[np.ndarray, Rect]:
+        return self.pixels, self.bounds()
+
+    def write(self, rect: Rect, patch: np.ndarray) -> None:
+        """Replace ``rect`` (inside bounds) with ``patch``. Called by commands only."""
+        self.pixels[rect.slices(self.x, self.y)] = patch
+        self._content_changed(rect)
+
+    def set_pixels(self, pixels: np.ndarray, x: int, y: int) -> None:
+        self.pixels = check_rgba(pixels)
+        self.x, self.y = int(x), int(y)
+        self._content_changed()
+
+    def _copy_content_from(self, other: Layer) -> None:
+        self.pixels = other.pixels.copy()  # type: ignore[attr-defined]
+
+    def content_equal(self, other: Layer) -> bool:
+        return (
+            isinstance(other, PixelLayer)
+            and self.bounds() == other.bounds()
+            and np.array_equal(self.pixels, other.pixels)
+        )
+
+    def nbytes(self) -> int:
+        return self.pixels.nbytes
+
+
+@dataclass(frozen=True)
+class Transform:
+    """Where a collage piece sits: its centre on the canvas, scale, rotation and flips.
+
+    Rotation is in degrees, clockwise on screen. Flips apply to the original before scale
+    and rotation. Rendering always starts again from the original pixels.
+    """
+
+    cx: float = 0.0
+    cy: float = 0.0
+    sx: float = 1.0
+    sy: float = 1.0
+    rotation: float = 0.0
+    flip_h: bool = False
+    flip_v: bool = False
+
+    def __post_init__(self) -> None:
+        for v in (self.cx, self.cy, self.sx, self.sy, self.rotation):
+            if not math.isfinite(v):
+                raise ValueError("a transform needs finite numbers")
+        if abs(self.sx) < 1e-4 or abs(self.sy) < 1e-4:
+            raise ValueError("a piece cannot be scaled to nothing")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "cx": self.cx, "cy": self.cy, "sx": self.sx, "sy": self.sy,
+            "rotation": self.rotation, "flip_h": self.flip_h, "flip_v": self.flip_v,
+        }
+
+    @staticmethod
+    def from_dict(d: dict[str, Any]) -> Transform:
+        return Transform(
+            cx=float(d.get("cx", 0.0)), cy=float(d.get("cy", 0.0)),
+            sx=float(d.get("sx", 1.0)), sy=float(d.get("sy", 1.0)),
+            rotation=float(d.get("rotation", 0.0)),
+            flip_h=bool(d.get("flip_h", False)), flip_v=bool(d.get("flip_v", False)),
+        )
+
+    def matrix(self, w: int, h: int) -> np.ndarray:
+        """3x3 map from original continuous coordinates to canvas continuous coordinates."""
+        fx = -1.0 if self.flip_h else 1.0
+        fy = -1.0 if self.flip_v else 1.0
+        t = math.radians(self.rotation)
+        c, s = math.cos(t), math.sin(t)
+        to_centre = np.array([[1, 0, -w / 2], [0, 1, -h / 2], [0, 0, 1]], dtype=np.float64)
+        scale = np.diag([fx * self.sx, fy * self.sy, 1.0])
+        rot = np.array([[c, -s, 0], [s, c, 0], [0, 0, 1]], dtype=np.float64)
+        place = np.array([[1, 0, self.cx], [0, 1, self.cy], [0, 0, 1]], dtype=np.float64)
+        return place @ rot @ scale @ to_centre
+
+    def is_integer_translation(self, w: int, h: int) -> bool:
+        return (
+            self.sx == 1.0 and self.sy == 1.0 and self.rotation % 360 == 0
+            and not self.flip_h and not self.flip_v
+            and float(self.cx - w / 2).is_integer() and float(self.cy - h / 2).is_integer()
+        )
+
+
+def render_piece(original: np.ndarray, tf: Transform) -> tuple[np.ndarray, Rect]:
+    """Render ``original`` (straight RGBA) through ``tf``: premultiplied resampling, no fringes."""
+    h, w = original.shape[:2]
+    if tf.is_integer_translation(w, h):
+        return original, Rect(int(tf.cx - w / 2), int(tf.cy - h / 2), w, h)
+    src = original
+    ax, ay = abs(tf.sx), abs(tf.sy)
+    pre_x = pre_y = 1.0
+    if min(ax, ay) < 0.5:
+        # shrink with area averaging first: warpAffine alone would alias badly
+        nw, nh = max(1, round(w * ax)), max(1, round(h * ay))
+        src = cv2.resize(original, (nw, nh), interpolation=cv2.INTER_AREA)
+        pre_x, pre_y = nw / w, nh / h
+    m = tf.matrix(w, h) @ np.diag([1 / pre_x, 1 / pre_y, 1.0])
+    sh, sw = src.shape[:2]
+    corners = m @ np.array([[0, sw, sw, 0], [0, 0, sh, sh], [1, 1, 1, 1]], dtype=np.float64)
+    rect = Rect.from_bounds(corners[0].min(), corners[1].min(), corners[0].max(), corners[1].max())
+    # continuous -> index coordinates on both sides, then shift into the output rect
+    to_idx = np.array([[1, 0, -0.5 - rect.x], [0, 1, -0.5 - rect.y], [0, 0, 1]])
+    from_idx = np.array([[1, 0, 0.5], [0, 1, 0.5], [0, 0, 1]])
+    mi = (to_idx @ m @ from_idx)[:2]
+    premul = src.astype(np.float32) / 255.0
+    premul[..., :3] *= premul[..., 3:4]
+    out = cv2.warpAffine(
+        premul, mi, (max(rect.w, 1), max(rect.h, 1)), flags=cv2.INTER_LINEAR,
+        borderMode=cv2.BORDER_CONSTANT, borderValue=(0, 0, 0, 0),
+    )
+    a = out[..., 3:4]
+    rgb = np.where(a > 1e-6, out[..., :3] / np.maximum(a, 1e-6), 0.0)
+    res = np.empty(out.shape, np.uint8)
+    res[..., :3] = (np.clip(rgb, 0, 1) * 255 + 0.5).astype(np.uint8)
+    res[..., 3:4] = (np.clip(a, 0, 1) * 255 + 0.5).astype(np.uint8)
+    return res, rect
+
+
+class PieceLayer(Layer):
+    """A collage piece: the original pixels and a transform, re-rendered from the original."""
+
+    kind = "piece"
+
+    def __init__(self, original: np.ndarray, transform: Transform | None = None, name: str = "Piece", **kw) -> None:
+        super().__init__(name, **kw)
+        self.original = check_rgba(original, "piece pixels")
+        h, w = original.shape[:2]
+        self.transform = transform or Transform(cx=w / 2, cy=h / 2)
+        self._cache: tuple[np.ndarray, Rect] | None = None
+
+    @classmethod
+    def at(cls, original: np.ndarray, x: float, y: float, name: str = "Piece", **kw) -> PieceLayer:
+        """A piece whose untransformed top-left corner is at canvas (x, y)."""
+        h, w = original.shape[:2]
+        return cls(original, Transform(cx=x + w / 2, cy=y + h / 2), name, **kw)
+
+    def raster(self) -> tuple[np.ndarray, Rect]:
+        if self._cache is None:
+            self._cache = render_piece(self.original, self.transform)
+        return self._cache
+
+    def bounds(self) -> Rect:
+        return self.raster()[1]
+
+    def set_transform(self, tf: Transform) -> None:
+        self.transform = tf
+        self._cache = None
+        self._content_changed()
+
+    def _copy_content_from(self, other: Layer) -> None:
+        self.original = other.original.copy()  # type: ignore[attr-defined]
+        self._cache = None
+
+    def content_equal(self, other: Layer) -> bool:
+        return (
+            isinstance(other, PieceLayer)
+            and self.transform == other.transform
+            and np.array_equal(self.original, other.original)
+        )
+
+    def nbytes(self) -> int:
+        return self.original.nbytes
+
+
+class AnnotationLayer(Layer):
+    """Vector marks (pen strokes, arrows, ellipses, rectangles, text), rendered anti-aliased."""
+
+    kind = "annotation"
+
+    def __init__(self, marks: list[Mark] | None = None, name: str = "Marks", **kw) -> None:
+        kw.setdefault("role", "annotation")
+        super().__init__(name, **kw)
+        self.marks: list[Mark] = list(marks or [])
+        self._cache: tuple[np.ndarray, Rect] | None = None
+
+    def raster(self) -> tuple[np.ndarray, Rect]:
+        if self._cache is None:
+            rect = union_all(m.bounds() for m in self.marks)
+            self._cache = (render_marks(self.marks, rect), rect) if not rect.empty else (
+                np.zeros((0, 0, 4), np.uint8), EMPTY)
+        return self._cache
+
+    def bounds(self) -> Rect:
+        return self.raster()[1]
+
+    def mark_index(self, mark_id: str) -> int:
+        for i, m in enumerate(self.marks):
+            if m.id == mark_id:
+                return i
+        raise KeyError(f"no mark {mark_id!r} on layer {self.name!r}")
+
+    def set_marks(self, marks: list[Mark]) -> None:
+        self.marks = list(marks)
+        self._cache = None
+        self._content_changed()
+
+    def _copy_content_from(self, other: Layer) -> None:
+        self.marks = list(other.marks)  # type: ignore[attr-defined]
+        self._cache = None
+
+    def content_equal(self, other: Layer) -> bool:
+        return isinstance(other, AnnotationLayer) and self.marks == other.marks
+
+
+@dataclass
+class Reference:
+    """An extra input image for the model; never composited into the canvas."""
+
+    pixels: np.ndarray
+    name: str = "Reference"
+    id: str = field(default_factory=new_layer_id)
+
+    def copy(self) -> Reference:
+        return replace(self, pixels=self.pixels.copy())

@@ -1,0 +1,89 @@
+"""Qt side of the document: re-emits canvas events as signals and tracks the active layer.
+
+The document stays Qt-free; views connect to this object. ``close()`` disconnects from the
+document so a closed window leaves no callbacks behind.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QObject, QRect, Signal
+
+from canvas.document import Document
+from canvas.events import DocumentEvent
+
+
+class DocumentBridge(QObject):
+    # a canvas rect whose pixels changed (x, y, w, h in canvas pixels); null QRect = everything
+    pixelsChanged = Signal(QRect)
+    # layer list changed: inserted, removed, moved, properties
+    layersChanged = Signal()
+    # one layer's properties changed (id)
+    layerChanged = Signal(str)
+    selectionChanged = Signal()
+    referencesChanged = Signal()
+    historyChanged = Signal()
+    modifiedChanged = Signal(bool)
+    activeLayerChanged = Signal(str)  # "" when none
+
+    def __init__(self, document: Document, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.document = document
+        self._active: str = document.layers[-1].id if document.layers else ""
+        self._modified = document.modified
+        self._disconnect = document.events.connect(self._on_event)
+
+    # --- active layer ---------------------------------------------------------------------
+    @property
+    def active_id(self) -> str:
+        return self._active
+
+    def active_layer(self):
+        if not self._active:
+            return None
+        try:
+            return self.document.layer(self._active)
+        except KeyError:
+            return None
+
+    def set_active(self, layer_id: str) -> None:
+        if layer_id != self._active:
+            self._active = layer_id
+            self.activeLayerChanged.emit(layer_id)
+
+    # --- events -------------------------------------------------------------------------------
+    def _on_event(self, ev: DocumentEvent) -> None:
+        k = ev.kind
+        if ev.rect is not None and not ev.rect.empty and k in ("pixels", "inserted", "removed", "moved", "changed"):
+            r = ev.rect
+            self.pixelsChanged.emit(QRect(r.x, r.y, r.w, r.h))
+        if k == "inserted":
+            self.layersChanged.emit()
+            self.set_active(ev.layer_id or "")
+        elif k == "removed":
+            self.layersChanged.emit()
+            if ev.layer_id == self._active:
+                layers = self.document.layers
+                idx = min(ev.info.get("index", 0), len(layers) - 1)
+                self.set_active(layers[idx].id if layers and idx >= 0 else "")
+        elif k == "moved":
+            self.layersChanged.emit()
+        elif k == "changed":
+            self.layerChanged.emit(ev.layer_id or "")
+            self.layersChanged.emit()
+        elif k == "pixels":
+            self.layerChanged.emit(ev.layer_id or "")
+        elif k == "selection":
+            self.selectionChanged.emit()
+        elif k == "references":
+            self.referencesChanged.emit()
+        elif k in ("history", "clean"):
+            self.historyChanged.emit()
+            mod = self.document.modified
+            if mod != self._modified:
+                self._modified = mod
+                self.modifiedChanged.emit(mod)
+
+    def close(self) -> None:
+        if self._disconnect is not None:
+            self._disconnect()
+            self._disconnect = None

@@ -1,0 +1,34 @@
+"""The one place numpy arrays become QImages and back."""
+
+from __future__ import annotations
+
+import numpy as np
+from PySide6.QtGui import QImage
+
+from canvas.blend import premultiply_uint8
+
+
+def rgba_to_qimage(rgba: np.ndarray, premultiply: bool = True) -> QImage:
+    """Straight uint8 RGBA (h, w, 4) -> a QImage that owns a copy of the data.
+
+    With ``premultiply`` the result is ``Format_RGBA8888_Premultiplied``, the format QPainter
+    draws fastest.
+    """
+    if rgba.dtype != np.uint8 or rgba.ndim != 3 or rgba.shape[2] != 4:
+        raise ValueError("expected a uint8 (h, w, 4) array")
+    data = premultiply_uint8(rgba) if premultiply else np.ascontiguousarray(rgba)
+    h, w = data.shape[:2]
+    fmt = QImage.Format.Format_RGBA8888_Premultiplied if premultiply else QImage.Format.Format_RGBA8888
+    img = QImage(data.data, w, h, w * 4, fmt)
+    return img.copy()  # detach from the numpy buffer
+
+
+def qimage_to_rgba(img: QImage) -> np.ndarray:
+    """Any QImage -> straight uint8 RGBA (h, w, 4), a new array."""
+    conv = img.convertToFormat(QImage.Format.Format_RGBA8888)
+    w, h = conv.width(), conv.height()
+    if w == 0 or h == 0:
+        return np.zeros((h, w, 4), np.uint8)
+    ptr = conv.constBits()
+    arr = np.frombuffer(ptr, dtype=np.uint8, count=conv.bytesPerLine() * h).reshape(h, conv.bytesPerLine())
+    return arr[:, : w * 4].reshape(h, w, 4).copy()

@@ -1,0 +1,103 @@
+import numpy as np
+import pytest
+
+from canvas.blend import BLEND_MODES
+from canvas.document import Document
+from canvas.geometry import Rect
+from canvas.layers import PixelLayer
+from canvas.tiles import TILE
+from tests.canvas.helpers import reference_composite, random_rgba, sample_document
+
+
+@pytest.mark.parametrize("mode", BLEND_MODES)
+def test_blend_modes_match_float_reference(mode):
+    rng = np.random.default_rng(7)
+    doc = Document(70, 50)
+    doc.add_layer(PixelLayer(random_rgba(rng, 50, 70), name="base"))
+    doc.add_layer(PixelLayer(random_rgba(rng, 30, 40), 10, 5, name="top", blend=mode, opacity=0.7))
+    got = doc.render().astype(int)
+    want = reference_composite(doc).astype(int)
+    # colour of nearly transparent pixels is ill-defined; compare where the result has alpha
+    visible = want[..., 3] >= 8
+    assert np.abs(got[..., 3] - want[..., 3]).max() <= 1
+    assert np.abs(got[visible][:, :3] - want[visible][:, :3]).max() <= 2
+
+
+def test_soft_light_is_between_backdrop_and_source_extremes():
+    doc = Document(4, 1)
+    base = np.array([[[64, 64, 64, 255]] * 4], np.uint8)
+    top = np.array([[[0, 0, 0, 255], [128, 128, 128, 255], [200, 200, 200, 255], [255, 255, 255, 255]]], np.uint8)
+    doc.add_layer(PixelLayer(base))
+    doc.add_layer(PixelLayer(top, blend="soft-light"))
+    out = doc.render()[0, :, 0].astype(int)
+    assert out[0] < 64 < out[3]
+    assert abs(out[1] - 64) <= 1  # 50 % grey leaves the backdrop unchanged
+    assert list(out) == sorted(out)
+
+
+def test_no_dark_fringes_on_soft_edges():
+    # white at alpha 1 over transparent, then that layer over white: the edge must stay white
+    doc = Document(8, 1)
+    doc.add_layer(PixelLayer(np.full((1, 8, 4), 255, np.uint8)))
+    soft = np.zeros((1, 8, 4), np.uint8)
+    soft[..., :3] = 255
+    soft[0, :, 3] = np.arange(8) * 36
+    doc.add_layer(PixelLayer(soft))
+    assert (doc.render()[..., :3] == 255).all()
+
+
+def test_full_document_matches_reference_including_pieces_and_marks():
+    doc = sample_document()
+    for roles in (("content",), ("annotation",), ("content", "annotation")):
+        got = doc.render(roles=roles).astype(int)
+        want = reference_composite(doc, roles).astype(int)
+        visible = want[..., 3] >= 8
+        assert np.abs(got[..., 3] - want[..., 3]).max() <= 1
+        assert np.abs(got[visible][:, :3] - want[visible][:, :3]).max() <= 2
+
+
+def test_annotation_layers_never_in_content_render():
+    doc = sample_document()
+    marks = doc.layers[-1]
+    assert marks.role == "annotation"
+    before = doc.render()
+    doc.set_layer_props(marks.id, visible=False)
+    assert np.array_equal(doc.render(), before)
+    overlay_hidden = doc.render_annotations()
+    assert overlay_hidden[..., 3].max() == 0
+
+
+def test_small_change_recomposites_only_touched_tiles():
+    doc = Document(8 * TILE, 8 * TILE)
+    rng = np.random.default_rng(3)
+    doc.add_layer(PixelLayer(random_rgba(rng, 8 * TILE, 8 * TILE, opaque=True)))
+    top = doc.new_pixel_layer("top")
+    proj = doc.projection()
+    proj.update()
+    n0 = proj.tiles_composited
+    patch = np.full((10, 10, 4), 200, np.uint8)
+    doc.paint(top.id, Rect(TILE - 5, TILE - 5, 10, 10), patch)  # straddles four tiles
+    assert proj.dirty_rect() == Rect(0, 0, 2 * TILE, 2 * TILE)
+    proj.update()
+    assert proj.tiles_composited - n0 == 4
+    assert np.array_equal(doc.render(), reference_composite(doc))
+
+
+def test_opaque_layer_hides_everything_below_per_tile():
+    doc = Document(2 * TILE, TILE)
+    rng = np.random.default_rng(4)
+    doc.add_layer(PixelLayer(random_rgba(rng, TILE, 2 * TILE)))
+    cover = np.zeros((TILE, 2 * TILE, 4), np.uint8)
+    cover[:, :TILE] = (10, 20, 30, 255)  # opaque over the first tile only
+    doc.add_layer(PixelLayer(cover))
+    out = doc.render()
+    assert (out[:, :TILE] == (10, 20, 30, 255)).all()
+    assert np.abs(out.astype(int) - reference_composite(doc).astype(int)).max() <= 1
+
+
+def test_render_rect_outside_canvas_is_transparent():
+    doc = sample_document()
+    out = doc.render(Rect(-10, -10, 20, 20))
+    assert out.shape == (20, 20, 4)
+    assert (out[:10, :, 3] == 0).all() and (out[:, :10, 3] == 0).all()
+    assert np.array_equal(out[10:, 10:], doc.render()[:10, :10])
