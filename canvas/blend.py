@@ -97,21 +97,22 @@ def composite_into(dst: np.ndarray, src: np.ndarray, mode: str = "normal") -> No
 def premultiplied_float(rgba: np.ndarray, opacity: float = 1.0) -> np.ndarray:
     """Straight uint8 RGBA -> premultiplied float32 in [0, 1], scaled by ``opacity``."""
     out = rgba.astype(np.float32)
-    a = out[..., 3:4] * np.float32(opacity / (255.0 * 255.0))
-    out[..., :3] *= a
-    out[..., 3:4] = a * 255.0
+    a = out[..., 3:4] * np.float32(opacity / (255.0 * 255.0))  # alpha in [0, 1] / 255
+    out *= a  # colour * alpha / 255 (the alpha channel is fixed below)
+    out[..., 3] = a[..., 0] * np.float32(255.0)
     return out
 
 
 def straight_uint8(premul: np.ndarray) -> np.ndarray:
     """Premultiplied float32 in [0, 1] -> straight uint8 RGBA (rounded)."""
     a = premul[..., 3:4]
-    out = np.empty(premul.shape, dtype=np.uint8)
-    safe = np.where(a > 0, a, 1.0)
-    rgb = np.clip(premul[..., :3] / safe, 0.0, 1.0) * 255.0 + 0.5
-    out[..., :3] = np.where(a > 0, rgb, 0.0).astype(np.uint8)
-    out[..., 3:4] = (np.clip(a, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
-    return out
+    # pixels whose alpha rounds to 0 get no colour (and no overflow from dividing by ~0)
+    scale = np.divide(np.float32(255.0), a, out=np.zeros_like(a), where=a >= np.float32(0.5 / 255.0))
+    out = premul * scale  # straight colour in 0..255 (alpha channel fixed below)
+    out[..., 3] = a[..., 0] * np.float32(255.0)
+    out += np.float32(0.5)
+    np.clip(out, 0.0, 255.0, out=out)
+    return out.astype(np.uint8)
 
 
 def premultiply_uint8(rgba: np.ndarray) -> np.ndarray:

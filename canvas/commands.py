@@ -207,11 +207,13 @@ class Paint(Command):
         self.stroke = stroke
         self.label = label
         self.tiles: dict[tuple[int, int], tuple[Rect, np.ndarray, np.ndarray]] = {}
+        self.changed = Rect(0, 0, 0, 0)  # the pixels actually written (for redraw)
 
     @staticmethod
     def capture(layer, rect: Rect, patch: np.ndarray, stroke, label: str) -> Paint:
         """Record writing ``patch`` at ``rect`` (inside the layer); does not write it."""
         cmd = Paint(layer.id, stroke, label)
+        cmd.changed = rect
         bounds = layer.bounds()
         txs, tys = tile_range(rect)
         for ty in tys:
@@ -231,10 +233,10 @@ class Paint(Command):
         return out
 
     def do(self, doc):
-        doc._write_tiles(self.layer_id, [(r, a) for r, _, a in self.tiles.values()])
+        doc._write_tiles(self.layer_id, [(r, a) for r, _, a in self.tiles.values()], self.changed)
 
     def undo(self, doc):
-        doc._write_tiles(self.layer_id, [(r, b) for r, b, _ in self.tiles.values()])
+        doc._write_tiles(self.layer_id, [(r, b) for r, b, _ in self.tiles.values()], self.changed)
 
     def nbytes(self):
         return sum(b.nbytes + a.nbytes for _, b, a in self.tiles.values()) + 256
@@ -247,6 +249,7 @@ class Paint(Command):
             and other.layer_id == self.layer_id
         ):
             return False
+        self.changed = self.changed.union(other.changed)
         for key, (r2, b2, a2) in other.tiles.items():
             if key in self.tiles:
                 r1, b1, _ = self.tiles[key]

@@ -346,12 +346,10 @@ class Document:
         visual = {"visible", "opacity", "blend", "role"} & set(props)
         self._changed("changed", layer_id, layer.bounds() if visual else Rect(0, 0, 0, 0), props=sorted(props))
 
-    def _write_tiles(self, layer_id: str, parts) -> None:
+    def _write_tiles(self, layer_id: str, parts, changed: Rect) -> None:
         layer = self.layer(layer_id)
-        changed = Rect(0, 0, 0, 0)
         for rect, pixels in parts:
             layer.write(rect, pixels)
-            changed = changed.union(rect)
         self._changed("pixels", layer_id, changed)
 
     def _set_pixels(self, layer_id: str, pixels: np.ndarray, x: int, y: int) -> None:

@@ -77,7 +77,8 @@ def test_small_change_recomposites_only_touched_tiles():
     n0 = proj.tiles_composited
     patch = np.full((10, 10, 4), 200, np.uint8)
     doc.paint(top.id, Rect(TILE - 5, TILE - 5, 10, 10), patch)  # straddles four tiles
-    assert proj.dirty_rect() == Rect(0, 0, 2 * TILE, 2 * TILE)
+    # dirty tracking is per 32 px block: only the blocks around the patch, split over 4 tiles
+    assert proj.dirty_rect() == Rect(TILE - 32, TILE - 32, 64, 64)
     proj.update()
     assert proj.tiles_composited - n0 == 4
     assert np.array_equal(doc.render(), reference_composite(doc))
@@ -101,3 +102,17 @@ def test_render_rect_outside_canvas_is_transparent():
     assert out.shape == (20, 20, 4)
     assert (out[:10, :, 3] == 0).all() and (out[:, :10, 3] == 0).all()
     assert np.array_equal(out[10:, 10:], doc.render()[:10, :10])
+
+
+def test_stack_of_normal_layers_over_opaque_photo_matches_reference():
+    rng = np.random.default_rng(11)
+    doc = Document(2 * TILE + 17, TILE + 9)
+    doc.add_layer(PixelLayer(random_rgba(rng, TILE + 9, 2 * TILE + 17, opaque=True)))
+    for i in range(5):
+        doc.add_layer(PixelLayer(random_rgba(rng, 90, 150), 13 * i, 7 * i, opacity=0.3 + 0.15 * i))
+    doc.add_layer(PixelLayer(random_rgba(rng, 60, 60), 40, 30, blend="screen"))
+    doc.add_layer(PixelLayer(random_rgba(rng, 60, 60), 70, 50))
+    got = doc.render().astype(int)
+    want = reference_composite(doc).astype(int)
+    assert (got[..., 3] == 255).all()
+    assert np.abs(got - want).max() <= 1

@@ -1,0 +1,99 @@
+"""Issue 2 figures: projection update after a brush dab, full recomposite, .ora save and load.
+
+Run: .venv/bin/python benchmarks/document_bench.py [--size 4096] [--layers 20] [--dabs 200]
+Prints figures; asserts nothing (timings are never tests).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from benchmarks.scenes import big_document  # noqa: E402
+from canvas.brush import Brush, dab  # noqa: E402
+
+
+def pct(values, q):
+    return float(np.percentile(np.asarray(values) * 1000.0, q))
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--size", type=int, default=4096)
+    ap.add_argument("--layers", type=int, default=20)
+    ap.add_argument("--dabs", type=int, default=200)
+    ap.add_argument("--no-io", action="store_true")
+    args = ap.parse_args()
+
+    t0 = time.perf_counter()
+    doc = big_document(args.size, args.layers)
+    print(f"document: {args.size}×{args.size}, {len(doc.layers)} layers "
+          f"({', '.join(sorted({lyr.kind for lyr in doc.layers}))}), built in {time.perf_counter() - t0:.1f} s")
+    proj = doc.projection()
+
+    t0 = time.perf_counter()
+    proj.update()
+    first = time.perf_counter() - t0
+    print(f"first composite (includes per-layer rendering and tile statistics): {first * 1000:.0f} ms")
+
+    fulls = []
+    for _ in range(5):
+        proj.invalidate()
+        t0 = time.perf_counter()
+        proj.update()
+        fulls.append(time.perf_counter() - t0)
+    print(f"full recomposite: median {np.median(fulls) * 1000:.0f} ms, min {min(fulls) * 1000:.0f} ms "
+          f"(target ≤ 150 ms)")
+
+    rng = np.random.default_rng(1)
+    paint = next(lyr for lyr in reversed(doc.layers) if lyr.kind == "pixel" and lyr.bounds() == doc.rect)
+    brush = Brush(size=64, hardness=0.7, color=(200, 40, 40))
+    updates, totals = [], []
+    for i in range(args.dabs):
+        x, y = rng.uniform(0, args.size, 2)
+        t0 = time.perf_counter()
+        dab(doc, paint.id, float(x), float(y), brush, stroke=i)
+        t1 = time.perf_counter()
+        proj.update()
+        t2 = time.perf_counter()
+        updates.append(t2 - t1)
+        totals.append(t2 - t0)
+    print(f"projection update after a 64 px dab ({args.dabs} dabs at random places): "
+          f"p50 {pct(updates, 50):.2f} ms, p95 {pct(updates, 95):.2f} ms (target p95 ≤ 8 ms)")
+    print(f"dab + undo record + projection update: p50 {pct(totals, 50):.2f} ms, p95 {pct(totals, 95):.2f} ms")
+
+    if args.no_io:
+        return
+    try:
+        from canvas.ora import load_ora, save_ora
+    except ImportError as exc:  # pragma: no cover
+        print(f"ora: not available ({exc})")
+        return
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "bench.ora"
+        saves = []
+        for _ in range(3):
+            t0 = time.perf_counter()
+            save_ora(doc, path)
+            saves.append(time.perf_counter() - t0)
+        size_mb = os.path.getsize(path) / 1e6
+        print(f".ora save: first {saves[0]:.2f} s, then median {np.median(saves[1:]):.2f} s, "
+              f"{size_mb:.0f} MB (target ≤ 3 s)")
+        loads = []
+        for _ in range(2):
+            t0 = time.perf_counter()
+            loaded = load_ora(path)
+            loads.append(time.perf_counter() - t0)
+        print(f".ora load: median {np.median(loads):.2f} s; round trip equal: {loaded.content_equal(doc)}")
+
+
+if __name__ == "__main__":
+    main()
