@@ -22,63 +22,98 @@ from canvas.layers import Layer
 from canvas.tiles import TILE, tile_range, tile_rect
 
 
+class _Source:
+    """One layer, flattened for the hot loop: its raster, bounds as ints, and tile statistics."""
+
+    __slots__ = ("x0", "y0", "x1", "y1", "opacity", "normal", "blend", "pixels", "amax", "amin", "tx0", "ty0")
+
+    def __init__(self, layer: Layer) -> None:
+        pixels, r = layer.raster()
+        layer.tile_alpha(0, 0)  # make sure the statistics exist
+        st = layer._stats
+        self.x0, self.y0, self.x1, self.y1 = r.x, r.y, r.right, r.bottom
+        self.opacity = layer.opacity
+        self.blend = layer.blend
+        self.normal = layer.blend == "normal"
+        self.pixels = pixels
+        self.amax, self.amin, self.tx0, self.ty0 = st.amax, st.amin, st.tx0, st.ty0
+
+
+def prepare(layers: Sequence[Layer]) -> list[_Source]:
+    return [_Source(lyr) for lyr in layers if lyr.opacity > 0.0 and not lyr.bounds().empty]
+
+
 def composite_rect(layers: Sequence[Layer], rect: Rect, tile: tuple[int, int] | None = None) -> np.ndarray:
     """Straight uint8 RGBA of ``rect`` with ``layers`` (bottom→top, all visible) composited.
 
     With ``tile`` given, ``rect`` lies inside that tile and per-tile alpha statistics are used
     to skip empty layers and start from the topmost opaque one.
     """
-    candidates: list[Layer] = []
+    return _composite(prepare(layers), rect, tile)
+
+
+def _composite(sources: Sequence[_Source], rect: Rect, tile: tuple[int, int] | None) -> np.ndarray:
+    x0, y0, x1, y1 = rect.x, rect.y, rect.right, rect.bottom
+    cands: list[tuple[_Source, int, int, int, int]] = []
     opaque_base = False
-    for layer in layers:
-        b = layer.bounds()
-        if b.intersect(rect).empty or layer.opacity <= 0.0:
+    for s in sources:
+        ix0, iy0 = max(s.x0, x0), max(s.y0, y0)
+        ix1, iy1 = min(s.x1, x1), min(s.y1, y1)
+        if ix0 >= ix1 or iy0 >= iy1:
             continue
         if tile is not None:
-            amax, amin = layer.tile_alpha(*tile)
+            i, j = tile[1] - s.ty0, tile[0] - s.tx0
+            amax = s.amax[i, j]
             if amax == 0:
                 continue
-            if amin == 255 and layer.opacity >= 1.0 and layer.blend == "normal" and b.contains(rect):
-                candidates = [layer]  # hides everything below
+            if s.amin[i, j] == 255 and s.normal and s.opacity >= 1.0 and (ix0, iy0, ix1, iy1) == (x0, y0, x1, y1):
+                cands = [(s, ix0, iy0, ix1, iy1)]  # hides everything below
                 opaque_base = True
                 continue
-        candidates.append(layer)
+        cands.append((s, ix0, iy0, ix1, iy1))
 
-    if not candidates:
-        return np.zeros((rect.h, rect.w, 4), np.uint8)
-    first = candidates[0]
-    if len(candidates) == 1 and first.opacity >= 1.0 and first.blend == "normal" and first.bounds().contains(rect):
-        out = first.read(rect).copy()
+    h, w = y1 - y0, x1 - x0
+    if not cands:
+        return np.zeros((h, w, 4), np.uint8)
+
+    def read(c):
+        s, ix0, iy0, ix1, iy1 = c
+        return s.pixels[iy0 - s.y0 : iy1 - s.y0, ix0 - s.x0 : ix1 - s.x0]
+
+    first = cands[0]
+    s0 = first[0]
+    if len(cands) == 1 and s0.opacity >= 1.0 and s0.normal and first[1:] == (x0, y0, x1, y1):
+        out = read(first).copy()
         out[out[..., 3] == 0] = 0  # transparent pixels carry no colour
         return out
 
-    rest = candidates
+    rest = cands
     buf: np.ndarray | None = None
     if opaque_base:
         # Over an opaque backdrop the result stays opaque, so "normal" layers are a per-pixel
         # linear interpolation of straight colours: OpenCV's blendLinear does it in one SIMD
         # pass. Other blend modes continue on the premultiplied path below.
-        base = first.read(rect).astype(np.float32)
-        rest = candidates[1:]
-        while rest and rest[0].blend == "normal":
-            layer = rest.pop(0)
-            inner = layer.bounds().intersect(rect)
-            src = layer.read(inner).astype(np.float32)
-            w = src[..., 3] * np.float32(layer.opacity / 255.0)
-            sl = inner.slices(rect.x, rect.y)
-            base[sl] = cv2.blendLinear(src, np.ascontiguousarray(base[sl]), w, np.float32(1.0) - w)
+        base = read(first).astype(np.float32)
+        k = 1
+        while k < len(cands) and cands[k][0].normal:
+            c = cands[k]
+            src = read(c).astype(np.float32)
+            wgt = src[..., 3] * np.float32(c[0].opacity / 255.0)
+            sl = (slice(c[2] - y0, c[4] - y0), slice(c[1] - x0, c[3] - x0))
+            base[sl] = cv2.blendLinear(src, np.ascontiguousarray(base[sl]), wgt, np.float32(1.0) - wgt)
+            k += 1
         base[..., 3] = 255.0
+        rest = cands[k:]
         if not rest:
             base += np.float32(0.5)
             return base.astype(np.uint8)
         buf = base * np.float32(1.0 / 255.0)  # opaque: straight == premultiplied
     if buf is None:
-        buf = np.zeros((rect.h, rect.w, 4), np.float32)
-    for layer in rest:
-        inner = layer.bounds().intersect(rect)
-        src = premultiplied_float(layer.read(inner), layer.opacity)
+        buf = np.zeros((h, w, 4), np.float32)
+    for c in rest:
+        src = premultiplied_float(read(c), c[0].opacity)
         # outside its bounds a layer is transparent, which leaves the backdrop as it is
-        composite_into(buf[inner.slices(rect.x, rect.y)], src, layer.blend)
+        composite_into(buf[c[2] - y0 : c[4] - y0, c[1] - x0 : c[3] - x0], src, c[0].blend)
     return straight_uint8(buf)
 
 
@@ -154,13 +189,12 @@ class Projection:
             todo = [(k, self._dirty.pop(k)) for k in [(tx, ty) for ty in tys for tx in txs] if k in self._dirty]
         if not todo:
             return Rect(0, 0, 0, 0)
-        layers = [lyr for lyr in self._layers() if lyr.visible and lyr.role in self.roles]
-        for lyr in layers:
-            lyr.tile_alpha(0, 0)  # render caches and statistics once, before any threads
+        # render caches and statistics once, before any threads
+        sources = prepare([lyr for lyr in self._layers() if lyr.visible and lyr.role in self.roles])
 
         def work(item):
-            (tx, ty), part = item
-            self.pixels[part.slices()] = composite_rect(layers, part, (tx, ty))
+            tile, part = item
+            self.pixels[part.y : part.bottom, part.x : part.right] = _composite(sources, part, tile)
 
         if len(todo) >= 16:
             list(_pool().map(work, todo))
