@@ -19,8 +19,15 @@ from canvas.errors import CanvasError, LayerLockedError
 from canvas.events import DocumentEvent, EventEmitter
 from canvas.geometry import Rect
 from canvas.layers import (
-    LAYER_PROPS, AnnotationLayer, Layer, PieceLayer, PixelLayer, Reference, Transform,
-    check_rgba, validate_prop,
+    LAYER_PROPS,
+    AnnotationLayer,
+    Layer,
+    PieceLayer,
+    PixelLayer,
+    Reference,
+    Transform,
+    check_rgba,
+    validate_prop,
 )
 from canvas.marks import Mark
 
@@ -392,7 +399,7 @@ class Document:
         """Same size, layers (ids, properties, content), selection, references and metadata."""
         if self.size != other.size or len(self._layers) != len(other._layers):
             return False
-        for a, b in zip(self._layers, other._layers):
+        for a, b in zip(self._layers, other._layers, strict=True):
             if a.id != b.id or a.kind != b.kind or a.props() != b.props() or not a.content_equal(b):
                 return False
         if (self.selection is None) != (other.selection is None):
@@ -401,7 +408,7 @@ class Document:
             return False
         if len(self.references) != len(other.references):
             return False
-        for r1, r2 in zip(self.references, other.references):
+        for r1, r2 in zip(self.references, other.references, strict=True):
             if r1.id != r2.id or r1.name != r2.name or not np.array_equal(r1.pixels, r2.pixels):
                 return False
         return self.metadata == other.metadata

@@ -17,10 +17,11 @@ HEADLESS = ("info", "flatten")
 
 
 def _load(path: str):
-    from canvas.errors import CanvasError
     from canvas.imageio import load_image
-    from canvas.layers import PixelLayer
     from canvas.ora import load_ora
+
+    from canvas.errors import CanvasError
+    from canvas.layers import PixelLayer
 
     p = Path(path)
     if not p.exists():

@@ -6,7 +6,7 @@ from canvas.document import Document
 from canvas.geometry import Rect
 from canvas.layers import PixelLayer
 from canvas.tiles import TILE
-from tests.canvas.helpers import reference_composite, random_rgba, sample_document
+from tests.canvas.helpers import random_rgba, reference_composite, sample_document
 
 
 @pytest.mark.parametrize("mode", BLEND_MODES)
