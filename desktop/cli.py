@@ -3,6 +3,10 @@
     akapen [FILE ...]                    open the painting window (with files)
     akapen info FILE.ora                 size and layers (kind, role, visibility, opacity)
     akapen flatten FILE.ora -o OUT.png   write the composite of the content layers
+    akapen edit INPUT "instruction" -o OUT.png [--backend NAME] [--task NAME] [--ref FILE]...
+                [--mask FILE] [--seed N] [--steps N] [--variations N]
+                                         run one edit through the same request path as the window
+    akapen backends                      list the editing backends, available or why not
 
 Headless commands never import Qt. Errors are one line on stderr and a non-zero exit.
 """
@@ -13,13 +17,58 @@ import argparse
 import sys
 from pathlib import Path
 
-HEADLESS = ("info", "flatten")
+HEADLESS = ("info", "flatten", "edit", "backends")
+
+
+def read_image(path: str | Path):
+    """An image file as straight RGBA uint8 (the canvas loader when present, else Pillow)."""
+    from canvas.errors import CanvasError, ImageImportError
+
+    p = Path(path)
+    if not p.exists():
+        raise CanvasError(f"{path}: no such file")
+    try:
+        from canvas.imageio import load_image
+    except ImportError:
+        load_image = None
+    if load_image is not None:
+        return load_image(p)
+    import numpy as np
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(p) as im:
+            return np.ascontiguousarray(np.asarray(im.convert("RGBA"), dtype=np.uint8))
+    except (UnidentifiedImageError, OSError) as exc:
+        raise ImageImportError(f"{path}: not an image Akapen can read ({exc})") from exc
+
+
+def write_image(path: str | Path, pixels) -> None:
+    """Write straight RGBA pixels (.png, or .jpg without alpha)."""
+    try:
+        from canvas.imageio import export_image
+    except ImportError:
+        export_image = None
+    if export_image is not None:
+        export_image(path, pixels)
+        return
+    from PIL import Image
+
+    from canvas.errors import SaveError
+
+    p = Path(path)
+    im = Image.fromarray(pixels, "RGBA")
+    if p.suffix.lower() in (".jpg", ".jpeg"):
+        im = im.convert("RGB")
+    elif p.suffix.lower() != ".png":
+        raise SaveError(f"{path}: write .png or .jpg")
+    try:
+        im.save(p)
+    except OSError as exc:
+        raise SaveError(f"{path}: cannot write ({exc.strerror or exc})") from exc
 
 
 def _load(path: str):
-    from canvas.imageio import load_image
-    from canvas.ora import load_ora
-
     from canvas.errors import CanvasError
     from canvas.layers import PixelLayer
 
@@ -27,10 +76,14 @@ def _load(path: str):
     if not p.exists():
         raise CanvasError(f"{path}: no such file")
     if p.suffix.lower() == ".ora":
+        try:
+            from canvas.ora import load_ora
+        except ImportError:
+            raise CanvasError(f"{path}: this build cannot read .ora files yet") from None
         return load_ora(p)
     from canvas.document import Document
 
-    pixels = load_image(p)
+    pixels = read_image(p)
     return Document.assemble(pixels.shape[1], pixels.shape[0], [PixelLayer(pixels, name=p.stem)])
 
 
@@ -58,11 +111,124 @@ def cmd_info(args) -> int:
 
 
 def cmd_flatten(args) -> int:
-    from canvas.imageio import export_image
-
     doc = _load(args.file)
-    export_image(args.output, doc.render())
+    write_image(args.output, doc.render())
     print(f"wrote {args.output} ({doc.width}×{doc.height})")
+    return 0
+
+
+def _param(text: str) -> tuple[str, object]:
+    key, sep, value = text.partition("=")
+    if not sep or not key.strip():
+        raise argparse.ArgumentTypeError(f"a parameter is KEY=VALUE, not {text!r}")
+    v: object = value
+    for conv in (int, float):
+        try:
+            v = conv(value)
+            break
+        except ValueError:
+            continue
+    return key.strip(), v
+
+
+def _variation_path(out: Path, i: int) -> Path:
+    return out if i == 0 else out.with_name(f"{out.stem}-{i + 1}{out.suffix}")
+
+
+def cmd_edit(args) -> int:
+    import time
+
+    import numpy as np
+
+    from canvas.errors import CanvasError
+    from desktop.edit_request import build_request
+    from inference import registry
+    from inference.presets import resolve_task
+    from inference.region import composite_over
+
+    out = Path(args.output)
+    if out.suffix.lower() not in (".png", ".jpg", ".jpeg"):
+        raise CanvasError(f"{args.output}: write .png or .jpg")
+    backend = registry.get(args.backend) if args.backend else registry.default_backend()
+    ok, reason = backend.availability()
+    if not ok:
+        from inference.errors import BackendUnavailable
+
+        raise BackendUnavailable(f"the {backend.name} backend is not available: {reason}")
+    caps = backend.capabilities
+    task, params, preset = (None, {}, None)
+    if args.task:
+        task, params, preset = resolve_task(args.task, caps)
+    instruction = args.instruction
+    if not instruction and preset is not None and caps.reads_instruction:
+        instruction = preset.instruction
+    params.update(dict(args.param or ()))
+    doc = _load(args.input)
+    mask = None
+    if args.mask:
+        m = read_image(args.mask)
+        if m.shape[:2] != (doc.height, doc.width):
+            raise CanvasError(f"{args.mask}: the mask is {m.shape[1]}×{m.shape[0]} but the image is "
+                              f"{doc.width}×{doc.height}")
+        # white (or opaque, for a mask with transparency) = selected
+        grey = m[..., :3].mean(axis=2)
+        mask = np.where((grey >= 128) & (m[..., 3] >= 128), 255, 0).astype(np.uint8)
+        if not mask.any():
+            raise CanvasError(f"{args.mask}: the mask selects nothing (white = edit, black = keep)")
+    refs = [(Path(f).stem, read_image(f)) for f in args.ref or ()]
+    request = build_request(
+        doc, instruction, task, caps, mask=mask, extra_references=refs, seed=args.seed, steps=args.steps,
+        guidance=args.guidance, strength=args.strength, variations=args.variations,
+        change_mask=args.change_mask, params=params,
+        annotation_use=args.annotation_use.split(",") if args.annotation_use else None,
+    )
+    if len(request.references) < len(refs) + len(doc.references):
+        print(f"akapen: note: the {backend.name} backend takes {caps.max_references} reference image(s); "
+              "the rest were left out", file=sys.stderr)
+    t0 = time.perf_counter()
+    result = backend.run(request)
+    elapsed = time.perf_counter() - t0
+    base = request.image
+    written = []
+    for i in range(len(result.images)):
+        img = result.images[i]
+        if result.scale != 1.0:
+            full = img
+        else:
+            full = composite_over(base, img, result.rect)
+        path = _variation_path(out, i)
+        write_image(path, full)
+        written.append(path)
+    what = request.task or "instruction"
+    x, y, w, h = result.rect
+    phases = ", ".join(f"{k} {v:.2f} s" for k, v in result.timings.items())
+    print(f"{result.backend} ({result.model}) · {what}: edited {w}×{h}+{x}+{y} of {request.width}×{request.height} "
+          f"in {elapsed:.2f} s ({phases})")
+    if result.instruction_used:
+        print(f"instruction: {result.instruction_used}")
+    for s in result.seeds:
+        if s is not None:
+            print(f"seed: {s}")
+    for warning in result.warnings:
+        print(f"warning: {warning}")
+    for path in written:
+        print(f"wrote {path}")
+    return 0
+
+
+def cmd_backends(args) -> int:
+    from inference import registry
+
+    rows = registry.list_backends()
+    width = max((len(r.name) for r in rows), default=8)
+    for r in rows:
+        if r.available:
+            caps = r.capabilities
+            tasks = f"; tasks: {', '.join(caps.tasks)}" if caps and caps.tasks else ""
+            gpu = "GPU" if caps and caps.needs_gpu else "CPU"
+            print(f"{r.name:<{width}}  available    {r.label} — {r.model}, {gpu}{tasks}")
+        else:
+            print(f"{r.name:<{width}}  unavailable  {r.reason}")
     return 0
 
 
@@ -76,6 +242,27 @@ def build_parser() -> argparse.ArgumentParser:
     pf.add_argument("file")
     pf.add_argument("-o", "--output", required=True, help="output image (.png, .jpg)")
     pf.set_defaults(func=cmd_flatten)
+    pe = sub.add_parser("edit", help="edit an image or document with a backend, without the window")
+    pe.add_argument("input", help="image (.png, .jpg) or document (.ora)")
+    pe.add_argument("instruction", nargs="?", default="", help="what to do (backends that read text)")
+    pe.add_argument("-o", "--output", required=True, help="output image; variations go to OUT-2.png, ...")
+    pe.add_argument("--backend", help="backend name (see `akapen backends`); default: the first available")
+    pe.add_argument("--task", help="a task of the backend (classical: refine-collage, remove, stylise, "
+                    "replace-background) or a preset id from resources/presets.json")
+    pe.add_argument("--ref", action="append", metavar="FILE", help="a reference image (repeatable)")
+    pe.add_argument("--mask", metavar="FILE", help="an image the size of the input: white = edit, black = keep")
+    pe.add_argument("--seed", type=int)
+    pe.add_argument("--steps", type=int)
+    pe.add_argument("--guidance", type=float)
+    pe.add_argument("--strength", type=float, default=1.0)
+    pe.add_argument("--variations", type=int, default=1)
+    pe.add_argument("--change-mask", action="store_true", help="keep only what the edit actually changed")
+    pe.add_argument("--annotation-use", help="comma-separated: draw, mask, reference, phrase")
+    pe.add_argument("--param", action="append", type=_param, metavar="KEY=VALUE",
+                    help="a backend parameter, e.g. style=pencil (repeatable)")
+    pe.set_defaults(func=cmd_edit)
+    pb = sub.add_parser("backends", help="list the editing backends and whether they can run here")
+    pb.set_defaults(func=cmd_backends)
     return p
 
 
@@ -87,14 +274,16 @@ def main(argv: list[str] | None = None) -> int:
         return run_app(argv)
     args = build_parser().parse_args(argv)
     from canvas.errors import CanvasError
+    from inference.errors import InferenceError
 
     try:
         return args.func(args)
-    except CanvasError as exc:
+    except (CanvasError, InferenceError) as exc:
         print(f"akapen: {exc}", file=sys.stderr)
         return 1
     except OSError as exc:
-        print(f"akapen: {exc.filename or args.file}: {exc.strerror or exc}", file=sys.stderr)
+        name = exc.filename or getattr(args, "file", None) or getattr(args, "input", "")
+        print(f"akapen: {name}: {exc.strerror or exc}", file=sys.stderr)
         return 1
 
 

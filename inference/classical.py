@@ -1,0 +1,430 @@
+"""The classical backend: OpenCV operations, no GPU, no weights — the embedded default.
+
+It does not read free text. Each operation is reached by choosing a task:
+
+- ``refine-collage``: blend every collage piece into what surrounds it — colour statistics
+  moved toward the surroundings (Reinhard transfer in Lab), then Poisson seamless cloning with
+  the piece's alpha as the mask. The piece keeps its own detail (its gradients), so it stays
+  recognisable; only its colour and the seam change.
+- ``remove``: fill what the pen marked (or the selection) by inpainting (Telea or Navier-Stokes)
+  at a sensible working resolution around the mark; nothing outside the grown mark changes.
+- ``stylise``: painterly, pencil, cartoon or detail presets (``params["style"]``).
+- ``replace-background``: GrabCut seeded from the selection or the marks separates the
+  subject; the first reference image goes behind it with a soft edge.
+
+Every task reports progress per phase and checks the cancel token at least once per step.
+"""
+
+from __future__ import annotations
+
+import math
+
+import cv2
+import numpy as np
+
+from inference.backend import Backend, Capabilities
+from inference.errors import InvalidRequest
+from inference.progress import Reporter
+from inference.region import expand_rect, feather, mask_bbox
+from inference.request import EditRequest
+
+TASKS = ("refine-collage", "remove", "stylise", "replace-background")
+STYLES = ("painterly", "pencil", "cartoon", "detail")
+TILE = 1024
+TILE_OVERLAP = 96
+
+
+def _disk(r: float) -> np.ndarray:
+    k = max(1, int(math.ceil(r))) * 2 + 1
+    return cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k))
+
+
+def grow(mask: np.ndarray, r: float) -> np.ndarray:
+    """``mask`` (0/255) dilated by a disc of radius ``r``; a distance transform for large radii."""
+    if r <= 0:
+        return mask.copy()
+    if r <= 8:
+        return cv2.dilate(mask, _disk(r))
+    dist = cv2.distanceTransform(np.where(mask > 0, 0, 255).astype(np.uint8), cv2.DIST_L2, 3)
+    return np.where(dist <= r, 255, 0).astype(np.uint8)
+
+
+def shrink(mask: np.ndarray, r: float) -> np.ndarray:
+    """``mask`` (0/255) eroded by a disc of radius ``r``."""
+    if r <= 0:
+        return mask.copy()
+    if r <= 8:
+        return cv2.erode(mask, _disk(r))
+    dist = cv2.distanceTransform(np.where(mask > 0, 255, 0).astype(np.uint8), cv2.DIST_L2, 3)
+    return np.where(dist > r, 255, 0).astype(np.uint8)
+
+
+def _mix(a: np.ndarray, b: np.ndarray, t: float) -> np.ndarray:
+    if t >= 1.0:
+        return b
+    if t <= 0.0:
+        return a
+    return np.clip(a.astype(np.float32) + t * (b.astype(np.float32) - a.astype(np.float32)) + 0.5, 0, 255).astype(np.uint8)
+
+
+def _with_alpha(rgb: np.ndarray, alpha: np.ndarray) -> np.ndarray:
+    return np.dstack([rgb, alpha]).astype(np.uint8)
+
+
+# --- colour transfer ---------------------------------------------------------------------------
+def lab_stats(rgb: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and standard deviation of each Lab channel over ``mask`` (float Lab, L in 0..100)."""
+    lab = cv2.cvtColor(rgb.astype(np.float32) / 255.0, cv2.COLOR_RGB2LAB)
+    px = lab[mask > 0]
+    return px.mean(axis=0), px.std(axis=0) + 1e-3
+
+
+def transfer_colour(rgb: np.ndarray, mask: np.ndarray, target_mean, target_std, amount: float) -> np.ndarray:
+    """Reinhard colour transfer of the ``mask`` pixels, ``amount`` of the way to the target stats."""
+    lab = cv2.cvtColor(rgb.astype(np.float32) / 255.0, cv2.COLOR_RGB2LAB)
+    px = lab[mask > 0]
+    mu, sd = px.mean(axis=0), px.std(axis=0) + 1e-3
+    ratio = np.clip(np.asarray(target_std) / sd, 0.5, 2.0)
+    new_mu = mu + amount * (np.asarray(target_mean) - mu)
+    new_sd = sd * ratio ** amount
+    lab2 = (lab - mu) / sd * new_sd + new_mu
+    out = cv2.cvtColor(lab2.astype(np.float32), cv2.COLOR_LAB2RGB)
+    out = np.clip(out * 255.0 + 0.5, 0, 255).astype(np.uint8)
+    return np.where(mask[..., None] > 0, out, rgb)
+
+
+def extend_outward(rgb: np.ndarray, solid: np.ndarray, band: np.ndarray) -> np.ndarray:
+    """``rgb`` with the ``band`` pixels replaced by their nearest ``solid`` pixel (the piece's own
+    colours carried outward, so its edge has no gradient toward what lies outside it)."""
+    inv = np.where(solid > 0, 0, 255).astype(np.uint8)
+    _, labels = cv2.distanceTransformWithLabels(inv, cv2.DIST_L2, 5, labelType=cv2.DIST_LABEL_PIXEL)
+    ys, xs = np.nonzero(inv == 0)  # labels number the zero pixels in raster order, from 1
+    lut_y, lut_x = np.r_[0, ys], np.r_[0, xs]
+    sel = band > 0
+    out = rgb.copy()
+    lab = labels[sel]
+    out[sel] = rgb[lut_y[lab], lut_x[lab]]
+    return out
+
+
+# --- tiling (so long filters report progress and can be cancelled) --------------------------------
+def _tiles(h: int, w: int, size: int = TILE) -> list[tuple[int, int, int, int]]:
+    if max(h, w) <= size * 1.5:
+        return [(0, 0, w, h)]
+    out = []
+    for y in range(0, h, size):
+        for x in range(0, w, size):
+            out.append((x, y, min(size, w - x), min(size, h - y)))
+    return out
+
+
+def tiled(rgb: np.ndarray, fn, rep: Reporter, overlap: int = TILE_OVERLAP) -> np.ndarray:
+    """Apply ``fn`` (RGB uint8 → RGB uint8) tile by tile with overlapping, blended borders.
+
+    One progress step per tile, each a cancellation point.
+    """
+    h, w = rgb.shape[:2]
+    tiles = _tiles(h, w)
+    if len(tiles) == 1:
+        out = fn(rgb)
+        rep.advance()
+        return out
+    acc = np.zeros((h, w, 3), np.float32)
+    wsum = np.zeros((h, w, 1), np.float32)
+
+    def ramp(n: int, open_start: bool, open_end: bool) -> np.ndarray:
+        i = np.arange(n, dtype=np.float32)
+        wgt = np.ones(n, np.float32)
+        if open_start:  # a neighbour overlaps here: fade in across the shared band
+            wgt = np.minimum(wgt, (i + 0.5) / (2 * overlap))
+        if open_end:
+            wgt = np.minimum(wgt, (n - i - 0.5) / (2 * overlap))
+        return np.maximum(wgt, 1e-3)
+
+    for x, y, tw, th in tiles:
+        x0, y0 = max(0, x - overlap), max(0, y - overlap)
+        x1, y1 = min(w, x + tw + overlap), min(h, y + th + overlap)
+        res = fn(np.ascontiguousarray(rgb[y0:y1, x0:x1])).astype(np.float32)
+        wgt = (ramp(y1 - y0, y0 > 0, y1 < h)[:, None] * ramp(x1 - x0, x0 > 0, x1 < w)[None, :])[..., None]
+        acc[y0:y1, x0:x1] += res * wgt
+        wsum[y0:y1, x0:x1] += wgt
+        rep.advance()
+    return np.clip(acc / np.maximum(wsum, 1e-6) + 0.5, 0, 255).astype(np.uint8)
+
+
+# --- stylisation presets ------------------------------------------------------------------------
+def _sigma_s(long_side: int, base: float) -> float:
+    return float(min(200.0, base * max(1.0, long_side / 1024)))
+
+
+def style_fn(style: str, long_side: int):
+    """The per-tile RGB→RGB function for a style preset (OpenCV wants BGR; the filters here
+    are symmetric in the channels, so RGB passes through unchanged)."""
+    s = _sigma_s(long_side, 60.0)
+    if style == "painterly":
+        return lambda im: cv2.stylization(im, sigma_s=s, sigma_r=0.45)
+    if style == "pencil":
+        def pencil(im):
+            grey, _colour = cv2.pencilSketch(im, sigma_s=s, sigma_r=0.07, shade_factor=0.05)
+            return cv2.cvtColor(grey, cv2.COLOR_GRAY2RGB)
+        return pencil
+    if style == "cartoon":
+        def cartoon(im):
+            smooth = cv2.edgePreservingFilter(im, flags=cv2.RECURS_FILTER, sigma_s=s, sigma_r=0.4)
+            flat = (smooth // 24) * 24 + 12
+            grey = cv2.medianBlur(cv2.cvtColor(im, cv2.COLOR_RGB2GRAY), 5)
+            edges = cv2.adaptiveThreshold(grey, 255, cv2.ADAPTIVE_THRESH_MEAN_C, cv2.THRESH_BINARY, 9, 5)
+            return (flat.astype(np.uint16) * (edges[..., None] // 255)).astype(np.uint8)
+        return cartoon
+    if style == "detail":
+        return lambda im: cv2.detailEnhance(im, sigma_s=min(200.0, 10.0 * max(1.0, long_side / 1024)), sigma_r=0.15)
+    raise InvalidRequest(f"unknown style {style!r}; one of {', '.join(STYLES)}")
+
+
+class ClassicalBackend(Backend):
+    name = "classical"
+    label = "Classical (OpenCV)"
+    capabilities = Capabilities(
+        tasks=TASKS, reads_instruction=False, max_references=1, takes_mask=True,
+        native_annotations=False, needs_gpu=False, working_size=None, max_variations=1, seeded=False,
+    )
+
+    @property
+    def model(self) -> str:
+        return f"OpenCV {cv2.__version__}"
+
+    # --- contract ---------------------------------------------------------------------------------
+    def validate(self, request: EditRequest) -> None:
+        if request.task is None:
+            raise InvalidRequest("the classical backend does not read instructions; choose a task: "
+                                 + ", ".join(TASKS))
+        super().validate(request)
+        p = request.params
+        if request.task == "stylise" and p.get("style", "painterly") not in STYLES:
+            raise InvalidRequest(f"unknown style {p.get('style')!r}; one of {', '.join(STYLES)}")
+        if request.task == "remove" and p.get("method", "telea") not in ("telea", "ns"):
+            raise InvalidRequest(f"unknown inpainting method {p.get('method')!r}; telea or ns")
+        if request.task == "refine-collage" and p.get("mode", "normal") not in ("normal", "mixed"):
+            raise InvalidRequest(f"unknown cloning mode {p.get('mode')!r}; normal or mixed")
+        if request.task == "replace-background" and not request.references:
+            raise InvalidRequest("replacing the background needs a reference image to put behind the subject; "
+                                 "add one (a reference layer, or --ref FILE)")
+
+    def wants_region(self, request: EditRequest) -> bool:
+        # remove and refine work locally already; the background lies outside the selection
+        return request.task == "stylise"
+
+    def plan_steps(self, request: EditRequest) -> int:
+        if request.task == "refine-collage":
+            return 2 * max(1, len(request.pieces)) + 1
+        if request.task == "remove":
+            return 3
+        if request.task == "stylise":
+            return len(_tiles(*request.shape)) + 1
+        if request.task == "replace-background":
+            return int(request.steps or 5) + 3
+        return 1
+
+    def edit(self, request: EditRequest, reporter: Reporter):
+        task = request.task
+        if task == "refine-collage":
+            img, warnings = self._refine(request, reporter)
+        elif task == "remove":
+            img, warnings = self._remove(request, reporter)
+        elif task == "stylise":
+            img, warnings = self._stylise(request, reporter)
+        elif task == "replace-background":
+            img, warnings = self._background(request, reporter)
+        else:  # validate() prevents this
+            raise InvalidRequest(f"unknown task {task!r}")
+        return [img], [None], warnings
+
+    # --- refine collage ------------------------------------------------------------------------
+    def _refine(self, req: EditRequest, rep: Reporter):
+        img = req.image
+        h, w = req.shape
+        pieces = [(p.name, p.full_mask(req.shape)) for p in req.pieces]
+        if not pieces:
+            fallback = req.selection if req.selection is not None else req.annotation_mask
+            if fallback is None:
+                raise InvalidRequest("refining a collage needs collage pieces (paste an image as a piece) "
+                                     "or a selection around the pasted part")
+            pieces = [("selection", fallback)]
+        rgb = img[..., :3].copy()
+        changed = np.zeros((h, w), np.uint8)
+        amount = 0.75 * req.strength
+        flag = cv2.MIXED_CLONE if req.params.get("mode", "normal") == "mixed" else cv2.NORMAL_CLONE
+        warnings = []
+        for name, full in pieces:
+            rep.phase("colour transfer")
+            box = mask_bbox(np.where(full > 0, 255, 0).astype(np.uint8))
+            if box is None:
+                rep.advance(2)
+                continue
+            margin = max(8, int(0.15 * max(box[2], box[3])))
+            cx, cy, cw, ch = expand_rect(box, margin + 6, req.shape)
+            dst = rgb[cy:cy + ch, cx:cx + cw].copy()
+            a = full[cy:cy + ch, cx:cx + cw]
+            solid = np.where(a >= 200, 255, 0).astype(np.uint8)
+            if not solid.any():
+                solid = np.where(a >= 128, 255, 0).astype(np.uint8)
+            # the area solved for: the piece with its soft fringe and a few pixels more, so the
+            # boundary the solution must meet is the surroundings, not the piece's own edge
+            # (OpenCV's cloning erodes the mask by 3 pixels and takes the target's gradients
+            # there; those pixels must lie outside the piece)
+            omega = cv2.dilate(np.where(a > 0, 255, 0).astype(np.uint8), _disk(4))
+            ring = grow(omega, margin) & ~omega
+            ring &= np.where(img[cy:cy + ch, cx:cx + cw, 3] > 0, 255, 0).astype(np.uint8)
+            if int((ring > 0).sum()) < 16 or not solid.any():
+                warnings.append(f"piece {name!r} covers its whole surroundings; it was left as it is")
+                rep.advance(2)
+                continue
+            mu, sd = lab_stats(dst, ring)
+            src = transfer_colour(dst, solid, mu, sd, amount)
+            rep.advance()
+            rep.phase("seamless cloning")
+            # the guidance field must hold only the piece's own detail: extend the piece's
+            # pixels outward over its fringe so no old seam gradient is copied back in
+            src = extend_outward(src, solid, cv2.dilate(omega, _disk(2)) & ~solid)
+            pad = 4
+            dst_p = cv2.copyMakeBorder(dst, pad, pad, pad, pad, cv2.BORDER_REFLECT)
+            src_p = cv2.copyMakeBorder(src, pad, pad, pad, pad, cv2.BORDER_REFLECT)
+            m_p = cv2.copyMakeBorder(omega, pad, pad, pad, pad, cv2.BORDER_CONSTANT, value=0)
+            bx, by, bw, bh = cv2.boundingRect(m_p)
+            centre = (bx + bw // 2, by + bh // 2)
+            cloned = cv2.seamlessClone(src_p, dst_p, m_p, centre, flag)[pad:-pad, pad:-pad]
+            blended = _mix(dst, cloned, req.strength)
+            sel = omega > 0
+            rgb[cy:cy + ch, cx:cx + cw][sel] = blended[sel]
+            changed[cy:cy + ch, cx:cx + cw] |= omega
+            rep.advance()
+        rep.phase("finish")
+        alpha = np.minimum(img[..., 3], changed)
+        rep.advance()
+        return _with_alpha(np.where(alpha[..., None] > 0, rgb, img[..., :3]), alpha), warnings
+
+    # --- remove ----------------------------------------------------------------------------------
+    def _remove(self, req: EditRequest, rep: Reporter):
+        rep.phase("mask")
+        mask = req.annotation_mask if req.annotation_mask is not None else req.selection
+        if mask is None or not mask.any():
+            raise InvalidRequest("removal needs to know what to remove: circle it or scribble over it with the "
+                                 "pen, or select it")
+        h, w = req.shape
+        diag = math.hypot(h, w)
+        grow_r = float(req.params.get("grow", max(3.0, 0.004 * diag)))
+        core = np.where(mask >= 128, 255, 0).astype(np.uint8)
+        grown = grow(core, grow_r)
+        box = mask_bbox(grown)
+        assert box is not None
+        ctx = max(32, int(0.5 * max(box[2], box[3])))
+        cx, cy, cw, ch = expand_rect(box, ctx, req.shape)
+        work_side = int(req.params.get("working_size", 1024))
+        s = min(1.0, work_side / max(cw, ch))
+        rgb = np.ascontiguousarray(req.image[cy:cy + ch, cx:cx + cw, :3])
+        m = grown[cy:cy + ch, cx:cx + cw]
+        if s < 1.0:
+            size = (max(1, round(cw * s)), max(1, round(ch * s)))
+            rgb_w = cv2.resize(rgb, size, interpolation=cv2.INTER_AREA)
+            m_w = np.where(cv2.resize(m, size, interpolation=cv2.INTER_AREA) > 0, 255, 0).astype(np.uint8)
+        else:
+            rgb_w, m_w = rgb, m
+        rep.advance()
+        rep.phase("inpainting")
+        method = cv2.INPAINT_NS if req.params.get("method", "telea") == "ns" else cv2.INPAINT_TELEA
+        radius = float(req.params.get("radius", max(3.0, 0.005 * max(rgb_w.shape[:2]))))
+        fill = cv2.inpaint(rgb_w, m_w, radius, method)
+        if s < 1.0:
+            fill = cv2.resize(fill, (cw, ch), interpolation=cv2.INTER_CUBIC)
+        rep.advance()
+        rep.phase("blend")
+        out = np.zeros((h, w, 4), np.uint8)
+        out[..., :3] = req.image[..., :3]
+        # fully replaced inside the mark; the grown border fades into the untouched picture
+        # (the crop holds the whole grown mark with context around it)
+        soft = np.maximum(feather(m, grow_r), core[cy:cy + ch, cx:cx + cw])
+        out[cy:cy + ch, cx:cx + cw, :3] = _mix(rgb, fill, req.strength)
+        out[cy:cy + ch, cx:cx + cw, 3] = np.minimum(soft, req.image[cy:cy + ch, cx:cx + cw, 3])
+        rep.advance()
+        return out, []
+
+    # --- stylise ---------------------------------------------------------------------------------
+    def _stylise(self, req: EditRequest, rep: Reporter):
+        style = req.params.get("style", "painterly")
+        rep.phase(f"stylise ({style})")
+        rgb = np.ascontiguousarray(req.image[..., :3])
+        fn = style_fn(style, max(req.shape))
+        res = tiled(rgb, fn, rep)
+        rep.phase("finish")
+        res = _mix(rgb, res, req.strength)
+        rep.advance()
+        return _with_alpha(res, req.image[..., 3]), []
+
+    # --- replace background -------------------------------------------------------------------------
+    def _background(self, req: EditRequest, rep: Reporter):
+        rep.phase("seed")
+        h, w = req.shape
+        warnings = []
+        seed = req.selection if req.selection is not None else req.annotation_mask
+        work_side = int(req.params.get("working_size", 640))
+        s = min(1.0, work_side / max(h, w))
+        size = (max(8, round(w * s)), max(8, round(h * s)))
+        small = cv2.resize(np.ascontiguousarray(req.image[..., :3]), size, interpolation=cv2.INTER_AREA)
+        sh, sw = small.shape[:2]
+        gc = np.full((sh, sw), cv2.GC_BGD, np.uint8)
+        if seed is not None:
+            sm = np.where(cv2.resize(seed, size, interpolation=cv2.INTER_AREA) >= 128, 255, 0).astype(np.uint8)
+            if not sm.any():
+                raise InvalidRequest("the selection or marks are too small to find a subject in")
+            box = mask_bbox(sm)
+            band = max(3, int(0.08 * max(box[2], box[3])))
+            gc[cv2.dilate(sm, _disk(band)) > 0] = cv2.GC_PR_BGD
+            gc[sm > 0] = cv2.GC_PR_FGD
+        else:
+            mx, my = max(2, sw // 12), max(2, sh // 12)
+            gc[my:sh - my, mx:sw - mx] = cv2.GC_PR_FGD
+            warnings.append("no selection or marks: assumed the subject is in the middle of the image")
+        if not (gc == cv2.GC_BGD).any() and not (gc == cv2.GC_PR_BGD).any():
+            raise InvalidRequest("the selection covers the whole image; select just the subject")
+        rep.advance()
+        rep.phase("segmentation")
+        bgd, fgd = np.zeros((1, 65), np.float64), np.zeros((1, 65), np.float64)
+        iters = int(req.steps or 5)
+        for i in range(iters):
+            mode = cv2.GC_INIT_WITH_MASK if i == 0 else cv2.GC_EVAL
+            cv2.grabCut(small, gc, None, bgd, fgd, 1, mode)
+            fg_preview = np.isin(gc, (cv2.GC_FGD, cv2.GC_PR_FGD))
+            rep.advance(preview=_with_alpha(small, np.where(fg_preview, 255, 64).astype(np.uint8)))
+        rep.phase("composite")
+        fg = np.where(np.isin(gc, (cv2.GC_FGD, cv2.GC_PR_FGD)), 255, 0).astype(np.uint8)
+        k = _disk(max(1, min(sw, sh) // 200))
+        fg = cv2.morphologyEx(cv2.morphologyEx(fg, cv2.MORPH_OPEN, k), cv2.MORPH_CLOSE, k)
+        if not fg.any():
+            raise InvalidRequest("no subject was found; select or circle the subject more closely")
+        # fill holes: everything not reachable from the border as background is subject
+        contours, _ = cv2.findContours(fg, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+        cv2.drawContours(fg, contours, -1, 255, -1)
+        # the soft edge is made at the segmentation's resolution (its edge is no finer than
+        # that) and scaled up; exact 0 and 255 away from the edge keep both images bit for bit
+        soft_r = float(req.params.get("edge", max(1.5, 0.002 * math.hypot(h, w))))
+        soft = cv2.GaussianBlur(fg.astype(np.float32), (0, 0), max(0.7, soft_r * s))
+        alpha_f = cv2.resize(soft, (w, h), interpolation=cv2.INTER_LINEAR)
+        alpha = np.clip(alpha_f + 0.5, 0, 255).astype(np.uint8)
+        alpha[alpha >= 252] = 255
+        alpha[alpha <= 3] = 0
+        ref = req.references[0].image
+        rh, rw = ref.shape[:2]
+        sc = max(w / rw, h / rh)
+        nw, nh = max(w, math.ceil(rw * sc)), max(h, math.ceil(rh * sc))
+        big = cv2.resize(ref, (nw, nh), interpolation=cv2.INTER_AREA if sc < 1 else cv2.INTER_CUBIC)
+        ox, oy = (nw - w) // 2, (nh - h) // 2
+        back = big[oy:oy + h, ox:ox + w]
+        fg_px = alpha == 255
+        out = np.where(fg_px[..., None], req.image, back)
+        edge = (alpha > 0) & ~fg_px  # only the soft edge needs blending
+        a = alpha[edge][:, None].astype(np.float32) / 255.0
+        mixed = req.image[edge].astype(np.float32) * a + back[edge].astype(np.float32) * (1 - a)
+        out[edge] = np.clip(mixed + 0.5, 0, 255).astype(np.uint8)
+        rgb, out_alpha = out[..., :3], out[..., 3]
+        rep.advance()
+        return _with_alpha(_mix(req.image[..., :3], rgb, req.strength), out_alpha), warnings

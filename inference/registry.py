@@ -1,0 +1,112 @@
+"""Every backend Akapen knows, by name, with "available" or the reason it is not.
+
+Backends register a *factory* (a "module:Class" path or a callable) under a name, so listing
+them imports nothing heavy until one is used, and a backend whose module cannot be imported
+(a missing package) is still listed with that reason instead of breaking the list. Only
+backends that exist are registered: the diffusers families and ComfyUI add themselves here
+when they are built.
+"""
+
+from __future__ import annotations
+
+import importlib
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from inference.backend import Availability, Backend, Capabilities
+from inference.errors import BackendUnavailable, UnknownBackend
+
+Factory = Callable[[], Backend] | str
+
+_FACTORIES: dict[str, Factory] = {}
+_INSTANCES: dict[str, Backend] = {}
+_LOCK = threading.Lock()
+
+
+def register(name: str, factory: Factory, *, replace: bool = False) -> None:
+    """Register ``factory`` (a callable returning a Backend, or "package.module:Class")."""
+    if not name or name != name.strip() or " " in name:
+        raise ValueError(f"a backend name is one word, not {name!r}")
+    with _LOCK:
+        if name in _FACTORIES and not replace:
+            raise ValueError(f"a backend named {name!r} is already registered")
+        _FACTORIES[name] = factory
+        _INSTANCES.pop(name, None)
+
+
+def unregister(name: str) -> None:
+    with _LOCK:
+        _FACTORIES.pop(name, None)
+        _INSTANCES.pop(name, None)
+
+
+def names() -> list[str]:
+    return list(_FACTORIES)
+
+
+def _build(name: str) -> Backend:
+    factory = _FACTORIES[name]
+    if isinstance(factory, str):
+        module_name, _, attr = factory.partition(":")
+        try:
+            module = importlib.import_module(module_name)
+        except ImportError as exc:
+            missing = getattr(exc, "name", None) or str(exc)
+            raise BackendUnavailable(f"the {name} backend needs the Python package {missing!r}, which "
+                                     "is not installed") from exc
+        factory = getattr(module, attr)
+    return factory()
+
+
+def get(name: str) -> Backend:
+    """The backend called ``name`` (built once). UnknownBackend lists the names there are."""
+    with _LOCK:
+        if name not in _FACTORIES:
+            known = ", ".join(_FACTORIES) or "none"
+            raise UnknownBackend(f"no backend called {name!r}; the backends are: {known}")
+        if name not in _INSTANCES:
+            _INSTANCES[name] = _build(name)
+        return _INSTANCES[name]
+
+
+@dataclass(frozen=True)
+class BackendInfo:
+    """One row of the backend list: what the UI shows (greyed with ``reason`` when unavailable)."""
+
+    name: str
+    label: str
+    available: bool
+    reason: str
+    capabilities: Capabilities | None
+    model: str = ""
+
+
+def info(name: str) -> BackendInfo:
+    try:
+        b = get(name)
+    except BackendUnavailable as exc:
+        return BackendInfo(name, name, False, str(exc), None)
+    try:
+        avail = b.availability()
+    except Exception as exc:  # an availability probe must never break the list
+        avail = Availability(False, f"its check failed: {exc}")
+    return BackendInfo(name, b.label or name, avail.ok, avail.reason, b.capabilities, b.model if avail.ok else "")
+
+
+def list_backends() -> list[BackendInfo]:
+    """Every registered backend, available or with the reason it is not."""
+    return [info(n) for n in names()]
+
+
+def default_backend() -> Backend:
+    """The first available backend (registration order puts the preferred ones first)."""
+    rows = list_backends()
+    for row in rows:
+        if row.available:
+            return get(row.name)
+    reasons = "; ".join(f"{r.name}: {r.reason}" for r in rows) or "none are registered"
+    raise BackendUnavailable(f"no editing backend is available ({reasons})")
+
+
+register("classical", "inference.classical:ClassicalBackend")
