@@ -29,7 +29,7 @@ from inference import registry  # noqa: E402
 
 def main() -> None:
     size = int(sys.argv[1]) if len(sys.argv) > 1 and sys.argv[1].isdigit() else 2048
-    app = QApplication.instance() or QApplication([])
+    app = QApplication.instance() or QApplication([])  # noqa: F841 - the event loop needs it
     doc = Document(size, size)
     doc.add_layer(PixelLayer(photo(size), name="photo"))
     piece = photo(size // 4, seed=1)
@@ -42,11 +42,11 @@ def main() -> None:
         ticks: list[float] = []
         timer = QTimer()
         timer.setInterval(1)
-        timer.timeout.connect(lambda: ticks.append(time.perf_counter()))
+        timer.timeout.connect(lambda ticks=ticks: ticks.append(time.perf_counter()))
         loop = QEventLoop()
         outcome = []
-        runner.jobFinished.connect(lambda jid, res: (outcome.append("ok"), loop.quit()))
-        runner.jobFailed.connect(lambda jid, msg, exp: (outcome.append(msg), loop.quit()))
+        runner.jobFinished.connect(lambda jid, res, o=outcome, lp=loop: (o.append("ok"), lp.quit()))
+        runner.jobFailed.connect(lambda jid, msg, exp, o=outcome, lp=loop: (o.append(msg), lp.quit()))
         timer.start()
         t0 = time.perf_counter()
         runner.submit(task, lambda progress, cancel, r=req: backend.run(r, progress, cancel))

@@ -1,0 +1,489 @@
+"""The edit panel: instruction, task preset, backend, references, region, marks, seed and
+parameters, Run / Cancel with progress and step previews, and a strip of results.
+
+The panel builds a frozen request from the document (``desktop.edit_request``), hands a job
+to the ``JobRunner`` (the worker never sees the document) and, when a result arrives on the
+GUI thread, saves it for recovery first, shows it in the results strip and inserts the chosen
+one as a new layer in one undoable step.
+"""
+
+from __future__ import annotations
+
+import random
+from typing import Any
+
+import numpy as np
+from PySide6.QtCore import QSize, Qt, Signal
+from PySide6.QtGui import QIcon, QKeySequence, QPixmap, QShortcut
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QDoubleSpinBox,
+    QFileDialog,
+    QFormLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QListWidget,
+    QListWidgetItem,
+    QPlainTextEdit,
+    QProgressBar,
+    QPushButton,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
+
+from canvas import commands as C
+from canvas.errors import CanvasError
+from desktop.edit_request import apply_result, build_request
+from desktop.jobs import JobRunner
+from desktop.qimage import rgba_to_qimage
+from inference import registry
+from inference.errors import InferenceError
+from inference.presets import Preset, presets
+
+ANNOTATION_CHOICES = (
+    ("draw", "Draw marks into the image"),
+    ("mask", "Marks make the edit mask"),
+    ("phrase", "Describe marks in words"),
+    ("reference", "Marks as a reference image"),
+)
+
+
+def _thumb(rgba: np.ndarray, size: int = 96) -> QPixmap:
+    pm = QPixmap.fromImage(rgba_to_qimage(rgba))
+    return pm.scaled(size, size, Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.SmoothTransformation)
+
+
+class EditPanel(QWidget):
+    """``EditPanel(bridge, runner, parent=None, result_saver=None)``.
+
+    ``result_saver(request, result)`` is called with every result before it is shown (the
+    window passes the recovery store's writer, so a crash never loses a result).
+    Signals: ``errorRaised(str)`` for the notifier, ``statusMessage(str)`` for the status bar.
+    """
+
+    errorRaised = Signal(str)
+    statusMessage = Signal(str)
+    resultInserted = Signal(str)  # layer id
+
+    def __init__(self, bridge, runner: JobRunner, parent: QWidget | None = None, result_saver=None) -> None:
+        super().__init__(parent)
+        self.bridge = bridge
+        self.runner = runner
+        self.result_saver = result_saver
+        self._presets: list[Preset] = presets()
+        self._results: list[tuple[Any, Any, int]] = []  # (request, result, index) per strip item
+        self._job_docs: dict[str, Any] = {}
+
+        self.preset_combo = QComboBox()
+        self.preset_combo.addItem("Free instruction", None)
+        for p in self._presets:
+            self.preset_combo.addItem(p.label, p.id)
+        self.preset_combo.currentIndexChanged.connect(self._preset_chosen)
+        self.instruction = QPlainTextEdit()
+        self.instruction.setPlaceholderText("Describe the edit, e.g. “place a red bus at the circle”")
+        self.instruction.setMaximumHeight(84)
+        self.instruction.textChanged.connect(self._update_state)
+
+        self.backend_combo = QComboBox()
+        self.backend_combo.currentIndexChanged.connect(self._update_state)
+        self.refresh_backends()
+        self.backend_reason = QLabel()
+        self.backend_reason.setWordWrap(True)
+        self.backend_reason.setStyleSheet("color: #a05a00;")
+
+        # references
+        self.refs = QListWidget()
+        self.refs.setMaximumHeight(70)
+        self.refs.setIconSize(QSize(40, 40))
+        add_ref = QPushButton("Add…")
+        add_ref.setToolTip("Add a reference image from a file")
+        add_ref.clicked.connect(self.add_reference_from_file)
+        rm_ref = QPushButton("Remove")
+        rm_ref.clicked.connect(self.remove_reference)
+        up_ref = QPushButton("Up")
+        up_ref.clicked.connect(lambda: self.move_reference(-1))
+        ref_buttons = QHBoxLayout()
+        for b in (add_ref, rm_ref, up_ref):
+            ref_buttons.addWidget(b)
+
+        self.region_combo = QComboBox()
+        self.region_combo.addItem("Selection, if any", "auto")
+        self.region_combo.addItem("Whole canvas", "whole")
+        self.marks_boxes: dict[str, QCheckBox] = {}
+        marks_box = QGroupBox("Pen marks")
+        ml = QVBoxLayout(marks_box)
+        self.marks_auto = QCheckBox("Let the backend choose")
+        self.marks_auto.setChecked(True)
+        self.marks_auto.toggled.connect(lambda on: [b.setEnabled(not on) for b in self.marks_boxes.values()])
+        ml.addWidget(self.marks_auto)
+        for key, text in ANNOTATION_CHOICES:
+            cb = QCheckBox(text)
+            cb.setEnabled(False)
+            self.marks_boxes[key] = cb
+            ml.addWidget(cb)
+
+        self.random_seed = QCheckBox("Random")
+        self.random_seed.setChecked(True)
+        self.seed = QSpinBox()
+        self.seed.setRange(0, 2**31 - 1)
+        self.seed.setEnabled(False)
+        self.random_seed.toggled.connect(lambda on: self.seed.setEnabled(not on))
+        seed_row = QHBoxLayout()
+        seed_row.addWidget(self.seed, 1)
+        seed_row.addWidget(self.random_seed)
+        self.steps = QSpinBox()
+        self.steps.setRange(0, 200)
+        self.steps.setSpecialValueText("default")
+        self.guidance = QDoubleSpinBox()
+        self.guidance.setRange(0.0, 30.0)
+        self.guidance.setSingleStep(0.5)
+        self.guidance.setSpecialValueText("default")
+        self.variations = QSpinBox()
+        self.variations.setRange(1, 8)
+
+        self.run_button = QPushButton("Run")
+        self.run_button.setDefault(True)
+        self.run_button.setToolTip("Run the edit (Ctrl+Return)")
+        self.run_button.clicked.connect(self.run)
+        self.cancel_button = QPushButton("Cancel")
+        self.cancel_button.setToolTip("Cancel the running and queued edits (Esc)")
+        self.cancel_button.clicked.connect(self.cancel)
+        QShortcut(QKeySequence("Ctrl+Return"), self, activated=self.run)
+        QShortcut(QKeySequence(Qt.Key.Key_Escape), self, activated=self.cancel,
+                  context=Qt.ShortcutContext.WidgetWithChildrenShortcut)
+        self.progress = QProgressBar()
+        self.progress.setTextVisible(True)
+        self.progress.setRange(0, 1)
+        self.progress.setValue(0)
+        self.progress.setFormat("idle")
+        self.queue_label = QLabel()
+        self.preview = QLabel()
+        self.preview.setFixedHeight(96)
+        self.preview.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.preview.hide()  # shown while a job sends step previews
+        self.results = QListWidget()
+        self.results.setViewMode(QListWidget.ViewMode.IconMode)
+        self.results.setIconSize(QSize(88, 88))
+        self.results.setFixedHeight(120)
+        self.results.setFlow(QListWidget.Flow.LeftToRight)
+        self.results.setWrapping(False)
+        self.results.setToolTip("Double-click a result to insert it as a new layer")
+        self.results.itemDoubleClicked.connect(lambda item: self.insert_result(self.results.row(item)))
+        self.use_button = QPushButton("Insert as layer")
+        self.use_button.clicked.connect(lambda: self.insert_result(self.results.currentRow()))
+
+        top = QFormLayout()
+        top.addRow("Backend", self.backend_combo)
+        top.addRow("Task", self.preset_combo)
+        form = QFormLayout()
+        form.addRow("Region", self.region_combo)
+        form.addRow("Seed", seed_row)
+        form.addRow("Steps", self.steps)
+        form.addRow("Guidance", self.guidance)
+        form.addRow("Variations", self.variations)
+        run_row = QHBoxLayout()
+        run_row.addWidget(self.run_button, 1)
+        run_row.addWidget(self.cancel_button)
+        lay = QVBoxLayout(self)
+        lay.addLayout(top)
+        lay.addWidget(self.backend_reason)
+        lay.addWidget(QLabel("Instruction"))
+        lay.addWidget(self.instruction)
+        lay.addLayout(form)
+        lay.addWidget(QLabel("References (as the model sees them)"))
+        lay.addWidget(self.refs)
+        lay.addLayout(ref_buttons)
+        lay.addWidget(marks_box)
+        lay.addLayout(run_row)
+        lay.addWidget(self.progress)
+        lay.addWidget(self.queue_label)
+        lay.addWidget(self.preview)
+        lay.addWidget(QLabel("Results"))
+        lay.addWidget(self.results)
+        lay.addWidget(self.use_button)
+        lay.addStretch(1)
+
+        runner.jobProgress.connect(self._on_progress)
+        runner.jobFinished.connect(self._on_finished)
+        runner.jobFailed.connect(self._on_failed)
+        runner.jobCancelled.connect(self._on_cancelled)
+        runner.queueChanged.connect(self._update_state)
+        self._connect_bridge()
+        info = self.backend_info()
+        if info is not None and info.capabilities is not None and not info.capabilities.reads_instruction:
+            # a backend that works by task: start on its first task rather than free text
+            first = next((p for p in self._presets if p.classical_task in info.capabilities.tasks), None)
+            if first is not None:
+                self.preset_combo.setCurrentIndex(self.preset_combo.findData(first.id))
+        self._preset_chosen()
+        self._refresh_references()
+
+    # --- document ---------------------------------------------------------------------------
+    def set_bridge(self, bridge) -> None:
+        self._disconnect_bridge()
+        self.bridge = bridge
+        self._connect_bridge()
+        self._refresh_references()
+        self._update_state()
+
+    def _connect_bridge(self) -> None:
+        self.bridge.referencesChanged.connect(self._refresh_references)
+        self.bridge.layersChanged.connect(self._refresh_references)
+        self.bridge.selectionChanged.connect(self._update_state)
+
+    def _disconnect_bridge(self) -> None:
+        for sig, slot in ((self.bridge.referencesChanged, self._refresh_references),
+                          (self.bridge.layersChanged, self._refresh_references),
+                          (self.bridge.selectionChanged, self._update_state)):
+            try:
+                sig.disconnect(slot)
+            except (RuntimeError, TypeError):
+                pass
+
+    @property
+    def document(self):
+        return self.bridge.document
+
+    # --- backends and presets --------------------------------------------------------------------
+    def refresh_backends(self) -> None:
+        current = self.backend_combo.currentData()
+        self.backend_combo.blockSignals(True)
+        self.backend_combo.clear()
+        model = self.backend_combo.model()
+        first_ok = None
+        for info in registry.list_backends():
+            label = info.label if info.available else f"{info.label} — not available"
+            self.backend_combo.addItem(label, info.name)
+            row = self.backend_combo.count() - 1
+            self.backend_combo.setItemData(row, info.reason or info.model, Qt.ItemDataRole.ToolTipRole)
+            if not info.available:
+                model.item(row).setEnabled(False)
+            elif first_ok is None:
+                first_ok = row
+        idx = self.backend_combo.findData(current)
+        self.backend_combo.setCurrentIndex(idx if idx >= 0 and model.item(idx).isEnabled() else (first_ok or 0))
+        self.backend_combo.blockSignals(False)
+
+    def backend_info(self):
+        name = self.backend_combo.currentData()
+        return registry.info(name) if name else None
+
+    def preset(self) -> Preset | None:
+        pid = self.preset_combo.currentData()
+        return next((p for p in self._presets if p.id == pid), None)
+
+    def _preset_chosen(self, *_args) -> None:
+        p = self.preset()
+        if p is not None:
+            self.instruction.setPlainText(p.instruction)
+            if p.annotation_use:
+                self.marks_auto.setChecked(False)
+                for key, cb in self.marks_boxes.items():
+                    cb.setChecked(key in p.annotation_use)
+            else:
+                self.marks_auto.setChecked(True)
+        self._update_state()
+
+    def _task_for_backend(self, info) -> tuple[str | None, dict, str | None]:
+        """(task, params, why not) for the chosen preset on this backend."""
+        p = self.preset()
+        caps = info.capabilities
+        if caps is not None and not caps.reads_instruction:
+            if p is None:
+                return None, {}, f"{info.label} does not read instructions: choose a task ({', '.join(caps.tasks)})"
+            if p.classical_task is None or (caps.tasks and p.classical_task not in caps.tasks):
+                return None, {}, f"{info.label} cannot do “{p.label}”; choose a model backend"
+            return p.classical_task, dict(p.classical_params), None
+        return None, {}, None
+
+    def why_not_runnable(self) -> str | None:
+        info = self.backend_info()
+        if info is None:
+            return "no editing backend is registered"
+        if not info.available:
+            return f"{info.label} is not available: {info.reason}"
+        task, _, why = self._task_for_backend(info)
+        if why:
+            return why
+        if task is None and not self.instruction.toPlainText().strip():
+            return "type an instruction"
+        return None
+
+    def _update_state(self, *_args) -> None:
+        why = self.why_not_runnable()
+        self.run_button.setEnabled(why is None)
+        self.run_button.setToolTip(why or "Run the edit (Ctrl+Return)")
+        self.backend_reason.setText(why or "")
+        self.backend_reason.setVisible(bool(why))
+        busy = self.runner.busy
+        self.cancel_button.setEnabled(busy)
+        n = len(self.runner.queued)
+        self.queue_label.setText(f"{n} edit(s) waiting" if n else "")
+        self.use_button.setEnabled(self.results.currentRow() >= 0)
+
+    # --- references -----------------------------------------------------------------------------------
+    def _refresh_references(self, *_args) -> None:
+        from desktop.edit_request import document_references
+
+        self.refs.clear()
+        info = self.backend_info()
+        word = "Picture" if info is not None and "qwen" in info.name else "image"
+        for i, ref in enumerate(document_references(self.document), start=1):
+            # the edited image itself is image / Picture 1; references follow it
+            item = QListWidgetItem(QIcon(_thumb(ref.image, 40)), f"{word} {i + 1}: {ref.label}")
+            self.refs.addItem(item)
+        self._update_state()
+
+    def add_reference_from_file(self, path: str | None = None) -> None:
+        if not path:
+            path, _ = QFileDialog.getOpenFileName(self, "Add a reference image", "",
+                                                  "Images (*.png *.jpg *.jpeg *.webp *.bmp *.tif *.tiff)")
+            if not path:
+                return
+        from pathlib import Path
+
+        from canvas.imageio import load_image
+
+        try:
+            self.document.add_reference(load_image(path), Path(path).stem)
+        except CanvasError as exc:
+            self.errorRaised.emit(str(exc))
+
+    def remove_reference(self) -> None:
+        row = self.refs.currentRow()
+        if 0 <= row < len(self.document.references):
+            self.document.remove_reference(self.document.references[row].id)
+        elif row >= 0:
+            self.errorRaised.emit("this reference is a layer with the “reference” role: change its role "
+                                  "in the layers panel to stop using it")
+
+    def move_reference(self, delta: int) -> None:
+        refs = list(self.document.references)
+        row = self.refs.currentRow()
+        new = row + delta
+        if 0 <= row < len(refs) and 0 <= new < len(refs):
+            refs[row], refs[new] = refs[new], refs[row]
+            self.document.execute(C.SetReferences(self.document.references, refs, "Reorder references"))
+            self.refs.setCurrentRow(new)
+
+    # --- running --------------------------------------------------------------------------------------
+    def build(self):
+        """The request for the current settings and the backend to run it (raises typed errors)."""
+        info = self.backend_info()
+        backend = registry.get(info.name)
+        task, params, why = self._task_for_backend(info)
+        if why:
+            raise CanvasError(why)
+        use = None if self.marks_auto.isChecked() else [k for k, cb in self.marks_boxes.items() if cb.isChecked()]
+        seed = random.randrange(2**31) if self.random_seed.isChecked() else self.seed.value()
+        if info.capabilities is not None and not info.capabilities.seeded:
+            seed = None
+        request = build_request(
+            self.document, self.instruction.toPlainText(), task, info.capabilities,
+            region=self.region_combo.currentData(), annotation_use=use, seed=seed,
+            steps=self.steps.value() or None, guidance=self.guidance.value() or None,
+            variations=min(self.variations.value(), info.capabilities.max_variations if info.capabilities else 16),
+            params=params,
+        )
+        return backend, request
+
+    def run(self) -> str | None:
+        why = self.why_not_runnable()
+        if why:
+            self.statusMessage.emit(why)
+            return None
+        try:
+            backend, request = self.build()
+        except (CanvasError, InferenceError) as exc:
+            self.errorRaised.emit(str(exc))
+            return None
+        label = request.task or request.instruction[:40]
+        job_id = self.runner.submit(f"{backend.label}: {label}", lambda progress, cancel: backend.run(request, progress, cancel),
+                                    payload=request)
+        self._job_docs[job_id] = self.document
+        self.progress.setRange(0, 0)
+        self.progress.setFormat("starting…")
+        self._update_state()
+        return job_id
+
+    def cancel(self) -> None:
+        if self.runner.busy:
+            self.runner.cancel_all()
+            self.statusMessage.emit("edit cancelled")
+
+    def _on_progress(self, job_id: str, update) -> None:
+        if job_id not in self._job_docs:
+            return
+        self.progress.setRange(0, max(1, update.total))
+        self.progress.setValue(update.step)
+        phase = f" — {update.phase}" if update.phase else ""
+        self.progress.setFormat(f"step {update.step} of {update.total}{phase}")
+        if update.preview is not None:
+            self.preview.setPixmap(_thumb(update.preview, 96))
+            self.preview.show()
+
+    def _on_finished(self, job_id: str, result) -> None:
+        doc = self._job_docs.pop(job_id, None)
+        if doc is None:
+            return
+        request = self.runner.jobs[job_id].payload
+        self._idle("done")
+        if self.result_saver is not None:
+            try:
+                self.result_saver(request, result)
+            except Exception as exc:  # noqa: BLE001 - saving for recovery must not lose the result
+                self.errorRaised.emit(f"the result could not be saved for recovery: {exc}")
+        if doc is not self.document:
+            self.errorRaised.emit("the document was closed while the edit ran; its result is in the recovery folder")
+            return
+        first = self.results.count()
+        for i, img in enumerate(result.images):
+            item = QListWidgetItem(QIcon(_thumb(img, 88)), f"{i + 1}")
+            seed = result.seeds[i] if i < len(result.seeds) else None
+            item.setToolTip(f"{result.backend} · seed {seed} · {result.duration:.1f} s")
+            self.results.addItem(item)
+            self._results.append((request, result, i))
+        for w in result.warnings:
+            self.statusMessage.emit(w)
+        if len(result.images) == 1:
+            self.insert_result(first)
+        else:
+            self.results.setCurrentRow(first)
+            self.statusMessage.emit(f"{len(result.images)} results: double-click one to insert it")
+        self._update_state()
+
+    def insert_result(self, row: int) -> None:
+        if not 0 <= row < len(self._results):
+            return
+        request, result, index = self._results[row]
+        try:
+            layer = apply_result(self.document, request, result, index)
+        except CanvasError as exc:
+            self.errorRaised.emit(str(exc))
+            return
+        self.bridge.set_active(layer.id)
+        self.resultInserted.emit(layer.id)
+        self.statusMessage.emit(f"inserted “{layer.name}” ({result.backend}, {result.duration:.1f} s)")
+
+    def _on_failed(self, job_id: str, message: str, expected: bool) -> None:
+        if self._job_docs.pop(job_id, None) is None:
+            return
+        self._idle("failed")
+        self.errorRaised.emit(message)
+
+    def _on_cancelled(self, job_id: str) -> None:
+        if self._job_docs.pop(job_id, None) is None:
+            return
+        self._idle("cancelled")
+
+    def _idle(self, text: str) -> None:
+        if not self.runner.busy:
+            self.progress.setRange(0, 1)
+            self.progress.setValue(0)
+            self.progress.setFormat(text)
+            self.preview.clear()
+            self.preview.hide()
+        self._update_state()

@@ -1,0 +1,242 @@
+"""The one seam between the GUI thread and the worker thread.
+
+``JobRunner`` owns a worker ``QThread``. A job is a callable ``fn(progress, cancel)`` that runs
+on the worker (for edits: ``backend.run(request, progress, cancel)`` on a frozen request —
+the worker never sees the live document). One job runs at a time; further jobs queue,
+visibly. Progress (``ProgressUpdate``: step, total, optional preview) and the outcome come
+back as signals on the GUI thread. Jobs have ids; a result for a cancelled or unknown id is
+dropped, so a cancelled job can never turn into a layer.
+"""
+
+from __future__ import annotations
+
+import enum
+import itertools
+import logging
+import time
+import traceback
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from PySide6.QtCore import QObject, QThread, Signal, Slot
+
+from canvas.errors import CanvasError
+from inference.errors import Cancelled, InferenceError
+from inference.progress import CancelToken, ProgressUpdate
+
+log = logging.getLogger(__name__)
+
+JobFn = Callable[[Callable[[ProgressUpdate], None], CancelToken], Any]
+
+
+class JobState(enum.Enum):
+    QUEUED = "queued"
+    RUNNING = "running"
+    DONE = "done"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+@dataclass
+class Job:
+    id: str
+    label: str
+    fn: JobFn
+    token: CancelToken = field(default_factory=CancelToken)
+    state: JobState = JobState.QUEUED
+    submitted: float = field(default_factory=time.monotonic)
+    started: float | None = None
+    finished: float | None = None
+    payload: Any = None  # whatever the submitter wants back with the result (e.g. the request)
+
+    @property
+    def duration(self) -> float | None:
+        if self.started is None or self.finished is None:
+            return None
+        return self.finished - self.started
+
+
+class _Worker(QObject):
+    progressed = Signal(str, object)  # job id, ProgressUpdate
+    succeeded = Signal(str, object)  # job id, result
+    failed = Signal(str, str, bool)  # job id, message, expected
+    cancelled = Signal(str)
+
+    @Slot(object)
+    def run(self, job: Job) -> None:
+        if job.token.cancelled:
+            self.cancelled.emit(job.id)
+            return
+
+        def progress(update: ProgressUpdate) -> None:
+            self.progressed.emit(job.id, update)
+
+        try:
+            result = job.fn(progress, job.token)
+        except Cancelled:
+            self.cancelled.emit(job.id)
+            return
+        except (InferenceError, CanvasError) as exc:
+            self.failed.emit(job.id, str(exc), True)
+            return
+        except MemoryError:
+            self.failed.emit(job.id, "out of memory: try a smaller selection or a lower memory mode", True)
+            return
+        except Exception as exc:  # noqa: BLE001 - a bug: logged with its traceback, shown briefly
+            log.error("job %s (%s) failed:\n%s", job.id, job.label, traceback.format_exc())
+            self.failed.emit(job.id, f"unexpected error in {job.label}: {type(exc).__name__}: {exc}", False)
+            return
+        if job.token.cancelled:  # cancelled after the last check: never a result
+            self.cancelled.emit(job.id)
+        else:
+            self.succeeded.emit(job.id, result)
+
+
+class JobRunner(QObject):
+    """Runs jobs one at a time on a worker thread; the GUI thread never blocks."""
+
+    jobQueued = Signal(str)
+    jobStarted = Signal(str)
+    jobProgress = Signal(str, object)  # id, ProgressUpdate
+    jobFinished = Signal(str, object)  # id, result
+    jobFailed = Signal(str, str, bool)  # id, message, expected
+    jobCancelled = Signal(str)
+    queueChanged = Signal()
+    _dispatch = Signal(object)
+
+    _ids = itertools.count(1)
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._thread = QThread()
+        self._thread.setObjectName("akapen-worker")
+        self._worker = _Worker()
+        self._worker.moveToThread(self._thread)
+        self._dispatch.connect(self._worker.run)
+        self._worker.progressed.connect(self._on_progress)
+        self._worker.succeeded.connect(self._on_succeeded)
+        self._worker.failed.connect(self._on_failed)
+        self._worker.cancelled.connect(self._on_cancelled)
+        self._thread.start()
+        self._queue: deque[Job] = deque()
+        self._current: Job | None = None
+        self.jobs: dict[str, Job] = {}
+
+    # --- state ------------------------------------------------------------------------------
+    @property
+    def current(self) -> Job | None:
+        return self._current
+
+    @property
+    def queued(self) -> list[Job]:
+        return list(self._queue)
+
+    @property
+    def busy(self) -> bool:
+        return self._current is not None or bool(self._queue)
+
+    # --- control ------------------------------------------------------------------------------
+    def submit(self, label: str, fn: JobFn, payload: Any = None) -> str:
+        job = Job(f"job-{next(self._ids)}", label, fn, payload=payload)
+        self.jobs[job.id] = job
+        self._queue.append(job)
+        self.jobQueued.emit(job.id)
+        self.queueChanged.emit()
+        self._start_next()
+        return job.id
+
+    def cancel(self, job_id: str) -> bool:
+        """Cancel a queued or running job. Its result, if one still arrives, is dropped."""
+        job = self.jobs.get(job_id)
+        if job is None or job.state not in (JobState.QUEUED, JobState.RUNNING):
+            return False
+        job.token.cancel()
+        if job.state is JobState.QUEUED:
+            self._queue.remove(job)
+            self._finish(job, JobState.CANCELLED)
+            self.jobCancelled.emit(job.id)
+            self.queueChanged.emit()
+        return True
+
+    def cancel_all(self) -> None:
+        for job in [*self._queue, *([self._current] if self._current else [])]:
+            self.cancel(job.id)
+
+    def shutdown(self, timeout_ms: int = 5000) -> None:
+        self.cancel_all()
+        self._thread.quit()
+        self._thread.wait(timeout_ms)
+
+    # --- internals ------------------------------------------------------------------------------
+    def _start_next(self) -> None:
+        if self._current is not None or not self._queue:
+            return
+        job = self._queue.popleft()
+        job.state = JobState.RUNNING
+        job.started = time.monotonic()
+        self._current = job
+        self.jobStarted.emit(job.id)
+        self.queueChanged.emit()
+        self._dispatch.emit(job)
+
+    def _finish(self, job: Job, state: JobState) -> None:
+        job.state = state
+        job.finished = time.monotonic()
+        job.fn = _spent  # drop references to requests and pipelines
+        if job is self._current:
+            self._current = None
+
+    def _live(self, job_id: str) -> Job | None:
+        job = self.jobs.get(job_id)
+        if job is None or job is not self._current:
+            return None  # unknown, or a job that is no longer running
+        return job
+
+    @Slot(str, object)
+    def _on_progress(self, job_id: str, update: ProgressUpdate) -> None:
+        job = self._live(job_id)
+        if job is not None and not job.token.cancelled:
+            self.jobProgress.emit(job_id, update)
+
+    @Slot(str, object)
+    def _on_succeeded(self, job_id: str, result: Any) -> None:
+        job = self._live(job_id)
+        if job is None:
+            return
+        if job.token.cancelled:
+            self._finish(job, JobState.CANCELLED)
+            self.jobCancelled.emit(job_id)
+        else:
+            self._finish(job, JobState.DONE)
+            self.jobFinished.emit(job_id, result)
+        self.queueChanged.emit()
+        self._start_next()
+
+    @Slot(str, str, bool)
+    def _on_failed(self, job_id: str, message: str, expected: bool) -> None:
+        job = self._live(job_id)
+        if job is None:
+            return
+        self._finish(job, JobState.CANCELLED if job.token.cancelled else JobState.FAILED)
+        if job.state is JobState.CANCELLED:
+            self.jobCancelled.emit(job_id)
+        else:
+            self.jobFailed.emit(job_id, message, expected)
+        self.queueChanged.emit()
+        self._start_next()
+
+    @Slot(str)
+    def _on_cancelled(self, job_id: str) -> None:
+        job = self._live(job_id)
+        if job is None:
+            return
+        self._finish(job, JobState.CANCELLED)
+        self.jobCancelled.emit(job_id)
+        self.queueChanged.emit()
+        self._start_next()
+
+
+def _spent(*_args, **_kwargs):  # pragma: no cover - never called
+    raise RuntimeError("this job has finished")
