@@ -128,10 +128,8 @@ class DocumentMachine(RuleBasedStateMachine):
         for _ in range(steps):
             self.doc.redo()
         assert np.array_equal(self.doc.render(roles=("content", "annotation")), final)
-        try:
-            from canvas.ora import load_ora, write_ora
-        except ImportError:  # TEMP-ORA
-            return
+        from canvas.ora import load_ora, write_ora
+
         buf = io.BytesIO()
         write_ora(self.doc, buf)
         buf.seek(0)

@@ -1,0 +1,81 @@
+"""Atomic file replacement: a reader (or a crash) sees the old file or the new one, never a
+partial one; the previous version is kept as ``NAME~``."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import BinaryIO
+
+from canvas.errors import SaveError
+
+
+def _fsync_dir(folder: Path) -> None:
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def backup_path(path: Path) -> Path:
+    return path.with_name(path.name + "~")
+
+
+def atomic_write(path, write_fn: Callable[[BinaryIO], object], backup: bool = True) -> None:
+    """Write ``path`` through ``write_fn(file)`` atomically.
+
+    1. write a temp file in the same folder, flush and fsync it;
+    2. if ``backup`` and the target exists: hard-link it (or copy it) to a temp name, then
+       rename that over ``NAME~`` — the target itself never goes missing;
+    3. rename the temp file over the target and fsync the folder.
+    Any failure removes the temp file, leaves the old target intact and raises SaveError.
+    """
+    path = Path(path)
+    folder = path.parent if str(path.parent) else Path(".")
+    tmp_name = None
+    try:
+        try:
+            fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
+        except FileNotFoundError:
+            raise SaveError(f"{path}: the folder {folder} does not exist") from None
+        except PermissionError:
+            raise SaveError(f"{path}: no permission to write in {folder}") from None
+        with os.fdopen(fd, "wb") as f:
+            write_fn(f)
+            f.flush()
+            os.fsync(f.fileno())
+        if backup and path.exists():
+            bak = backup_path(path)
+            bak_tmp = folder / f".{bak.name}.{os.getpid()}.tmp"
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(bak_tmp)
+            try:
+                os.link(path, bak_tmp)
+            except OSError:
+                shutil.copy2(path, bak_tmp)
+            os.replace(bak_tmp, bak)
+        os.replace(tmp_name, path)
+        tmp_name = None
+        _fsync_dir(folder)
+    except SaveError:
+        raise
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        raise SaveError(f"{path}: could not be saved ({reason}); the previous file is unchanged") from None
+    except Exception as exc:
+        raise SaveError(f"{path}: could not be saved ({type(exc).__name__}: {exc}); "
+                        "the previous file is unchanged") from exc
+    finally:
+        if tmp_name is not None:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp_name)

@@ -1,0 +1,439 @@
+"""OpenRaster (.ora), Akapen's native format, readable by Krita, GIMP and MyPaint.
+
+Layout (per the OpenRaster spec): ``mimetype`` first and stored, ``stack.xml`` (layers
+topmost first), ``data/<id>.png`` with each layer's rendered pixels, ``mergedimage.png`` and
+``Thumbnails/thumbnail.png``. Akapen-only data lives in attributes of the ``akapen``
+namespace and in members under ``akapen/``: piece originals and transforms, annotation
+vectors, roles, provenance, references, the selection and document metadata. Other
+programs see correct pixels; Akapen gets its document back exactly.
+
+Reading is defensive: member count and size limits, bounded reads that do not trust the zip
+headers, pixel caps checked on PNG headers before decoding, no DTDs or entities, and every
+``src`` must name a plain member of the archive. Every failure is an ``OraError`` that names
+the file.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+import weakref
+import xml.etree.ElementTree as ET
+import zipfile
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any, BinaryIO
+
+import cv2
+import numpy as np
+
+from canvas.atomic import atomic_write
+from canvas.blend import FROM_ORA_OP, ORA_OPS
+from canvas.document import MAX_SIDE, Document
+from canvas.errors import CanvasError, ImageImportError, OraError
+from canvas.imageio import MAX_PIXELS, decode_png, encode_png
+from canvas.layers import AnnotationLayer, Layer, PieceLayer, PixelLayer, Reference, Transform
+from canvas.marks import Mark
+
+NS = "https://akapen.app/ns/ora/1"
+ET.register_namespace("akapen", NS)
+MIMETYPE = b"image/openraster"
+
+MAX_MEMBERS = 10_000
+MAX_LAYERS = 2_000
+MAX_XML_BYTES = 8 << 20
+MAX_JSON_BYTES = 64 << 20
+MAX_MEMBER_BYTES = 2 << 30
+MAX_TOTAL_BYTES = 16 << 30
+PNG_LEVEL = 1  # fast: a 4096² layer encodes in a fraction of a second
+_ID_RE = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
+
+
+def _a(name: str) -> str:
+    return f"{{{NS}}}{name}"
+
+
+# --- writing ----------------------------------------------------------------------------------
+def _layer_png_name(layer: Layer) -> str:
+    return f"data/{layer.id}.png"
+
+
+# Encoded PNGs of unchanged layers are reused by the next save: keyed by the layer object
+# (never by id: another document can hold a layer with the same id) and its revision.
+_CACHE: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+_CACHE_LOCK = threading.Lock()
+
+
+def _cache_get(key):
+    if key is None:
+        return None
+    layer, what, revision = key
+    with _CACHE_LOCK:
+        entry = _CACHE.get(layer, {}).get(what)
+    return entry[1] if entry is not None and entry[0] == revision else None
+
+
+def _cache_put(key, data: bytes) -> None:
+    if key is None:
+        return
+    layer, what, revision = key
+    with _CACHE_LOCK:
+        _CACHE.setdefault(layer, {})[what] = (revision, data)
+
+
+def write_ora(doc: Document, fileobj: BinaryIO) -> None:
+    """Write ``doc`` as OpenRaster into a binary file object."""
+    jobs: dict[str, np.ndarray] = {}
+    cache_keys: dict[str, tuple] = {}
+    root = ET.Element("image", {"version": "0.0.5", "w": str(doc.width), "h": str(doc.height),
+                                "xres": "72", "yres": "72", _a("version"): "1"})
+    stack = ET.SubElement(root, "stack")
+    extra_json: dict[str, Any] = {}
+    for layer in reversed(doc.layers):  # topmost first
+        pixels, rect = layer.raster()
+        if rect.empty:  # an empty annotation layer: other programs still need a src
+            pixels, rect = np.zeros((1, 1, 4), np.uint8), rect.__class__(0, 0, 1, 1)
+        src = _layer_png_name(layer)
+        jobs[src] = pixels
+        cache_keys[src] = (layer, "raster", layer.revision)
+        attrs = {
+            "name": layer.name, "src": src, "x": str(rect.x), "y": str(rect.y),
+            "opacity": repr(float(layer.opacity)),
+            "visibility": "visible" if layer.visible else "hidden",
+            "composite-op": ORA_OPS[layer.blend],
+            _a("id"): layer.id, _a("kind"): layer.kind, _a("role"): layer.role,
+            _a("locked"): "true" if layer.locked else "false",
+        }
+        if layer.locked:
+            attrs["edit-locked"] = "true"
+        if layer.provenance:
+            attrs[_a("provenance")] = json.dumps(layer.provenance, sort_keys=True)
+        if isinstance(layer, PieceLayer):
+            orig = f"akapen/pieces/{layer.id}.png"
+            jobs[orig] = layer.original
+            cache_keys[orig] = (layer, "original", 0)  # a piece's original never changes
+            attrs[_a("original")] = orig
+            attrs[_a("transform")] = json.dumps(layer.transform.to_dict())
+        elif isinstance(layer, AnnotationLayer):
+            member = f"akapen/marks/{layer.id}.json"
+            extra_json[member] = [m.to_dict() for m in layer.marks]
+            attrs[_a("marks")] = member
+        ET.SubElement(stack, "layer", attrs)
+    refs = []
+    for ref in doc.references:
+        member = f"akapen/references/{ref.id}.png"
+        jobs[member] = ref.pixels
+        refs.append({"id": ref.id, "name": ref.name, "src": member})
+    selection = None
+    if doc.selection is not None:
+        selection = "akapen/selection.png"
+        sel = doc.selection
+        jobs[selection] = np.dstack([sel, sel, sel, np.full(sel.shape, 255, np.uint8)])
+    extra_json["akapen/document.json"] = {
+        "version": 1, "metadata": doc.metadata, "references": refs, "selection": selection,
+    }
+    merged = doc.render()
+    jobs["mergedimage.png"] = merged
+    h, w = merged.shape[:2]
+    s = min(1.0, 256.0 / max(w, h))
+    jobs["Thumbnails/thumbnail.png"] = cv2.resize(
+        merged, (max(1, round(w * s)), max(1, round(h * s))), interpolation=cv2.INTER_AREA) if s < 1 else merged
+
+    names = list(jobs)
+    encoded: dict[str, bytes] = {}
+    todo = []
+    for n in names:
+        hit = _cache_get(cache_keys.get(n))
+        if hit is not None:
+            encoded[n] = hit
+        else:
+            todo.append(n)
+    todo.sort(key=lambda n: -jobs[n].size)  # the largest first, so the cores finish together
+    with ThreadPoolExecutor(max_workers=4) as pool:  # OpenCV's encoder releases the GIL
+        for n, data in zip(todo, pool.map(lambda n: encode_png(jobs[n], PNG_LEVEL), todo), strict=True):
+            encoded[n] = data
+            _cache_put(cache_keys.get(n), data)
+
+    with zipfile.ZipFile(fileobj, "w") as zf:
+        zf.writestr(zipfile.ZipInfo("mimetype"), MIMETYPE, compress_type=zipfile.ZIP_STORED)
+        xml = ET.tostring(root, encoding="utf-8", xml_declaration=True)
+        zf.writestr("stack.xml", xml, compress_type=zipfile.ZIP_DEFLATED)
+        for name in names:  # PNG is compressed already
+            zf.writestr(name, encoded[name], compress_type=zipfile.ZIP_STORED)
+        for name, data in extra_json.items():
+            zf.writestr(name, json.dumps(data, sort_keys=True), compress_type=zipfile.ZIP_DEFLATED)
+
+
+def save_ora(doc: Document, path) -> None:
+    """Save atomically; the previous file is kept as ``NAME.ora~``. Raises SaveError."""
+    atomic_write(Path(path), lambda f: write_ora(doc, f), backup=True)
+
+
+# --- reading ----------------------------------------------------------------------------------
+class _Reader:
+    def __init__(self, zf: zipfile.ZipFile, what: str, max_pixels: int) -> None:
+        self.zf = zf
+        self.what = what
+        self.max_pixels = max_pixels
+        self.total = 0
+        self.names = set()
+        self.warnings: list[str] = []
+
+    def fail(self, msg: str) -> OraError:
+        return OraError(f"{self.what}: {msg}")
+
+    def read(self, name: str, limit: int) -> bytes:
+        try:
+            info = self.zf.getinfo(name)
+        except KeyError:
+            raise self.fail(f"the member {name!r} is missing") from None
+        if info.file_size > limit:
+            raise self.fail(f"{name} declares {info.file_size} bytes, more than the {limit}-byte limit")
+        try:
+            with self.zf.open(info) as f:
+                data = f.read(limit + 1)  # never trust the declared size
+        except (zipfile.BadZipFile, zlib_error(), OSError, EOFError, NotImplementedError) as exc:
+            raise self.fail(f"{name} is damaged ({exc})") from None
+        if len(data) > limit:
+            raise self.fail(f"{name} is larger than the {limit}-byte limit")
+        self.total += len(data)
+        if self.total > MAX_TOTAL_BYTES:
+            raise self.fail("the archive unpacks to more than Akapen accepts")
+        return data
+
+    def png(self, name: str) -> np.ndarray:
+        data = self.read(name, MAX_MEMBER_BYTES)
+        try:
+            return decode_png(data, f"{self.what}: {name}", self.max_pixels)
+        except ImageImportError as exc:
+            raise OraError(str(exc)) from None
+
+    def json(self, name: str) -> Any:
+        data = self.read(name, MAX_JSON_BYTES)
+        try:
+            return json.loads(data.decode("utf-8"))
+        except (UnicodeDecodeError, ValueError) as exc:
+            raise self.fail(f"{name} is not valid JSON ({exc})") from None
+
+    def member(self, name: str | None, attr: str) -> str:
+        """Validate a member name referenced from the stack."""
+        if not name:
+            raise self.fail(f"a layer has no {attr}")
+        bad = (name.startswith(("/", "\\")) or "\\" in name or ":" in name
+               or any(part in ("", ".", "..") for part in name.split("/")))
+        if bad:
+            raise self.fail(f"the {attr} {name!r} is not a plain member name (refused)")
+        if name not in self.names:
+            raise self.fail(f"the {attr} {name!r} names no member of the archive")
+        return name
+
+
+def zlib_error():
+    import zlib
+
+    return zlib.error
+
+
+def _float(v: str | None, default: float, what: str, reader: _Reader) -> float:
+    if v is None:
+        return default
+    try:
+        f = float(v)
+    except ValueError:
+        raise reader.fail(f"{what} {v!r} is not a number") from None
+    if f != f or f in (float("inf"), float("-inf")):
+        raise reader.fail(f"{what} {v!r} is not a finite number")
+    return f
+
+
+def _int(v: str | None, default: int, what: str, reader: _Reader, lo: int = -(1 << 24), hi: int = 1 << 24) -> int:
+    if v is None:
+        return default
+    try:
+        i = int(round(float(v)))
+    except ValueError:
+        raise reader.fail(f"{what} {v!r} is not a number") from None
+    if not lo <= i <= hi:
+        raise reader.fail(f"{what} {i} is out of range")
+    return i
+
+
+def _parse_xml(data: bytes, reader: _Reader) -> ET.Element:
+    head = data[:4096].lower()
+    if b"<!doctype" in data.lower() or b"<!entity" in head:
+        raise reader.fail("stack.xml contains a DTD or entities, which Akapen refuses")
+    try:
+        return ET.fromstring(data)
+    except ET.ParseError as exc:
+        raise reader.fail(f"stack.xml is not valid XML ({exc})") from None
+
+
+def _walk(stack: ET.Element, reader: _Reader, inherited_visible=True, inherited_opacity=1.0, depth=0):
+    """Layer elements bottom→top; nested stacks (groups) are flattened into the list."""
+    if depth > 32:
+        raise reader.fail("stack.xml nests groups too deeply")
+    out = []
+    for child in stack:
+        if child.tag == "layer":
+            out.append((child, inherited_visible, inherited_opacity))
+        elif child.tag == "stack":
+            vis = child.get("visibility", "visible") != "hidden"
+            op = min(1.0, max(0.0, _float(child.get("opacity"), 1.0, "group opacity", reader)))
+            reader.warnings.append(f"group {child.get('name', '')!r} was flattened into its layers")
+            out.extend(_walk(child, reader, inherited_visible and vis, inherited_opacity * op, depth + 1)[::-1])
+        if len(out) > MAX_LAYERS:
+            raise reader.fail(f"more than {MAX_LAYERS} layers")
+    return out[::-1]
+
+
+def _build_layer(el: ET.Element, vis_in: bool, op_in: float, reader: _Reader, seen: set[str]) -> Layer:
+    src = reader.member(el.get("src"), "src")
+    name = el.get("name", "Layer")[:512]
+    x = _int(el.get("x"), 0, "layer x", reader)
+    y = _int(el.get("y"), 0, "layer y", reader)
+    opacity = min(1.0, max(0.0, _float(el.get("opacity"), 1.0, "opacity", reader))) * op_in
+    visible = el.get("visibility", "visible") != "hidden" and vis_in
+    op = el.get("composite-op", "svg:src-over")
+    blend = FROM_ORA_OP.get(op)
+    if blend is None:
+        reader.warnings.append(f"layer {name!r}: blend {op!r} is not supported; using normal")
+        blend = "normal"
+    lid = el.get(_a("id"))
+    if lid is None or not _ID_RE.match(lid) or lid in seen:
+        lid = None
+    kind = el.get(_a("kind"), "pixel")
+    role = el.get(_a("role"), "content")
+    if role not in ("content", "annotation", "reference"):
+        raise reader.fail(f"layer {name!r} has an unknown role {role!r}")
+    locked = el.get(_a("locked"), el.get("edit-locked", "false")) == "true"
+    prov_text = el.get(_a("provenance"))
+    provenance = {}
+    if prov_text:
+        try:
+            provenance = json.loads(prov_text)
+        except ValueError:
+            raise reader.fail(f"layer {name!r} has unreadable provenance") from None
+        if not isinstance(provenance, dict):
+            raise reader.fail(f"layer {name!r} has unreadable provenance")
+    common = dict(name=name, id=lid, visible=visible, opacity=opacity, blend=blend, locked=locked,
+                  role=role, provenance=provenance)
+    try:
+        if kind == "piece":
+            original = reader.png(reader.member(el.get(_a("original")), "piece original"))
+            try:
+                tf = Transform.from_dict(json.loads(el.get(_a("transform"), "{}")))
+            except (ValueError, TypeError, AttributeError) as exc:
+                raise reader.fail(f"piece {name!r} has an unreadable transform ({exc})") from None
+            layer: Layer = PieceLayer(original, tf, **common)
+        elif kind == "annotation":
+            raw = reader.json(reader.member(el.get(_a("marks")), "marks"))
+            if not isinstance(raw, list):
+                raise reader.fail(f"annotation layer {name!r}: the marks are not a list")
+            try:
+                marks = [Mark.from_dict(m) for m in raw]
+            except (ValueError, TypeError, KeyError, IndexError) as exc:
+                raise reader.fail(f"annotation layer {name!r} has an unreadable mark ({exc})") from None
+            layer = AnnotationLayer(marks, **common)
+        else:
+            if kind != "pixel":
+                reader.warnings.append(f"layer {name!r}: unknown kind {kind!r}, read as pixels")
+            layer = PixelLayer(reader.png(src), x, y, **common)
+    except (ValueError, TypeError) as exc:
+        raise reader.fail(f"layer {name!r}: {exc}") from None
+    seen.add(layer.id)
+    return layer
+
+
+def load_ora(source, *, warnings: list[str] | None = None, max_pixels: int = MAX_PIXELS) -> Document:
+    """Read an OpenRaster file (path or binary file object) into a new, unmodified document.
+
+    ``warnings`` (a list) receives what was read approximately (flattened groups, unknown
+    blend modes). Raises OraError naming the file.
+    """
+    what = str(source) if isinstance(source, str | Path) else getattr(source, "name", "the file")
+    if isinstance(what, int):
+        what = "the file"
+    try:
+        zf = zipfile.ZipFile(source)
+    except FileNotFoundError:
+        raise OraError(f"{what}: no such file") from None
+    except IsADirectoryError:
+        raise OraError(f"{what}: is a folder, not an OpenRaster file") from None
+    except PermissionError:
+        raise OraError(f"{what}: no permission to read it") from None
+    except (zipfile.BadZipFile, OSError, EOFError, ValueError) as exc:
+        raise OraError(f"{what}: not an OpenRaster file (it is not a valid zip archive: {exc})") from None
+    with zf:
+        infos = zf.infolist()
+        if len(infos) > MAX_MEMBERS:
+            raise OraError(f"{what}: the archive has {len(infos)} members, more than the {MAX_MEMBERS} Akapen reads")
+        reader = _Reader(zf, what, max_pixels)
+        reader.names = {i.filename for i in infos}
+        if sum(i.file_size for i in infos) > MAX_TOTAL_BYTES:
+            raise reader.fail("the archive declares more data than Akapen accepts")
+        if "mimetype" not in reader.names:
+            raise reader.fail("not an OpenRaster file (the mimetype member is missing)")
+        if reader.read("mimetype", 64).strip() != MIMETYPE:
+            raise reader.fail("not an OpenRaster file (wrong mimetype)")
+        if "stack.xml" not in reader.names:
+            raise reader.fail("stack.xml is missing")
+        root = _parse_xml(reader.read("stack.xml", MAX_XML_BYTES), reader)
+        if root.tag != "image":
+            raise reader.fail("stack.xml does not describe an image")
+        w = _int(root.get("w"), 0, "image width", reader, 1, MAX_SIDE)
+        h = _int(root.get("h"), 0, "image height", reader, 1, MAX_SIDE)
+        if w * h > max_pixels:
+            raise reader.fail(f"the canvas is {w}×{h}, more pixels than Akapen opens")
+        stack = root.find("stack")
+        if stack is None:
+            raise reader.fail("stack.xml has no stack")
+        seen: set[str] = set()
+        layers = [_build_layer(el, vis, op, reader, seen) for el, vis, op in _walk(stack, reader)]
+        metadata: dict[str, Any] = {}
+        references: list[Reference] = []
+        selection = None
+        if "akapen/document.json" in reader.names:
+            info = reader.json("akapen/document.json")
+            if not isinstance(info, dict):
+                raise reader.fail("akapen/document.json is not an object")
+            metadata = info.get("metadata") or {}
+            if not isinstance(metadata, dict):
+                raise reader.fail("the document metadata is not an object")
+            for r in info.get("references") or []:
+                if not isinstance(r, dict):
+                    raise reader.fail("a reference entry is not an object")
+                px = reader.png(reader.member(r.get("src"), "reference src"))
+                rid = r.get("id")
+                ref = Reference(px, str(r.get("name", "Reference"))[:512])
+                if isinstance(rid, str) and _ID_RE.match(rid):
+                    ref.id = rid
+                references.append(ref)
+            sel = info.get("selection")
+            if sel:
+                mask = reader.png(reader.member(sel, "selection"))
+                if mask.shape[:2] != (h, w):
+                    raise reader.fail("the selection does not match the canvas size")
+                selection = np.ascontiguousarray(mask[..., 0])
+        if warnings is not None:
+            warnings.extend(reader.warnings)
+        try:
+            return Document.assemble(w, h, layers, selection=selection, references=references, metadata=metadata)
+        except CanvasError as exc:
+            raise reader.fail(str(exc)) from None
+
+
+def read_thumbnail(path) -> np.ndarray | None:
+    """The stored thumbnail, or None (for file dialogs and recovery lists)."""
+    try:
+        with zipfile.ZipFile(path) as zf:
+            reader = _Reader(zf, str(path), 1 << 20)
+            reader.names = set(zf.namelist())
+            if "Thumbnails/thumbnail.png" not in reader.names:
+                return None
+            return reader.png("Thumbnails/thumbnail.png")
+    except (OraError, zipfile.BadZipFile, OSError):
+        return None
+
+
+__all__ = ["load_ora", "save_ora", "write_ora", "read_thumbnail", "NS"]
