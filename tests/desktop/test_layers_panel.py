@@ -346,8 +346,9 @@ def test_document_errors_become_error_signal_not_crash(panel, bridge, doc, qtbot
 def drop(panel, pos: QPointF, mime) -> QDropEvent:
     """Deliver what the platform delivers for a drag over the list: enter, move, drop."""
     vp = panel.view.viewport()
-    args = (pos, Qt.DropAction.MoveAction, mime, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier)
-    for ev in (QDragEnterEvent(*args), QDragMoveEvent(*args), QDropEvent(*args)):
+    rest = (Qt.DropAction.MoveAction, mime, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier)
+    # drag enter/move take an integer QPoint in PySide6 6.11; drop takes a QPointF
+    for ev in (QDragEnterEvent(pos.toPoint(), *rest), QDragMoveEvent(pos.toPoint(), *rest), QDropEvent(pos, *rest)):
         ev.setAccepted(False)  # the view accepts what it takes
         QApplication.sendEvent(vp, ev)
     return ev
