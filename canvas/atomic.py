@@ -7,6 +7,7 @@ import contextlib
 import os
 import shutil
 import tempfile
+import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import BinaryIO
@@ -27,6 +28,27 @@ def _fsync_dir(folder: Path) -> None:
         os.close(fd)
 
 
+def _umask() -> int:
+    try:
+        with open("/proc/self/status", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    old = os.umask(0o022)
+    os.umask(old)
+    return old
+
+
+def _target_mode(path: Path) -> int:
+    """The mode of the file being replaced, or what a new file would get (0666 & ~umask)."""
+    try:
+        return os.stat(path).st_mode & 0o7777
+    except OSError:
+        return 0o666 & ~_umask()
+
+
 def backup_path(path: Path) -> Path:
     return path.with_name(path.name + "~")
 
@@ -43,6 +65,7 @@ def atomic_write(path, write_fn: Callable[[BinaryIO], object], backup: bool = Tr
     path = Path(path)
     folder = path.parent if str(path.parent) else Path(".")
     tmp_name = None
+    bak_tmp = None
     try:
         try:
             fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
@@ -51,19 +74,20 @@ def atomic_write(path, write_fn: Callable[[BinaryIO], object], backup: bool = Tr
         except PermissionError:
             raise SaveError(f"{path}: no permission to write in {folder}") from None
         with os.fdopen(fd, "wb") as f:
+            with contextlib.suppress(OSError, AttributeError):  # mkstemp makes 0600; give the file its usual mode
+                os.fchmod(f.fileno(), _target_mode(path))
             write_fn(f)
             f.flush()
             os.fsync(f.fileno())
         if backup and path.exists():
             bak = backup_path(path)
-            bak_tmp = folder / f".{bak.name}.{os.getpid()}.tmp"
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(bak_tmp)
+            bak_tmp = folder / f".{bak.name}.{uuid.uuid4().hex[:12]}.tmp"
             try:
                 os.link(path, bak_tmp)
-            except OSError:
+            except OSError:  # no hard links here (FAT, some network shares): copy instead
                 shutil.copy2(path, bak_tmp)
             os.replace(bak_tmp, bak)
+            bak_tmp = None
         os.replace(tmp_name, path)
         tmp_name = None
         _fsync_dir(folder)
@@ -76,6 +100,7 @@ def atomic_write(path, write_fn: Callable[[BinaryIO], object], backup: bool = Tr
         raise SaveError(f"{path}: could not be saved ({type(exc).__name__}: {exc}); "
                         "the previous file is unchanged") from exc
     finally:
-        if tmp_name is not None:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp_name)
+        for leftover in (tmp_name, bak_tmp):
+            if leftover is not None:
+                with contextlib.suppress(OSError):
+                    os.unlink(leftover)

@@ -102,7 +102,9 @@ def load_image(source, *, name: str | None = None, max_pixels: int = MAX_PIXELS)
         check_size(int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big"), what, max_pixels)
     try:
         with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            # our cap (checked below and on the PNG header above) decides, not Pillow's
+            # 89-megapixel warning; Pillow still refuses more than 2× its limit outright.
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             img = Image.open(io.BytesIO(data), formats=list(ALLOWED_FORMATS))
             check_size(img.width, img.height, what, max_pixels)
             if img.format == "PNG" and _png_bit_depth(data) == 16:
@@ -118,12 +120,11 @@ def load_image(source, *, name: str | None = None, max_pixels: int = MAX_PIXELS)
         raise ImageImportError(
             f"{what}: not an image Akapen can open (it opens {', '.join(ALLOWED_FORMATS)})"
         ) from None
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-        raise ImageTooLargeError(
-            f"{what}: the image declares more pixels than Akapen opens ({max_pixels / 1e6:.0f} megapixels)"
-        ) from None
+    except Image.DecompressionBombError as exc:
+        raise ImageTooLargeError(f"{what}: the image declares more pixels than Akapen opens ({exc})") from None
     except (OSError, SyntaxError, ValueError, EOFError) as exc:
-        raise ImageImportError(f"{what}: the image is damaged or truncated ({exc})") from None
+        raise ImageImportError(f"{what}: the image is damaged or truncated ({exc}); "
+                              "try saving it again from the program that made it") from None
 
 
 def _png_bit_depth(data: bytes) -> int:
@@ -142,20 +143,22 @@ def image_size(path) -> tuple[int, int]:
         raise ImageImportError(f"{path}: not an image Akapen can open ({exc})") from None
 
 
-def encode_png(rgba: np.ndarray, compress_level: int = 1, sparse: bool | None = None) -> bytes:
-    """Straight RGBA -> PNG bytes with OpenCV's encoder (it releases the GIL).
+def encode_png(rgba: np.ndarray, compress_level: int = 1) -> bytes:
+    """Straight RGBA -> PNG bytes with OpenCV's encoder (it releases the GIL, so layers can be
+    encoded in parallel threads).
 
-    ``sparse`` images (mostly transparent: a paint layer with a few strokes) skip PNG's
-    row filters and use run-length compression: 4× faster and smaller for them. None decides
-    from the alpha channel.
+    At fast levels (<= 3) every row uses the Up filter with run-length deflate: measured on
+    4096² layers this is 3× faster than libpng's adaptive filters, about as small on photos
+    and far smaller on mostly transparent paint layers. Higher levels keep adaptive filters.
     """
     rgba = np.ascontiguousarray(rgba)
-    if sparse is None:
-        sparse = rgba.size > 0 and np.count_nonzero(rgba[..., 3]) * 2 < rgba.shape[0] * rgba.shape[1]
+    if rgba.ndim != 3 or rgba.shape[2] != 4 or rgba.dtype != np.uint8:
+        raise ValueError(f"expected uint8 RGBA (h, w, 4), got {rgba.dtype} {rgba.shape}")
     bgra = cv2.cvtColor(rgba, cv2.COLOR_RGBA2BGRA)
-    params = [cv2.IMWRITE_PNG_COMPRESSION, int(compress_level)]
-    if sparse:
-        params += [cv2.IMWRITE_PNG_FILTER, cv2.IMWRITE_PNG_FILTER_NONE,
+    level = int(min(9, max(0, compress_level)))
+    params = [cv2.IMWRITE_PNG_COMPRESSION, level]
+    if level <= 3:
+        params += [cv2.IMWRITE_PNG_FILTER, cv2.IMWRITE_PNG_FILTER_UP,
                    cv2.IMWRITE_PNG_STRATEGY, cv2.IMWRITE_PNG_STRATEGY_RLE]
     ok, buf = cv2.imencode(".png", bgra, params)
     if not ok:  # pragma: no cover - OpenCV's PNG encoder does not fail on valid arrays
@@ -172,7 +175,8 @@ def decode_png(data: bytes, what: str, max_pixels: int = MAX_PIXELS) -> np.ndarr
     check_size(w, h, what, max_pixels)
     arr = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
     if arr is None:
-        raise ImageImportError(f"{what}: the PNG is damaged or truncated")
+        raise ImageImportError(f"{what}: the PNG is damaged or truncated; "
+                              "try saving it again from the program that made it")
     if arr.dtype == np.uint16:
         arr = ((arr.astype(np.uint32) * 255 + 32767) // 65535).astype(np.uint8)
     if arr.ndim == 2:
@@ -193,6 +197,8 @@ def export_image(path, rgba: np.ndarray, format: str | None = None, quality: int
         rgb = rgba[..., :3].astype(np.float32) * a + 255.0 * (1.0 - a)
         bgr = cv2.cvtColor((rgb + 0.5).astype(np.uint8), cv2.COLOR_RGB2BGR)
         ok, buf = cv2.imencode(".jpg", bgr, [cv2.IMWRITE_JPEG_QUALITY, int(quality)])
+        if not ok:  # pragma: no cover
+            raise SaveError(f"{path}: the JPEG encoder failed")
         data = buf.tobytes()
     elif fmt == "png":
         data = encode_png(rgba, 6)

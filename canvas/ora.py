@@ -7,10 +7,19 @@ namespace and in members under ``akapen/``: piece originals and transforms, anno
 vectors, roles, provenance, references, the selection and document metadata. Other
 programs see correct pixels; Akapen gets its document back exactly.
 
+Writing: ``save_ora`` (atomic, keeps ``NAME.ora~``) and ``write_ora`` encode the layer PNGs
+in a thread pool (fast Up-filter/RLE PNGs) and reuse the encoded bytes of layers whose
+revision has not changed since the last save. ``freeze(doc)`` takes what a save needs on the
+calling thread (cached bytes of unchanged layers, copies of the others) so that
+``frozen.write(f)`` can run in the background (the recovery store does this).
+
 Reading is defensive: member count and size limits, bounded reads that do not trust the zip
-headers, pixel caps checked on PNG headers before decoding, no DTDs or entities, and every
-``src`` must name a plain member of the archive. Every failure is an ``OraError`` that names
-the file.
+headers, pixel caps checked on every PNG header (and on their sum) before decoding, no DTDs
+or entities, and every ``src`` must name a plain member of the archive. Every failure is an
+``OraError`` with a one-line message that names the file. What another program's file holds
+that Akapen cannot represent (nested groups, which are flattened into the layer list with
+their opacity and visibility folded in; unknown blend modes, read as normal) is reported in
+the optional ``warnings`` list passed to ``load_ora``.
 """
 
 from __future__ import annotations
@@ -32,7 +41,7 @@ from canvas.atomic import atomic_write
 from canvas.blend import FROM_ORA_OP, ORA_OPS
 from canvas.document import MAX_SIDE, Document
 from canvas.errors import CanvasError, ImageImportError, OraError
-from canvas.imageio import MAX_PIXELS, decode_png, encode_png
+from canvas.imageio import MAX_PIXELS, check_size, decode_png, encode_png
 from canvas.layers import AnnotationLayer, Layer, PieceLayer, PixelLayer, Reference, Transform
 from canvas.marks import Mark
 
@@ -46,6 +55,7 @@ MAX_XML_BYTES = 8 << 20
 MAX_JSON_BYTES = 64 << 20
 MAX_MEMBER_BYTES = 2 << 30
 MAX_TOTAL_BYTES = 16 << 30
+MAX_TOTAL_PIXELS = 1_500_000_000  # all decoded images together (6 GB of RGBA): ~90 layers of 4096²
 PNG_LEVEL = 1  # fast: a 4096² layer encodes in a fraction of a second
 _ID_RE = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 
@@ -82,87 +92,106 @@ def _cache_put(key, data: bytes) -> None:
         _CACHE.setdefault(layer, {})[what] = (revision, data)
 
 
+class FrozenDocument:
+    """What a save needs from a document, taken on the calling thread; the slow part (PNG
+    encoding and zipping) can then run on any thread while the document keeps changing.
+
+    Layers whose encoded PNG is cached for their current revision contribute those bytes;
+    the others contribute their pixels (copied when ``copy`` is true).
+    """
+
+    def __init__(self, doc: Document, copy: bool) -> None:
+        self.jobs: dict[str, np.ndarray | bytes] = {}
+        self.cache_keys: dict[str, tuple] = {}
+        self.json: dict[str, str] = {}
+        root = ET.Element("image", {"version": "0.0.5", "w": str(doc.width), "h": str(doc.height),
+                                    "xres": "72", "yres": "72", _a("version"): "1"})
+        stack = ET.SubElement(root, "stack")
+        for layer in reversed(doc.layers):  # topmost first
+            pixels, rect = layer.raster()
+            if rect.empty:  # an empty annotation layer: other programs still need a src
+                pixels, rect = np.zeros((1, 1, 4), np.uint8), rect.__class__(0, 0, 1, 1)
+            src = _layer_png_name(layer)
+            self._add(src, pixels, (layer, "raster", layer.revision), copy)
+            attrs = {
+                "name": layer.name, "src": src, "x": str(rect.x), "y": str(rect.y),
+                "opacity": repr(float(layer.opacity)),
+                "visibility": "visible" if layer.visible else "hidden",
+                "composite-op": ORA_OPS[layer.blend],
+                _a("id"): layer.id, _a("kind"): layer.kind, _a("role"): layer.role,
+                _a("locked"): "true" if layer.locked else "false",
+            }
+            if layer.locked:
+                attrs["edit-locked"] = "true"
+            if layer.provenance:
+                attrs[_a("provenance")] = json.dumps(layer.provenance, sort_keys=True)
+            if isinstance(layer, PieceLayer):
+                orig = f"akapen/pieces/{layer.id}.png"
+                # a piece's original never changes after the piece is made: never copied
+                self._add(orig, layer.original, (layer, "original", 0), False)
+                attrs[_a("original")] = orig
+                attrs[_a("transform")] = json.dumps(layer.transform.to_dict())
+            elif isinstance(layer, AnnotationLayer):
+                member = f"akapen/marks/{layer.id}.json"
+                self.json[member] = json.dumps([m.to_dict() for m in layer.marks], sort_keys=True)
+                attrs[_a("marks")] = member
+            ET.SubElement(stack, "layer", attrs)
+        refs = []
+        for ref in doc.references:
+            member = f"akapen/references/{ref.id}.png"
+            self._add(member, ref.pixels, None, copy)
+            refs.append({"id": ref.id, "name": ref.name, "src": member})
+        selection = None
+        if doc.selection is not None:
+            selection = "akapen/selection.png"
+            sel = doc.selection
+            self.jobs[selection] = np.dstack([sel, sel, sel, np.full(sel.shape, 255, np.uint8)])
+        self.json["akapen/document.json"] = json.dumps(
+            {"version": 1, "metadata": doc.metadata, "references": refs, "selection": selection},
+            sort_keys=True)
+        self.jobs["mergedimage.png"] = doc.render()  # a fresh array, never a view of the cache
+        self.xml = ET.tostring(root, encoding="utf-8", xml_declaration=True)
+
+    def _add(self, name: str, pixels: np.ndarray, key: tuple | None, copy: bool) -> None:
+        hit = _cache_get(key)
+        if hit is not None:
+            self.jobs[name] = hit
+        else:
+            self.jobs[name] = pixels.copy() if copy else pixels
+            if key is not None:
+                self.cache_keys[name] = key
+
+    def write(self, fileobj: BinaryIO) -> None:
+        merged = self.jobs["mergedimage.png"]
+        h, w = merged.shape[:2]
+        s = min(1.0, 256.0 / max(w, h))
+        self.jobs["Thumbnails/thumbnail.png"] = cv2.resize(
+            merged, (max(1, round(w * s)), max(1, round(h * s))), interpolation=cv2.INTER_AREA) if s < 1 else merged
+        names = list(self.jobs)
+        encoded = {n: d for n, d in self.jobs.items() if isinstance(d, bytes)}
+        todo = sorted((n for n in names if n not in encoded), key=lambda n: -self.jobs[n].size)  # largest first
+        with ThreadPoolExecutor(max_workers=4) as pool:  # OpenCV's encoder releases the GIL
+            for n, data in zip(todo, pool.map(lambda n: encode_png(self.jobs[n], PNG_LEVEL), todo), strict=True):
+                encoded[n] = data
+                _cache_put(self.cache_keys.get(n), data)
+        with zipfile.ZipFile(fileobj, "w") as zf:
+            zf.writestr(zipfile.ZipInfo("mimetype"), MIMETYPE, compress_type=zipfile.ZIP_STORED)
+            zf.writestr("stack.xml", self.xml, compress_type=zipfile.ZIP_DEFLATED)
+            for name in names:  # PNG is compressed already
+                zf.writestr(name, encoded[name], compress_type=zipfile.ZIP_STORED)
+            for name, text in self.json.items():
+                zf.writestr(name, text, compress_type=zipfile.ZIP_DEFLATED)
+
+
+def freeze(doc: Document) -> FrozenDocument:
+    """An independent snapshot for writing on another thread (``frozen.write(fileobj)``):
+    unchanged layers contribute their cached PNG bytes, changed ones a copy of their pixels."""
+    return FrozenDocument(doc, copy=True)
+
+
 def write_ora(doc: Document, fileobj: BinaryIO) -> None:
     """Write ``doc`` as OpenRaster into a binary file object."""
-    jobs: dict[str, np.ndarray] = {}
-    cache_keys: dict[str, tuple] = {}
-    root = ET.Element("image", {"version": "0.0.5", "w": str(doc.width), "h": str(doc.height),
-                                "xres": "72", "yres": "72", _a("version"): "1"})
-    stack = ET.SubElement(root, "stack")
-    extra_json: dict[str, Any] = {}
-    for layer in reversed(doc.layers):  # topmost first
-        pixels, rect = layer.raster()
-        if rect.empty:  # an empty annotation layer: other programs still need a src
-            pixels, rect = np.zeros((1, 1, 4), np.uint8), rect.__class__(0, 0, 1, 1)
-        src = _layer_png_name(layer)
-        jobs[src] = pixels
-        cache_keys[src] = (layer, "raster", layer.revision)
-        attrs = {
-            "name": layer.name, "src": src, "x": str(rect.x), "y": str(rect.y),
-            "opacity": repr(float(layer.opacity)),
-            "visibility": "visible" if layer.visible else "hidden",
-            "composite-op": ORA_OPS[layer.blend],
-            _a("id"): layer.id, _a("kind"): layer.kind, _a("role"): layer.role,
-            _a("locked"): "true" if layer.locked else "false",
-        }
-        if layer.locked:
-            attrs["edit-locked"] = "true"
-        if layer.provenance:
-            attrs[_a("provenance")] = json.dumps(layer.provenance, sort_keys=True)
-        if isinstance(layer, PieceLayer):
-            orig = f"akapen/pieces/{layer.id}.png"
-            jobs[orig] = layer.original
-            cache_keys[orig] = (layer, "original", 0)  # a piece's original never changes
-            attrs[_a("original")] = orig
-            attrs[_a("transform")] = json.dumps(layer.transform.to_dict())
-        elif isinstance(layer, AnnotationLayer):
-            member = f"akapen/marks/{layer.id}.json"
-            extra_json[member] = [m.to_dict() for m in layer.marks]
-            attrs[_a("marks")] = member
-        ET.SubElement(stack, "layer", attrs)
-    refs = []
-    for ref in doc.references:
-        member = f"akapen/references/{ref.id}.png"
-        jobs[member] = ref.pixels
-        refs.append({"id": ref.id, "name": ref.name, "src": member})
-    selection = None
-    if doc.selection is not None:
-        selection = "akapen/selection.png"
-        sel = doc.selection
-        jobs[selection] = np.dstack([sel, sel, sel, np.full(sel.shape, 255, np.uint8)])
-    extra_json["akapen/document.json"] = {
-        "version": 1, "metadata": doc.metadata, "references": refs, "selection": selection,
-    }
-    merged = doc.render()
-    jobs["mergedimage.png"] = merged
-    h, w = merged.shape[:2]
-    s = min(1.0, 256.0 / max(w, h))
-    jobs["Thumbnails/thumbnail.png"] = cv2.resize(
-        merged, (max(1, round(w * s)), max(1, round(h * s))), interpolation=cv2.INTER_AREA) if s < 1 else merged
-
-    names = list(jobs)
-    encoded: dict[str, bytes] = {}
-    todo = []
-    for n in names:
-        hit = _cache_get(cache_keys.get(n))
-        if hit is not None:
-            encoded[n] = hit
-        else:
-            todo.append(n)
-    todo.sort(key=lambda n: -jobs[n].size)  # the largest first, so the cores finish together
-    with ThreadPoolExecutor(max_workers=4) as pool:  # OpenCV's encoder releases the GIL
-        for n, data in zip(todo, pool.map(lambda n: encode_png(jobs[n], PNG_LEVEL), todo), strict=True):
-            encoded[n] = data
-            _cache_put(cache_keys.get(n), data)
-
-    with zipfile.ZipFile(fileobj, "w") as zf:
-        zf.writestr(zipfile.ZipInfo("mimetype"), MIMETYPE, compress_type=zipfile.ZIP_STORED)
-        xml = ET.tostring(root, encoding="utf-8", xml_declaration=True)
-        zf.writestr("stack.xml", xml, compress_type=zipfile.ZIP_DEFLATED)
-        for name in names:  # PNG is compressed already
-            zf.writestr(name, encoded[name], compress_type=zipfile.ZIP_STORED)
-        for name, data in extra_json.items():
-            zf.writestr(name, json.dumps(data, sort_keys=True), compress_type=zipfile.ZIP_DEFLATED)
+    FrozenDocument(doc, copy=False).write(fileobj)
 
 
 def save_ora(doc: Document, path) -> None:
@@ -179,6 +208,9 @@ class _Reader:
         self.total = 0
         self.names = set()
         self.warnings: list[str] = []
+        self.decoded: dict[str, np.ndarray] = {}  # PNGs decoded ahead, in parallel
+        self.handed_out: set[str] = set()
+        self.pixels = 0  # decoded so far, copies included, against MAX_TOTAL_PIXELS
 
     def fail(self, msg: str) -> OraError:
         return OraError(f"{self.what}: {msg}")
@@ -202,12 +234,48 @@ class _Reader:
             raise self.fail("the archive unpacks to more than Akapen accepts")
         return data
 
-    def png(self, name: str) -> np.ndarray:
-        data = self.read(name, MAX_MEMBER_BYTES)
+    def _count(self, pixels: int) -> None:
+        self.pixels += pixels
+        if self.pixels > MAX_TOTAL_PIXELS:
+            raise self.fail(f"the layers hold more than {MAX_TOTAL_PIXELS / 1e9:.1f} billion pixels in total, "
+                            "more than Akapen opens")
+
+    def _decode(self, name: str, data: bytes) -> np.ndarray:
         try:
             return decode_png(data, f"{self.what}: {name}", self.max_pixels)
         except ImageImportError as exc:
             raise OraError(str(exc)) from None
+
+    def prefetch(self, names: list[str]) -> None:
+        """Read these PNG members (one at a time, bounded) and decode them in a thread pool:
+        OpenCV's decoder releases the GIL, so a many-layer file loads on every core."""
+        todo = [n for n in dict.fromkeys(names) if n not in self.decoded]
+        blobs = [self.read(n, MAX_MEMBER_BYTES) for n in todo]
+        for name, data in zip(todo, blobs, strict=True):  # every header, then their sum, before decoding
+            if len(data) >= 24 and data[12:16] == b"IHDR":
+                w, h = int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
+                try:
+                    check_size(w, h, f"{self.what}: {name}", self.max_pixels)
+                except ImageImportError as exc:
+                    raise OraError(str(exc)) from None
+                self._count(w * h)
+        if len(todo) <= 1:
+            arrays = [self._decode(n, b) for n, b in zip(todo, blobs, strict=True)]
+        else:
+            with ThreadPoolExecutor(max_workers=min(4, len(todo))) as pool:
+                arrays = list(pool.map(self._decode, todo, blobs))
+        self.decoded.update(zip(todo, arrays, strict=True))
+
+    def png(self, name: str) -> np.ndarray:
+        """A decoded PNG member that no other layer holds (a second use gets a copy)."""
+        if name not in self.decoded:
+            self.prefetch([name])
+        arr = self.decoded[name]
+        if name in self.handed_out:
+            self._count(arr.shape[0] * arr.shape[1])
+            return arr.copy()
+        self.handed_out.add(name)
+        return arr
 
     def json(self, name: str) -> Any:
         data = self.read(name, MAX_JSON_BYTES)
@@ -389,7 +457,17 @@ def load_ora(source, *, warnings: list[str] | None = None, max_pixels: int = MAX
         if stack is None:
             raise reader.fail("stack.xml has no stack")
         seen: set[str] = set()
-        layers = [_build_layer(el, vis, op, reader, seen) for el, vis, op in _walk(stack, reader)]
+        elements = _walk(stack, reader)
+        needed = []
+        for el, _vis, _op in elements:
+            reader.member(el.get("src"), "src")
+            kind = el.get(_a("kind"), "pixel")
+            if kind == "piece":
+                needed.append(reader.member(el.get(_a("original")), "piece original"))
+            elif kind != "annotation":
+                needed.append(el.get("src"))
+        reader.prefetch(needed)
+        layers = [_build_layer(el, vis, op, reader, seen) for el, vis, op in elements]
         metadata: dict[str, Any] = {}
         references: list[Reference] = []
         selection = None
@@ -436,4 +514,4 @@ def read_thumbnail(path) -> np.ndarray | None:
         return None
 
 
-__all__ = ["load_ora", "save_ora", "write_ora", "read_thumbnail", "NS"]
+__all__ = ["load_ora", "save_ora", "write_ora", "freeze", "FrozenDocument", "read_thumbnail", "NS"]

@@ -58,24 +58,25 @@ class RecoveryStore:
     def snapshot(self, doc: Document, source_path=None, title: str | None = None, key: str | None = None) -> Future:
         """Write a recovery copy of ``doc`` in the background; returns the Future of its entry.
 
-        The document is copied on the calling thread (so painting can go on while the copy
-        is written); ``key`` identifies the document within this session (default: its id()).
+        The calling thread only takes a snapshot (``canvas.ora.freeze``: cached PNG bytes of
+        unchanged layers, copies of changed ones), so painting goes on while it is encoded and
+        written; ``key`` identifies the document within this session (default: its id()).
         """
+        from canvas.ora import freeze
+
         self._ensure_folder()
-        frozen = doc.copy()
+        frozen = freeze(doc)
         key = key or str(id(doc))
         title = title or (Path(source_path).name if source_path else "Untitled")
         return self._pool.submit(self._write_snapshot, frozen, key, str(source_path) if source_path else None, title)
 
-    def _write_snapshot(self, doc: Document, key: str, source: str | None, title: str) -> RecoveryEntry:
-        from canvas.ora import write_ora
-
+    def _write_snapshot(self, frozen, key: str, source: str | None, title: str) -> RecoveryEntry:
         stamp = time.time()
         base = self.folder / f"{self.session}-{key}-{int(stamp * 1000)}"
         ora = base.with_suffix(".ora")
         info = base.with_suffix(".json")
         try:
-            atomic_write(ora, lambda f: write_ora(doc, f), backup=False)
+            atomic_write(ora, frozen.write, backup=False)
             meta = {"time": stamp, "source": source, "title": title, "session": self.session, "key": key,
                     "ora": ora.name}
             atomic_write(info, lambda f: f.write(json.dumps(meta).encode()), backup=False)

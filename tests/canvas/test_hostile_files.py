@@ -121,3 +121,54 @@ def test_directory_and_missing_path(tmp_path):
         load_ora(tmp_path)
     with pytest.raises(OraError, match="no such file"):
         load_ora(tmp_path / "nothing.ora")
+
+
+def test_total_decoded_pixels_are_capped_before_decoding(tmp_path):
+    """Many layers, each declaring a big (but individually allowed) image: refused from the
+    headers, before a single pixel is decoded."""
+    layers = "".join(f'<layer name="l{i}" src="data/{i}.png"/>' for i in range(200))
+    members = {"stack.xml": stack(layers)}
+    members.update({f"data/{i}.png": bomb_png(10_000, 10_000) for i in range(200)})  # 100 MP each
+    path = tmp_path / "many_big.ora"
+    path.write_bytes(ora(members))
+    t0 = time.perf_counter()
+    with pytest.raises(OraError, match="in total"):
+        load_ora(path)
+    assert time.perf_counter() - t0 < 10
+
+
+def test_one_member_shared_by_many_layers_is_capped(tmp_path, monkeypatch):
+    import canvas.ora as ora_mod
+
+    monkeypatch.setattr(ora_mod, "MAX_TOTAL_PIXELS", 64 * 64 * 10)
+    layers = "".join(f'<layer name="l{i}" src="data/a.png"/>' for i in range(50))
+    path = tmp_path / "shared.ora"
+    path.write_bytes(ora({"stack.xml": stack(layers), "data/a.png": png(64, 64)}))
+    with pytest.raises(OraError, match="in total"):
+        load_ora(path)
+    monkeypatch.setattr(ora_mod, "MAX_TOTAL_PIXELS", 64 * 64 * 50)
+    assert len(load_ora(path).layers) == 50  # exactly at the cap is fine
+
+
+def test_member_whose_header_lies_about_its_size(tmp_path):
+    """A deflated member that declares 100 bytes but inflates to megabytes: the read stops at
+    the declared size and the file is reported damaged (nothing is inflated past it)."""
+    big = stack(GOOD_LAYER + "<!--" + "x" * 5_000_000 + "-->")
+    data = bytearray(ora({"stack.xml": big, "data/a.png": png()}))
+    real = len(big.encode()).to_bytes(4, "little")
+    lie = (100).to_bytes(4, "little")
+    n = 0
+    for sig, off in ((b"PK\x03\x04", 22), (b"PK\x01\x02", 24)):  # local and central headers
+        i = data.find(sig)
+        while i != -1:
+            if data[i + off : i + off + 4] == real:
+                data[i + off : i + off + 4] = lie
+                n += 1
+            i = data.find(sig, i + 4)
+    assert n == 2
+    path = tmp_path / "liar.ora"
+    path.write_bytes(bytes(data))
+    t0 = time.perf_counter()
+    with pytest.raises(OraError, match="damaged|not valid XML"):
+        load_ora(path)
+    assert time.perf_counter() - t0 < 5

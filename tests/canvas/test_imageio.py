@@ -98,11 +98,98 @@ def test_bad_inputs_give_clear_errors(tmp_path):
 def test_png_codec_round_trip_and_export(tmp_path):
     rng = np.random.default_rng(1)
     px = rng.integers(0, 256, (30, 40, 4), dtype=np.uint8)
-    for sparse in (True, False):
-        assert np.array_equal(decode_png(encode_png(px, 1, sparse=sparse), "x"), px)
+    sparse = np.zeros((64, 50, 4), np.uint8)
+    sparse[5:9, 10:40] = (255, 0, 0, 128)
+    for img in (px, sparse):
+        for level in (0, 1, 6, 9):  # fast (Up filter + RLE) and adaptive-filter levels
+            assert np.array_equal(decode_png(encode_png(img, level), "x"), img)
+    with pytest.raises(ValueError):
+        encode_png(px[..., :3], 1)
     export_image(tmp_path / "o.png", px)
     assert np.array_equal(load_image(tmp_path / "o.png"), px)
     half = np.zeros((4, 4, 4), np.uint8)
     half[..., 3] = 0  # transparent flattens to white in JPEG
     export_image(tmp_path / "o.jpg", half)
     assert load_image(tmp_path / "o.jpg")[..., :3].min() > 245
+
+
+def header_png(w: int, h: int) -> bytes:
+    """A valid PNG signature and IHDR declaring w×h, with no pixel data."""
+    ihdr = bytearray(png_bytes(Image.new("RGBA", (1, 1))))
+    ihdr[16:20] = w.to_bytes(4, "big")
+    ihdr[20:24] = h.to_bytes(4, "big")
+    ihdr[29:33] = zlib.crc32(bytes(ihdr[12:29])).to_bytes(4, "big")
+    return bytes(ihdr[:33]) + b"\x00\x00\x00\x00IEND\xaeB`\x82"
+
+
+def test_pixel_cap_is_ours_not_pillows():
+    # 100 MP is over Pillow's default 89 MP warning but under Akapen's cap: the file is judged
+    # on its content (here: no pixel data, so damaged), not refused as too large
+    data = header_png(10_000, 10_000)
+    with pytest.raises(ImageImportError) as info:
+        load_image(data, name="big.png")
+    assert not isinstance(info.value, ImageTooLargeError)
+    assert "big.png" in str(info.value)
+    # a lower cap refuses it, naming the file and its size
+    with pytest.raises(ImageTooLargeError, match=r"big\.png: 10000×10000 is 100 megapixels"):
+        load_image(data, name="big.png", max_pixels=50_000_000)
+
+
+def test_gif_and_bmp_bombs_refused_from_their_headers():
+    gif = bytearray(b"GIF89a" + (65535).to_bytes(2, "little") * 2 + b"\x00\x00\x00")
+    gif += b"\x2c" + b"\x00" * 4 + (65535).to_bytes(2, "little") * 2 + b"\x00\x02\x02\x44\x01\x00\x3b"
+    with pytest.raises(ImageTooLargeError, match="bomb.gif"):
+        load_image(bytes(gif), name="bomb.gif")
+    bmp = io.BytesIO()
+    Image.new("RGB", (2, 2)).save(bmp, "BMP")
+    raw = bytearray(bmp.getvalue())
+    raw[18:22] = (30_000).to_bytes(4, "little")
+    raw[22:26] = (30_000).to_bytes(4, "little")
+    with pytest.raises(ImageTooLargeError, match="bomb.bmp"):
+        load_image(bytes(raw), name="bomb.bmp")
+
+
+def test_gif_first_frame_and_grey_alpha():
+    frames = [Image.new("RGB", (6, 4), c) for c in ((255, 0, 0), (0, 255, 0))]
+    b = io.BytesIO()
+    frames[0].save(b, "GIF", save_all=True, append_images=frames[1:], duration=100)
+    out = load_image(b.getvalue())
+    assert out.shape == (4, 6, 4) and tuple(out[0, 0]) == (255, 0, 0, 255)
+    la = Image.merge("LA", (Image.new("L", (3, 2), 90), Image.new("L", (3, 2), 40)))
+    assert tuple(load_image(png_bytes(la))[1, 2]) == (90, 90, 90, 40)
+
+
+@pytest.mark.parametrize("fmt, kw", [("WEBP", {"lossless": True}), ("BMP", {}), ("TIFF", {})])
+def test_other_allowed_formats_are_exact(fmt, kw):
+    rng = np.random.default_rng(4)
+    px = rng.integers(0, 256, (9, 11, 4), dtype=np.uint8)
+    if fmt == "BMP":
+        px[..., 3] = 255
+    b = io.BytesIO()
+    Image.fromarray(px, "RGBA").save(b, fmt, **kw)
+    assert np.array_equal(load_image(b.getvalue()), px)
+
+
+def test_16_bit_and_float_tiff_are_scaled():
+    b = io.BytesIO()
+    Image.fromarray(np.array([[0, 32768, 65535]], np.uint16)).save(b, "TIFF")
+    assert list(load_image(b.getvalue())[0, :, 0]) == [0, 128, 255]
+    b = io.BytesIO()
+    Image.fromarray(np.array([[0.0, 0.5, 1.0]], np.float32), "F").save(b, "TIFF")
+    assert list(load_image(b.getvalue())[0, :, 0]) == [0, 128, 255]
+
+
+def test_formats_outside_the_allow_list_are_refused(tmp_path):
+    for fmt, suffix in (("TGA", "tga"), ("PCX", "pcx"), ("ICO", "ico")):
+        p = tmp_path / f"x.{suffix}"
+        Image.new("RGB", (8, 8), (1, 2, 3)).save(p, fmt)
+        with pytest.raises(ImageImportError, match="not an image Akapen can open"):
+            load_image(p)
+
+
+def test_export_refuses_unknown_formats(tmp_path):
+    from canvas.errors import SaveError
+
+    with pytest.raises(SaveError, match="PNG or JPEG"):
+        export_image(tmp_path / "x.gif", np.zeros((2, 2, 4), np.uint8))
+    assert list(tmp_path.iterdir()) == []

@@ -110,6 +110,8 @@ def test_reads_a_plain_ora_written_by_another_program(tmp_path):
     assert top_layer.blend == "multiply" and top_layer.opacity == pytest.approx(0.5)
     assert not doc.layers[1].visible and doc.layers[1].blend == "normal"
     assert np.array_equal(doc.layers[0].pixels, bottom)
+    assert np.array_equal(doc.layers[1].pixels, top)  # two layers read the same member...
+    assert not np.shares_memory(doc.layers[1].pixels, doc.layers[2].pixels)  # ...into separate arrays
     assert any("flattened" in w for w in warnings) and any("krita:weird" in w for w in warnings)
 
 
@@ -183,3 +185,32 @@ def test_pixel_layer_offsets_survive(tmp_path):
     back = load_ora(tmp_path / "o.ora")
     assert back.layers[0].bounds().as_tuple() == (-3, 45, 9, 7)
     assert back.content_equal(doc)
+
+
+def test_frozen_snapshot_is_independent_and_reuses_unchanged_layers(tmp_path):
+    from canvas.geometry import Rect
+    from canvas.ora import freeze
+
+    doc = rich_document()
+    save_ora(doc, tmp_path / "first.ora")  # fills the encoded-PNG cache
+    paint = doc.layers[1]
+    doc.set_layer_props(paint.id, locked=False)
+    frozen = freeze(doc)
+    # unchanged layers hand over their encoded bytes; nothing large is copied for them
+    kinds = {name: type(v).__name__ for name, v in frozen.jobs.items()}
+    assert kinds[f"data/{doc.layers[0].id}.png"] == "bytes"
+    expected = doc.copy()
+    # the document goes on changing after the snapshot...
+    doc.paint(paint.id, Rect(*paint.bounds().as_tuple()[:2], 5, 5), np.full((5, 5, 4), 7, np.uint8))
+    doc.set_transform(doc.layers[2].id, doc.layers[2].transform.__class__(cx=10, cy=10))
+    doc.metadata["title"] = "changed"
+    # ...and the snapshot still writes the document as it was
+    buf = io.BytesIO()
+    frozen.write(buf)
+    buf.seek(0)
+    back = load_ora(buf)
+    assert back.content_equal(expected) and not back.content_equal(doc)
+    # after a change only the changed layer is handed over as pixels again
+    again = freeze(doc)
+    assert isinstance(again.jobs[f"data/{paint.id}.png"], np.ndarray)
+    assert isinstance(again.jobs[f"data/{doc.layers[0].id}.png"], bytes)

@@ -76,3 +76,37 @@ def test_unwritable_folder_is_a_recovery_error(tmp_path):
     store = RecoveryStore(blocker / "rec")
     with pytest.raises(RecoveryError, match="cannot be created"):
         store.snapshot(sample_document())
+
+
+def test_snapshot_is_taken_on_the_calling_thread_even_if_painting_goes_on(tmp_path):
+    """The background writer is held back until after the document changed in place: the
+    snapshot still holds the document as it was when snapshot() returned."""
+    import threading
+
+    from canvas.geometry import Rect
+
+    store = RecoveryStore(tmp_path)
+    gate = threading.Event()
+    store._pool.submit(gate.wait)  # the writer thread is busy until the gate opens
+    doc = sample_document()
+    before = doc.copy()
+    paint = doc.layers[1]
+    fut = store.snapshot(doc, title="busy")
+    x, y = paint.bounds().as_tuple()[:2]
+    doc.paint(paint.id, Rect(x, y, 8, 8), np.full((8, 8, 4), 9, np.uint8))  # in place
+    doc.set_transform(doc.layers[2].id, doc.layers[2].transform.__class__(cx=1, cy=1))
+    doc.metadata["late"] = True
+    gate.set()
+    entry = fut.result(timeout=30)
+    back = store.restore(entry)
+    assert back.content_equal(before) and not back.content_equal(doc)
+    store.close()
+
+
+def test_restore_of_a_damaged_snapshot_is_a_recovery_error(tmp_path):
+    store = RecoveryStore(tmp_path)
+    entry = store.snapshot(sample_document()).result()
+    entry.path.write_bytes(entry.path.read_bytes()[:100])  # e.g. the disk was damaged later
+    with pytest.raises(RecoveryError, match="cannot be read"):
+        store.restore(entry)
+    store.close()
