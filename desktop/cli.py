@@ -7,6 +7,7 @@
                 [--mask FILE] [--seed N] [--steps N] [--variations N]
                                          run one edit through the same request path as the window
     akapen backends                      list the editing backends, available or why not
+    akapen models [--folder DIR]...      list the diffusers models found, with family and size
 
 Headless commands never import Qt. Errors are one line on stderr and a non-zero exit.
 """
@@ -17,7 +18,7 @@ import argparse
 import sys
 from pathlib import Path
 
-HEADLESS = ("info", "flatten", "edit", "backends")
+HEADLESS = ("info", "flatten", "edit", "backends", "models")
 
 
 def read_image(path: str | Path):
@@ -149,7 +150,14 @@ def cmd_edit(args) -> int:
     out = Path(args.output)
     if out.suffix.lower() not in (".png", ".jpg", ".jpeg"):
         raise CanvasError(f"{args.output}: write .png or .jpg")
-    backend = registry.get(args.backend) if args.backend else registry.default_backend()
+    if args.model:
+        from inference.diffusion import backend_for_model
+
+        backend = backend_for_model(args.model, args.backend, memory_mode=args.memory_mode)
+    elif args.backend:
+        backend = registry.get(args.backend)
+    else:
+        backend = registry.default_backend()
     ok, reason = backend.availability()
     if not ok:
         from inference.errors import BackendUnavailable
@@ -179,7 +187,7 @@ def cmd_edit(args) -> int:
     request = build_request(
         doc, instruction, task, caps, mask=mask, extra_references=refs, seed=args.seed, steps=args.steps,
         guidance=args.guidance, strength=args.strength, variations=args.variations,
-        change_mask=args.change_mask, params=params,
+        change_mask=args.change_mask, params=params, loras=args.lora or (),
         annotation_use=args.annotation_use.split(",") if args.annotation_use else None,
     )
     if len(request.references) < len(refs) + len(doc.references):
@@ -227,9 +235,39 @@ def cmd_backends(args) -> int:
             tasks = f"; tasks: {', '.join(caps.tasks)}" if caps and caps.tasks else ""
             gpu = "GPU" if caps and caps.needs_gpu else "CPU"
             print(f"{r.name:<{width}}  available    {r.label} — {r.model}, {gpu}{tasks}")
+            if r.reason:  # available with a warning (e.g. a diffusers model on the CPU)
+                print(f"{'':<{width}}  note: {r.reason}")
         else:
             print(f"{r.name:<{width}}  unavailable  {r.reason}")
     return 0
+
+
+def cmd_models(args) -> int:
+    from inference.diffusion import models
+
+    folders = None if not args.folder else models.model_folders() + [Path(f) for f in args.folder]
+    found, problems = models.scan(folders)
+    if not found:
+        print(f"no diffusers editing models found (Hugging Face cache: {models.hf_cache_dir()}; "
+              f"folders: {', '.join(str(f) for f in (folders or models.model_folders())) or 'none'})")
+    for m in found:
+        print(f"{m.name:<40} {m.label:<40} {models.human_size(m.size_bytes):>9}  {m.source}  {m.path}")
+    for lora in models.find_loras(folders):
+        print(f"{lora.path.name:<40} {'LoRA (' + lora.layout + ')':<40} {models.human_size(lora.size_bytes):>9}  "
+              f"lora  {lora.path}")
+    for p in problems:
+        print(f"unusable: {p.reason}")
+    return 0
+
+
+def _lora(text: str) -> tuple[str, float]:
+    path, sep, weight = text.rpartition(":")
+    if sep and path and not weight.startswith(("/", "\\")):
+        try:
+            return path, float(weight)
+        except ValueError:
+            pass
+    return text, 1.0
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -260,9 +298,19 @@ def build_parser() -> argparse.ArgumentParser:
     pe.add_argument("--annotation-use", help="comma-separated: draw, mask, reference, phrase")
     pe.add_argument("--param", action="append", type=_param, metavar="KEY=VALUE",
                     help="a backend parameter, e.g. style=pencil (repeatable)")
+    pe.add_argument("--model", metavar="PATH_OR_REPO_ID",
+                    help="a diffusers model folder or Hugging Face repo id; its family picks the backend")
+    pe.add_argument("--memory-mode", default="auto",
+                    choices=("auto", "gpu", "model-offload", "group-offload", "sequential-offload", "quantized", "cpu"),
+                    help="how a diffusers model uses GPU memory (default: chosen from free VRAM)")
+    pe.add_argument("--lora", action="append", type=_lora, metavar="FILE[:WEIGHT]",
+                    help="a .safetensors LoRA with an optional weight (repeatable)")
     pe.set_defaults(func=cmd_edit)
     pb = sub.add_parser("backends", help="list the editing backends and whether they can run here")
     pb.set_defaults(func=cmd_backends)
+    pm = sub.add_parser("models", help="list the diffusers editing models found (HF cache, model folders)")
+    pm.add_argument("--folder", action="append", metavar="DIR", help="also look in this folder (repeatable)")
+    pm.set_defaults(func=cmd_models)
     return p
 
 

@@ -178,8 +178,9 @@ class Backend:
         rep.phase("finish")
         layers, rect, scale = self._finish(req, work, plan, use_region, images)
         timings = rep.finish()
+        used = getattr(rep, "instruction_used", None) or work.instruction  # the text the model saw
         return EditResult(tuple(layers), rect, tuple(seeds), timings, self.name, self.model,
-                          tuple(warnings), work.instruction, scale)
+                          tuple(warnings), used, scale)
 
     def _finish(self, req: EditRequest, work: EditRequest, plan, use_region: bool, images):
         if not images:

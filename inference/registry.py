@@ -110,3 +110,9 @@ def default_backend() -> Backend:
 
 
 register("classical", "inference.classical:ClassicalBackend")
+
+# the diffusers families (importing the table imports no torch; a backend module loads on use)
+from inference.diffusion import BACKENDS as _DIFFUSION_BACKENDS  # noqa: E402
+
+for _name, _factory in _DIFFUSION_BACKENDS.items():
+    register(_name, _factory)

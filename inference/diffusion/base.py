@@ -1,0 +1,216 @@
+"""The diffusers backend every family module subclasses.
+
+A family module states only how it differs: its ``family`` name, defaults from its model
+card (``default_steps``, ``default_guidance``, ``working_size``, ``size_multiple``), how many
+references it takes, and :meth:`DiffusionBackend.call_kwargs` (how inputs are arranged) and,
+where needed, :meth:`DiffusionBackend.images_from` (which output is the edit).
+
+Everything else — finding and loading the model, device and memory mode, LoRAs, seeds,
+progress and cancel, output checks and conversion — is here and in :mod:`runtime`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+from PIL import Image
+
+from inference.backend import Availability, Backend, Capabilities
+from inference.diffusion import device as dev
+from inference.diffusion import models, runtime
+from inference.errors import BackendUnavailable, InvalidRequest
+from inference.progress import Reporter
+from inference.request import EditRequest
+
+CPU_WARNING = "runs on the CPU: needs torch with CUDA for reasonable speed (expect minutes per edit)"
+
+
+def rgb(image: np.ndarray, background: int = 255) -> Image.Image:
+    """RGBA uint8 → RGB PIL image; transparent pixels over a white background."""
+    if image.shape[2] == 4 and (image[..., 3] < 255).any():
+        a = image[..., 3:4].astype(np.float32) / 255.0
+        flat = image[..., :3].astype(np.float32) * a + background * (1.0 - a)
+        return Image.fromarray((flat + 0.5).astype(np.uint8), "RGB")
+    return Image.fromarray(np.ascontiguousarray(image[..., :3]), "RGB")
+
+
+class DiffusionBackend(Backend):
+    """One diffusers family. ``model``: a folder or repo id (None: the first one discovered)."""
+
+    family: ClassVar[str] = ""
+    default_steps: ClassVar[int] = 28
+    default_guidance: ClassVar[float] = 3.5
+    default_working_size: ClassVar[int] = 1024
+    size_multiple: ClassVar[int] = 16
+    max_references: ClassVar[int] = 0
+    supports_lora: ClassVar[bool] = True
+    takes_mask: ClassVar[bool] = False
+    global_rng: ClassVar[bool] = False  # the pipeline also draws from torch's global RNG
+
+    def __init__(self, model: str | Path | models.ModelInfo | None = None, *, folders=None,
+                 memory_mode: str = "auto", device: str | None = None, working_size: int | None = None,
+                 cache: runtime.PipelineCache | None = None) -> None:
+        if memory_mode not in dev.MEMORY_MODES:
+            raise InvalidRequest(f"unknown memory mode {memory_mode!r}; one of {', '.join(dev.MEMORY_MODES)}")
+        self._model_spec = model
+        self.folders = folders
+        self.memory_mode = memory_mode
+        self.device = device
+        self.working_size = working_size or self.default_working_size
+        self.cache = cache or runtime.CACHE
+
+    # --- identity ---------------------------------------------------------------------------
+    @property
+    def name(self) -> str:  # type: ignore[override]
+        return self.family
+
+    @property
+    def label(self) -> str:  # type: ignore[override]
+        return models.FAMILIES[self.family].label
+
+    @property
+    def capabilities(self) -> Capabilities:  # type: ignore[override]
+        return Capabilities(reads_instruction=True, max_references=self.max_references, takes_mask=self.takes_mask,
+                            native_annotations=False, needs_gpu=True, working_size=self.working_size,
+                            size_multiple=self.size_multiple, upscale_regions=True, max_variations=8, seeded=True)
+
+    def model_info(self) -> models.ModelInfo:
+        """The model this backend runs (ModelError / BackendUnavailable when there is none)."""
+        spec = self._model_spec
+        if isinstance(spec, models.ModelInfo):
+            info = spec
+        elif spec is not None:
+            info = self._model_spec = models.resolve(spec, self.folders)  # checked once, then kept
+        else:  # discovered afresh each time: models come and go
+            found = [m for m in models.find_models(self.folders) if m.family == self.family]
+            if not found:
+                fam = models.FAMILIES[self.family]
+                raise BackendUnavailable(f"no model found for this family: add a folder in settings or download "
+                                         f"{fam.download} into the Hugging Face cache")
+            info = found[0]
+        if info.family != self.family:
+            raise models.ModelError(f"{info.path}: a {info.label} model, not {self.label} (family mismatch); "
+                                    f"use the {info.family} backend")
+        return info
+
+    @property
+    def model(self) -> str:
+        try:
+            info = self.model_info()
+        except Exception:  # noqa: BLE001 - the name only; availability() reports the reason
+            return ""
+        return info.describe()
+
+    def availability(self) -> Availability:
+        for pkg in ("torch", "diffusers", "transformers", *models.FAMILIES[self.family].extra_packages):
+            if not dev.has_package(pkg):
+                return Availability(False, f"needs the Python package {pkg!r}: pip install {pkg}")
+        try:
+            self.model_info()
+        except (BackendUnavailable, models.ModelError) as exc:
+            return Availability(False, str(exc))
+        import diffusers
+
+        cls = models.FAMILIES[self.family].pipeline
+        known = getattr(diffusers, "_class_to_module", None)
+        if not (cls in known if isinstance(known, dict) else hasattr(diffusers, cls)):
+            return Availability(False, f"this diffusers ({diffusers.__version__}) has no {cls}: upgrade diffusers")
+        if self.memory_mode == "quantized" and not dev.has_package("bitsandbytes"):
+            return Availability(False, "the quantized memory mode needs the bitsandbytes package: pip install "
+                                "bitsandbytes, or choose another memory mode")
+        device, _ = dev.best_device()
+        if self.device not in (None, "cpu", device):
+            return Availability(False, f"there is no {self.device} device here (this machine runs on {device})")
+        if self.device in (None, "cpu") and device == "cpu":
+            return Availability(True, CPU_WARNING)
+        return Availability(True)
+
+    # --- the shared edit ----------------------------------------------------------------------
+    def steps(self, request: EditRequest) -> int:
+        return request.steps or int(request.params.get("steps", self.default_steps))
+
+    def guidance(self, request: EditRequest) -> float:
+        return self.default_guidance if request.guidance is None else request.guidance
+
+    def plan_steps(self, request: EditRequest) -> int:
+        n = min(request.variations, self.capabilities.max_variations)
+        return self.steps(request) * n + 1
+
+    def pipeline(self) -> runtime.Loaded:
+        """The loaded pipeline (from the cache: loaded once, kept while this model is used)."""
+        return self.cache.get(self.model_info(), self.memory_mode, self.device)
+
+    def edit(self, request: EditRequest, reporter: Reporter):
+        reporter.phase("load")
+        loaded = self.pipeline()
+        with loaded.lock:
+            runtime.apply_loras(loaded, request.loras, self.supports_lora, self.label)
+            reporter.advance()
+            reporter.phase("denoise")
+            images: list[np.ndarray] = []
+            image_seeds: list[int] = []
+            warnings: list[str] = []
+            for i, seed in enumerate(self.seeds_for(request)):
+                kwargs, w = self.call_kwargs(request, loaded.pipe)
+                if i == 0:
+                    warnings += w
+                    if isinstance(kwargs.get("prompt"), str):
+                        reporter.instruction_used = kwargs["prompt"]
+                out = runtime.call(loaded, kwargs, reporter, seed, global_rng=self.global_rng)
+                reporter.phase("decode")
+                for arr in self.images_from(out):
+                    runtime.check_output(arr, f"the {self.label} model")
+                    made = self.finish_image(request, runtime.to_rgba(arr))
+                    images += made
+                    image_seeds += [seed] * len(made)
+                reporter.phase("denoise")
+        return images, image_seeds, warnings + self.result_warnings(request, images)
+
+    # --- what families state --------------------------------------------------------------------
+    def call_kwargs(self, request: EditRequest, pipe) -> tuple[dict[str, Any], list[str]]:
+        """The pipeline's keyword arguments for ``request`` (without generator/callback), and
+        warnings about what was adapted."""
+        raise NotImplementedError
+
+    def images_from(self, output) -> list[np.ndarray]:
+        """The edited image(s) in a pipeline output (float, H×W×C in 0..1)."""
+        return list(runtime.to_float_images(output.images))
+
+    def finish_image(self, request: EditRequest, image: np.ndarray) -> list[np.ndarray]:
+        """RGBA uint8 at the request's size (the pipeline may have worked at another size)."""
+        if image.shape[:2] != request.shape:
+            from inference.region import resize_rgba
+
+            image = resize_rgba(image, (request.width, request.height))
+        return [image]
+
+    def result_warnings(self, request: EditRequest, images: list[np.ndarray]) -> list[str]:
+        return []
+
+    # --- helpers for families -----------------------------------------------------------------
+    def size_of(self, request: EditRequest) -> tuple[int, int]:
+        """(height, width) to generate at: the (already planned) request size, floored to the multiple."""
+        m = self.size_multiple
+        return max(m, request.height // m * m), max(m, request.width // m * m)
+
+    def negative_prompt(self, request: EditRequest) -> str:
+        return str(request.params.get("negative_prompt", " "))
+
+
+def name_references(instruction: str, labels: list[str], word) -> tuple[str, bool]:
+    """Replace each reference's label in ``instruction`` (as ``@label``, ``[label]`` or the
+    whole word) with ``word(n)`` where n = 2, 3, ... (the edited image is number 1)."""
+    import re
+
+    changed = False
+    for n, label in enumerate(labels, start=2):
+        label = label.strip()
+        if len(label) < 2:
+            continue
+        pattern = re.compile(r"@" + re.escape(label) + r"\b|\[" + re.escape(label) + r"\]|(?<![\w@])"
+                             + re.escape(label) + r"(?!\w)", re.IGNORECASE)
+        instruction, k = pattern.subn(word(n), instruction)
+        changed = changed or k > 0
+    return instruction, changed

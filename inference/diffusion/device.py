@@ -1,0 +1,119 @@
+"""Device, dtype and memory mode: chosen once for every family.
+
+- CUDA in bfloat16 where the GPU supports it (else float16), Apple MPS, else the CPU in float32.
+- Memory modes: ``gpu`` (everything on the GPU), ``model-offload`` (each model moves to the GPU
+  while it runs), ``group-offload`` (blocks stream to the GPU: slow, fits almost anything),
+  ``sequential-offload`` (layer by layer, slowest), ``quantized`` (4-bit weights with
+  bitsandbytes, when it is installed), ``cpu``. ``auto`` picks from the free GPU memory and the
+  model's size.
+
+torch is imported only when a function here is called.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from dataclasses import dataclass
+
+MEMORY_MODES = ("auto", "gpu", "model-offload", "group-offload", "sequential-offload", "quantized", "cpu")
+GIB = 1024**3
+# what a 1024² step needs next to the weights (activations, VAE decode), with some margin
+ACTIVATION_MARGIN = 4 * GIB
+
+
+def has_package(name: str) -> bool:
+    try:
+        return importlib.util.find_spec(name) is not None
+    except (ImportError, ValueError):
+        return False
+
+
+@dataclass(frozen=True)
+class Placement:
+    device: str  # "cuda", "mps", "cpu"
+    dtype_name: str  # "bfloat16", "float16", "float32"
+    memory_mode: str
+
+    @property
+    def dtype(self):
+        import torch
+
+        return getattr(torch, self.dtype_name)
+
+    def describe(self) -> str:
+        return f"{self.device}, {self.dtype_name}, {self.memory_mode}"
+
+
+def best_device() -> tuple[str, str]:
+    """(device, dtype name) this machine runs best in."""
+    import torch
+
+    if torch.cuda.is_available():
+        return "cuda", "bfloat16" if torch.cuda.is_bf16_supported() else "float16"
+    mps = getattr(torch.backends, "mps", None)
+    if mps is not None and mps.is_available():
+        return "mps", "bfloat16" if hasattr(mps, "is_macos_or_newer") and mps.is_macos_or_newer(14, 0) else "float16"
+    return "cpu", "float32"
+
+
+def free_vram() -> tuple[int, int]:
+    """(free, total) bytes on the current CUDA device; (0, 0) without CUDA."""
+    import torch
+
+    if not torch.cuda.is_available():
+        return 0, 0
+    free, total = torch.cuda.mem_get_info()
+    return int(free), int(total)
+
+
+def weights_in(dtype_bytes: int, stored_bytes: int, stored_dtype_bytes: int = 2) -> int:
+    return stored_bytes * dtype_bytes // max(1, stored_dtype_bytes)
+
+
+def auto_memory_mode(model_bytes: int, largest_component: int, free: int) -> str:
+    """The fastest mode that fits ``free`` bytes of VRAM (sizes as stored on disk)."""
+    if model_bytes + ACTIVATION_MARGIN <= free:
+        return "gpu"
+    if largest_component + ACTIVATION_MARGIN <= free:
+        return "model-offload"
+    return "group-offload"  # quantized changes the numbers: only when the user picks it
+
+
+def choose(memory_mode: str = "auto", device: str | None = None, model_bytes: int = 0,
+           largest_component: int = 0) -> Placement:
+    """Where and how to run. ``device`` forces one ("cpu", "cuda", "mps")."""
+    if memory_mode not in MEMORY_MODES:
+        raise ValueError(f"unknown memory mode {memory_mode!r}; one of {', '.join(MEMORY_MODES)}")
+    if memory_mode == "cpu" or device == "cpu":
+        return Placement("cpu", "float32", "cpu")
+    dev, dtype = best_device()
+    if device is not None and device != dev:
+        dev = device
+    if dev == "cpu":
+        return Placement("cpu", "float32", "cpu")
+    if dev == "mps":
+        return Placement("mps", dtype, "gpu" if memory_mode == "auto" else memory_mode)
+    if memory_mode == "auto":
+        free, _ = free_vram()
+        memory_mode = auto_memory_mode(model_bytes, largest_component, free)
+    if memory_mode == "quantized" and not has_package("bitsandbytes"):
+        raise ValueError("the quantized memory mode needs the bitsandbytes package: pip install bitsandbytes")
+    return Placement("cuda", dtype, memory_mode)
+
+
+def free_memory() -> None:
+    """Give cached GPU memory back (after an out-of-memory error or a model switch)."""
+    import gc
+
+    gc.collect()
+    try:
+        import torch
+
+        if torch.cuda.is_available():
+            torch.cuda.empty_cache()
+            torch.cuda.ipc_collect()
+        mps = getattr(torch, "mps", None)
+        if mps is not None and getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
+            mps.empty_cache()
+    except ImportError:
+        pass
