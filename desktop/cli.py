@@ -22,51 +22,21 @@ HEADLESS = ("info", "flatten", "edit", "backends", "models")
 
 
 def read_image(path: str | Path):
-    """An image file as straight RGBA uint8 (the canvas loader when present, else Pillow)."""
-    from canvas.errors import CanvasError, ImageImportError
+    """An image file as straight RGBA uint8, through the document's one safe import path."""
+    from canvas.errors import CanvasError
+    from canvas.imageio import load_image
 
     p = Path(path)
     if not p.exists():
         raise CanvasError(f"{path}: no such file")
-    try:
-        from canvas.imageio import load_image
-    except ImportError:
-        load_image = None
-    if load_image is not None:
-        return load_image(p)
-    import numpy as np
-    from PIL import Image, UnidentifiedImageError
-
-    try:
-        with Image.open(p) as im:
-            return np.ascontiguousarray(np.asarray(im.convert("RGBA"), dtype=np.uint8))
-    except (UnidentifiedImageError, OSError) as exc:
-        raise ImageImportError(f"{path}: not an image Akapen can read ({exc})") from exc
+    return load_image(p)
 
 
 def write_image(path: str | Path, pixels) -> None:
-    """Write straight RGBA pixels (.png, or .jpg without alpha)."""
-    try:
-        from canvas.imageio import export_image
-    except ImportError:
-        export_image = None
-    if export_image is not None:
-        export_image(path, pixels)
-        return
-    from PIL import Image
+    """Write straight RGBA pixels (.png, or .jpg flattened over white), atomically."""
+    from canvas.imageio import export_image
 
-    from canvas.errors import SaveError
-
-    p = Path(path)
-    im = Image.fromarray(pixels, "RGBA")
-    if p.suffix.lower() in (".jpg", ".jpeg"):
-        im = im.convert("RGB")
-    elif p.suffix.lower() != ".png":
-        raise SaveError(f"{path}: write .png or .jpg")
-    try:
-        im.save(p)
-    except OSError as exc:
-        raise SaveError(f"{path}: cannot write ({exc.strerror or exc})") from exc
+    export_image(path, pixels)
 
 
 def _load(path: str):
@@ -77,10 +47,8 @@ def _load(path: str):
     if not p.exists():
         raise CanvasError(f"{path}: no such file")
     if p.suffix.lower() == ".ora":
-        try:
-            from canvas.ora import load_ora
-        except ImportError:
-            raise CanvasError(f"{path}: this build cannot read .ora files yet") from None
+        from canvas.ora import load_ora
+
         return load_ora(p)
     from canvas.document import Document
 
