@@ -448,8 +448,8 @@ class EditPanel(QWidget):
             self._results.append((request, result, i))
         for w in result.warnings:
             self.statusMessage.emit(w)
-        if len(result.images) == 1:
-            self.insert_result(first)
+        if len(result.images) == 1 or result.kind == "layers":
+            self.insert_result(first)  # a split into layers inserts all of its layers at once
         else:
             self.results.setCurrentRow(first)
             self.statusMessage.emit(f"{len(result.images)} results: double-click one to insert it")

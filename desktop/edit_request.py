@@ -190,7 +190,8 @@ def result_layer(request: EditRequest, result: EditResult, index: int = 0, name:
 
 def apply_result(document: Document, request: EditRequest, result: EditResult, index: int = 0, *,
                  name: str | None = None, hide_annotations: bool = True) -> Layer:
-    """Insert result ``index`` as a new pixel layer above the edited area, in one undo step.
+    """Insert result ``index`` as a new pixel layer above the edited area, in one undo step
+    (for a result of kind "layers", every image as its own layer, bottom to top; returns the top one).
 
     The layer goes just above the topmost visible content layer that overlaps it (annotation
     layers stay above it); visible annotation layers are hidden — not deleted — in the same
@@ -199,7 +200,11 @@ def apply_result(document: Document, request: EditRequest, result: EditResult, i
     ox, oy = request.origin
     if ox + request.width > document.width or oy + request.height > document.height:
         raise CanvasError("the canvas changed size since this edit started; run it again")
-    layer = result_layer(request, result, index, name)
+    if result.kind == "layers":  # a split into layers: every image, bottom to top
+        new_layers = [result_layer(request, result, i, f"{name or 'Split'} {i + 1}") for i in range(len(result.images))]
+    else:
+        new_layers = [result_layer(request, result, index, name)]
+    layer = new_layers[-1]
     area = layer.bounds()
     layers = document.layers
     index_at = 0
@@ -209,7 +214,7 @@ def apply_result(document: Document, request: EditRequest, result: EditResult, i
     if index_at == 0:
         content = [i for i, lyr in enumerate(layers) if lyr.role == "content"]
         index_at = content[-1] + 1 if content else len(layers)
-    cmds: list[C.Command] = [C.AddLayer(layer, index_at)]
+    cmds: list[C.Command] = [C.AddLayer(lyr, index_at + i) for i, lyr in enumerate(new_layers)]
     if hide_annotations:
         for lyr in annotation_layers(document):
             cmds.append(C.SetLayerProps(lyr.id, {"visible": True}, {"visible": False}, f"Hide {lyr.name}"))

@@ -74,6 +74,7 @@ class Backend:
     name: ClassVar[str] = ""
     label: ClassVar[str] = ""
     capabilities: ClassVar[Capabilities] = Capabilities()
+    result_kind: ClassVar[str] = "variations"  # "layers" for backends that split an image into layers
 
     @property
     def model(self) -> str:
@@ -180,7 +181,7 @@ class Backend:
         timings = rep.finish()
         used = getattr(rep, "instruction_used", None) or work.instruction  # the text the model saw
         return EditResult(tuple(layers), rect, tuple(seeds), timings, self.name, self.model,
-                          tuple(warnings), used, scale)
+                          tuple(warnings), used, scale, self.result_kind)
 
     def _finish(self, req: EditRequest, work: EditRequest, plan, use_region: bool, images):
         if not images:

@@ -324,8 +324,11 @@ class EditResult:
     warnings: tuple[str, ...] = ()
     instruction_used: str = ""
     scale: float = 1.0
+    kind: str = "variations"  # "variations": pick one; "layers": insert every image, bottom to top
 
     def __post_init__(self) -> None:
+        if self.kind not in ("variations", "layers"):
+            raise ValueError(f"unknown result kind {self.kind!r}")
         if not self.images:
             raise ValueError("a result needs at least one image")
         x, y, w, h = (int(v) for v in self.rect)

@@ -1,8 +1,8 @@
 """Qwen-Image-Layered (``QwenImageLayeredPipeline``): "split into layers".
 
 Differs by its result: several RGBA layers (bottom to top) instead of one edited image; each
-becomes its own image in the result, marked with a :data:`LAYERS_WARNING` line the glue uses to
-insert them all as separate pixel layers (:func:`is_layer_split`). ``resolution`` must be 640
+becomes its own image in a result of kind "layers", which the glue inserts as separate pixel
+layers (:func:`is_layer_split`). ``resolution`` must be 640
 or 1024. Defaults from the model card: 50 steps, true CFG 4.0, 4 layers, resolution 640.
 """
 
@@ -14,16 +14,15 @@ from PIL import Image
 from inference.backend import Capabilities
 from inference.diffusion.base import DiffusionBackend
 
-LAYERS_WARNING = "layers:"
-
 
 def is_layer_split(result) -> bool:
     """Is ``result`` a split into layers (insert every image, bottom to top)?"""
-    return any(w.startswith(LAYERS_WARNING) for w in result.warnings)
+    return result.kind == "layers"
 
 
 class QwenImageLayeredBackend(DiffusionBackend):
     family = "qwen-image-layered"
+    result_kind = "layers"
     default_steps = 50
     default_guidance = 4.0
     default_working_size = 1024
@@ -46,7 +45,3 @@ class QwenImageLayeredBackend(DiffusionBackend):
 
     def images_from(self, output):
         return list(np.asarray(output.images[0]))
-
-    def result_warnings(self, request, images):
-        return [f"{LAYERS_WARNING} the image was split into {len(images)} layers (bottom to top); insert each "
-                "as its own layer"]

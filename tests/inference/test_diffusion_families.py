@@ -133,6 +133,14 @@ def test_the_app_path_gives_exactly_the_pixels_of_a_direct_call(tiny_models, fam
         assert is_layer_split(result)
         for got, want in zip(result.images, expected, strict=True):
             assert got.shape == want.shape and np.array_equal(got, want)
+        # "split into layers": every RGBA output becomes its own pixel layer, in one undo step
+        before = [lyr.id for lyr in doc.layers]
+        top = apply_result(doc, req, result)
+        added = [lyr for lyr in doc.layers if lyr.id not in before]
+        assert len(added) == len(expected) and added[-1] is top
+        assert all(lyr.kind == "pixel" and lyr.provenance["backend"] == family for lyr in added)
+        doc.undo()
+        assert [lyr.id for lyr in doc.layers] == before
         return
     layer = apply_result(doc, req, result)
     assert (layer.x, layer.y) == (0, 0) and layer.pixels.shape == image.shape
