@@ -32,3 +32,37 @@ def qimage_to_rgba(img: QImage) -> np.ndarray:
     ptr = conv.constBits()
     arr = np.frombuffer(ptr, dtype=np.uint8, count=conv.bytesPerLine() * h).reshape(h, conv.bytesPerLine())
     return arr[:, : w * 4].reshape(h, w, 4).copy()
+
+
+def premultiplied_to_qimage(premul: np.ndarray) -> QImage:
+    """Already-premultiplied uint8 RGBA (h, w, 4) -> a ``Format_RGBA8888_Premultiplied`` copy."""
+    if premul.dtype != np.uint8 or premul.ndim != 3 or premul.shape[2] != 4:
+        raise ValueError("expected a uint8 (h, w, 4) array")
+    data = np.ascontiguousarray(premul)
+    h, w = data.shape[:2]
+    return QImage(data.data, w, h, w * 4, QImage.Format.Format_RGBA8888_Premultiplied).copy()
+
+
+def rgba_to_png_bytes(rgba: np.ndarray) -> bytes:
+    """Straight RGBA -> PNG bytes (for the clipboard and drag-out)."""
+    from PySide6.QtCore import QBuffer, QByteArray, QIODevice
+
+    ba = QByteArray()
+    buf = QBuffer(ba)
+    buf.open(QIODevice.OpenModeFlag.WriteOnly)
+    rgba_to_qimage(rgba, premultiply=False).save(buf, "PNG")
+    buf.close()
+    return bytes(ba.data())
+
+
+def qimage_to_png_bytes(img: QImage) -> bytes:
+    """Any QImage -> PNG bytes (alpha kept), so pasted images go through the one import path."""
+    from PySide6.QtCore import QBuffer, QByteArray, QIODevice
+
+    ba = QByteArray()
+    buf = QBuffer(ba)
+    buf.open(QIODevice.OpenModeFlag.WriteOnly)
+    if not img.save(buf, "PNG"):
+        raise ValueError("the image could not be encoded")
+    buf.close()
+    return bytes(ba.data())

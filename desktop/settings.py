@@ -1,0 +1,90 @@
+"""Settings that persist between runs (QSettings): window layout, tool options, recent files,
+the last folder used, and a few preferences.
+
+``Settings()`` uses the application's organisation and name (set by ``run_app``); tests pass
+their own ``QSettings`` (an INI file in a temporary folder) so they never touch the user's.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+
+from PySide6.QtCore import QByteArray, QSettings
+
+MAX_RECENT = 10
+
+
+class Settings:
+    def __init__(self, qsettings: QSettings | None = None) -> None:
+        self.q = qsettings if qsettings is not None else QSettings()
+
+    @staticmethod
+    def at(path: str) -> Settings:
+        """Settings stored in an INI file at ``path``."""
+        return Settings(QSettings(str(path), QSettings.Format.IniFormat))
+
+    # --- window layout ------------------------------------------------------------------------
+    def window_geometry(self) -> QByteArray | None:
+        v = self.q.value("window/geometry")
+        return v if isinstance(v, QByteArray) and not v.isEmpty() else None
+
+    def window_state(self) -> QByteArray | None:
+        v = self.q.value("window/state")
+        return v if isinstance(v, QByteArray) and not v.isEmpty() else None
+
+    def save_window(self, geometry: QByteArray, state: QByteArray) -> None:
+        self.q.setValue("window/geometry", geometry)
+        self.q.setValue("window/state", state)
+
+    # --- tool options ---------------------------------------------------------------------------
+    def tool_options(self) -> dict:
+        raw = self.q.value("tools/options", "")
+        try:
+            data = json.loads(raw) if raw else {}
+        except (TypeError, ValueError):
+            return {}
+        return data if isinstance(data, dict) else {}
+
+    def set_tool_options(self, data: dict) -> None:
+        self.q.setValue("tools/options", json.dumps(data))
+
+    def current_tool(self) -> str:
+        return str(self.q.value("tools/current", "brush") or "brush")
+
+    def set_current_tool(self, name: str) -> None:
+        self.q.setValue("tools/current", name)
+
+    # --- files ----------------------------------------------------------------------------------
+    def recent_files(self) -> list[str]:
+        raw = self.q.value("files/recent", "")
+        try:
+            items = json.loads(raw) if raw else []
+        except (TypeError, ValueError):
+            items = []
+        return [str(p) for p in items if isinstance(p, str)][:MAX_RECENT]
+
+    def add_recent_file(self, path: str) -> list[str]:
+        path = os.path.abspath(path)
+        items = [p for p in self.recent_files() if p != path]
+        items.insert(0, path)
+        items = items[:MAX_RECENT]
+        self.q.setValue("files/recent", json.dumps(items))
+        return items
+
+    def remove_recent_file(self, path: str) -> list[str]:
+        items = [p for p in self.recent_files() if p != os.path.abspath(path)]
+        self.q.setValue("files/recent", json.dumps(items))
+        return items
+
+    def clear_recent_files(self) -> None:
+        self.q.setValue("files/recent", json.dumps([]))
+
+    def last_folder(self) -> str:
+        return str(self.q.value("files/last_folder", "") or "")
+
+    def set_last_folder(self, folder: str) -> None:
+        self.q.setValue("files/last_folder", folder)
+
+    def sync(self) -> None:
+        self.q.sync()

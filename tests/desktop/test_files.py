@@ -1,0 +1,184 @@
+"""Files: drop, paste, open, save, export, recent files, the unsaved mark."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PIL import Image
+from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
+from PySide6.QtGui import QDragEnterEvent, QDropEvent
+from PySide6.QtWidgets import QApplication
+
+from canvas.layers import PieceLayer
+from desktop.qimage import rgba_to_qimage
+from tests.desktop.conftest import photo
+
+
+def drop_files(view, paths, canvas_pt):
+    md = QMimeData()
+    md.setUrls([QUrl.fromLocalFile(str(p)) for p in paths])
+    wp = view.to_widget(QPointF(*canvas_pt))
+    enter = QDragEnterEvent(wp.toPoint(), Qt.DropAction.CopyAction, md, Qt.MouseButton.LeftButton,
+                            Qt.KeyboardModifier.NoModifier)
+    QApplication.sendEvent(view, enter)
+    assert enter.isAccepted()
+    ev = QDropEvent(wp, Qt.DropAction.CopyAction, md, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier)
+    QApplication.sendEvent(view, ev)
+
+
+def write_png(path, rgba):
+    Image.fromarray(rgba, "RGBA").save(path)
+    return path
+
+
+def test_dropped_file_becomes_a_piece_at_the_drop_point(window, tmp_path):
+    img = photo(40, 30)
+    p = write_png(tmp_path / "bus.png", img)
+    drop_files(window.view, [p], (300, 200))
+    doc = window.document
+    piece = doc.layers[-1] if isinstance(doc.layers[-1], PieceLayer) else next(
+        lyr for lyr in doc.layers if isinstance(lyr, PieceLayer))
+    assert piece.name == "bus"
+    assert (piece.transform.cx, piece.transform.cy) == pytest.approx((300, 200))
+    assert np.array_equal(piece.original, img)
+    assert window.bridge.active_id == piece.id and window.view.tool.name == "move"
+
+
+def test_several_dropped_files_are_one_undo_step(window, tmp_path):
+    paths = [write_png(tmp_path / f"p{i}.png", photo(20 + i, 20)) for i in range(3)]
+    doc = window.document
+    n = len(doc.layers)
+    drop_files(window.view, paths, (100, 100))
+    assert len(doc.layers) == n + 3
+    doc.undo()
+    assert len(doc.layers) == n
+
+
+def test_corrupt_dropped_file_shows_an_error_and_changes_nothing(window, tmp_path):
+    bad = tmp_path / "broken.png"
+    bad.write_bytes(b"\x89PNG\r\n\x1a\nthis is not really a png at all")
+    doc = window.document
+    before = doc.copy()
+    undo_before = doc.history.labels()
+    drop_files(window.view, [bad], (100, 100))
+    assert doc.content_equal(before)
+    assert doc.history.labels() == undo_before
+    level, text = window.notifier.history[-1]
+    assert level == "error" and "broken.png" in text
+    assert window.banner.isVisible() and "broken.png" in window.banner.text()
+
+
+def test_dropping_an_ora_opens_it(window, tmp_path):
+    from canvas.ora import save_ora
+    from desktop.main_window import default_document
+
+    other = default_document(300, 200)
+    path = tmp_path / "other.ora"
+    save_ora(other, path)
+    drop_files(window.view, [path], (10, 10))
+    assert window.document.size == (300, 200)
+    assert window.path == str(path)
+
+
+def test_paste_from_the_clipboard_keeps_alpha_and_centres_the_piece(window):
+    img = photo(50, 40, alpha=True)
+    QApplication.clipboard().setImage(rgba_to_qimage(img, premultiply=False))
+    centre = window.view.centre_canvas_point()
+    window.paste_action.trigger()
+    piece = window.bridge.active_layer()
+    assert isinstance(piece, PieceLayer) and piece.name == "Pasted"
+    assert (piece.transform.cx, piece.transform.cy) == pytest.approx((centre.x(), centre.y()))
+    assert piece.original[20, 25, 3] == 0  # the transparent hole survived
+    assert piece.original[2, 2, 3] == 100
+    assert np.array_equal(piece.original[30:, :, :], img[30:, :, :])
+
+
+def test_paste_png_bytes_from_another_app(window):
+    from canvas.imageio import encode_png
+
+    img = photo(16, 16, alpha=True)
+    md = QMimeData()
+    md.setData("image/png", encode_png(img))
+    QApplication.clipboard().setMimeData(md)
+    try:
+        window.paste()
+        assert np.array_equal(window.bridge.active_layer().original, img)
+    finally:
+        QApplication.clipboard().clear()
+
+
+def test_save_reopen_and_compare(make_window, tmp_path, monkeypatch):
+    w = make_window()
+    doc = w.document
+    from canvas.marks import Arrow
+
+    doc.add_layer(PieceLayer.at(photo(), 30, 40, "Piece"))
+    doc.add_mark(next(lyr for lyr in doc.layers if lyr.kind == "annotation").id, Arrow(start=(1, 2), end=(50, 60)))
+    assert w.isWindowModified() and w.windowTitle().startswith("Untitled")
+    path = tmp_path / "work.ora"
+    monkeypatch.setattr(w, "ask_save_path", lambda *a: str(path))
+    assert w.save()
+    assert not w.isWindowModified() and w.windowTitle().startswith("work.ora")
+    assert w.settings.recent_files()[0] == str(path)
+    w2 = make_window()
+    assert w2.open_path(str(path))
+    assert w2.document.content_equal(doc)
+    assert not w2.is_modified()
+
+
+def test_open_an_image_makes_a_document_around_it(window, tmp_path):
+    img = photo(120, 80)
+    p = write_png(tmp_path / "holiday.png", img)
+    assert window.open_path(str(p))
+    doc = window.document
+    assert doc.size == (120, 80)
+    assert np.array_equal(doc.render(), img)
+    assert "holiday" in window.windowTitle() and window.path is None
+
+
+def test_open_a_bad_file_keeps_the_document(window, tmp_path):
+    bad = tmp_path / "bad.ora"
+    bad.write_bytes(b"PK nonsense")
+    doc = window.document
+    assert not window.open_path(str(bad))
+    assert window.document is doc
+    assert window.notifier.history[-1][0] == "error"
+
+
+def test_export_png_and_jpeg(window, tmp_path, monkeypatch):
+    out = tmp_path / "out.png"
+    monkeypatch.setattr(window, "ask_save_path", lambda *a: str(out))
+    assert window.export()
+    with Image.open(out) as im:
+        assert im.size == window.document.size
+    out2 = tmp_path / "out.jpg"
+    monkeypatch.setattr(window, "ask_save_path", lambda *a: str(out2))
+    assert window.export() and out2.stat().st_size > 0
+
+
+def test_closing_with_unsaved_changes_asks(window, monkeypatch):
+    window.select_all_action.trigger()
+    assert window.is_modified()
+    monkeypatch.setattr(window, "ask_unsaved", lambda: "cancel")
+    assert not window.close()
+    assert window.isVisible()
+    monkeypatch.setattr(window, "ask_unsaved", lambda: "discard")
+    assert window.close()
+
+
+def test_recent_files_menu(window, tmp_path):
+    from canvas.ora import save_ora
+    from desktop.main_window import default_document
+
+    paths = []
+    for i in range(2):
+        p = tmp_path / f"d{i}.ora"
+        save_ora(default_document(50 + i, 50), p)
+        paths.append(p)
+        window.open_path(str(p))
+    texts = [a.text() for a in window.recent_menu.actions()]
+    assert texts[0].endswith("d1.ora") and texts[1].endswith("d0.ora")
+    window.recent_menu.actions()[1].trigger()
+    assert window.document.size == (50, 50)
+
+
