@@ -178,6 +178,10 @@ class EditPanel(QWidget):
         top = QFormLayout()
         top.addRow("Backend", self.backend_combo)
         top.addRow("Task", self.preset_combo)
+        for combo in (self.preset_combo, self.backend_combo, self.region_combo):
+            # long backend names must not force the dock wide: the full text is in the popup
+            combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+            combo.setMinimumContentsLength(12)
         form = QFormLayout()
         form.addRow("Region", self.region_combo)
         form.addRow("Seed", seed_row)

@@ -182,7 +182,8 @@ def result_layer(request: EditRequest, result: EditResult, index: int = 0, name:
         w, h = round(w / result.scale), round(h / result.scale)
         x, y = round(x / result.scale), round(y / result.scale)
         img = resize_rgba(img, (w, h))
-    label = request.instruction or request.task or "edit"
+    # a task names the layer better than its (long) instruction template
+    label = request.task.replace("-", " ").capitalize() if request.task else (request.instruction or "Edit")
     name = name or f"{label[:40]}" + (f" ({index + 1})" if len(result.images) > 1 else "")
     return PixelLayer(np.ascontiguousarray(img).copy(), request.origin[0] + x, request.origin[1] + y, name,
                       provenance=provenance(request, result, index))

@@ -26,10 +26,10 @@ from PySide6.QtWidgets import (
     QLabel,
     QMainWindow,
     QMessageBox,
+    QScrollArea,
     QSpinBox,
     QToolBar,
     QToolButton,
-    QVBoxLayout,
     QWidget,
 )
 
@@ -39,8 +39,10 @@ from canvas.errors import CanvasError, ImageImportError
 from canvas.layers import AnnotationLayer, PieceLayer, PixelLayer, Transform
 from desktop.bridge import DocumentBridge
 from desktop.canvas_view import CanvasView
+from desktop.edit_panel import EditPanel
 from desktop.history_panel import HistoryPanel
 from desktop.icons import swatch_icon, tool_icon
+from desktop.jobs import JobRunner
 from desktop.layers_panel import LayersPanel
 from desktop.notifier import Notifier
 from desktop.qimage import qimage_to_png_bytes
@@ -179,6 +181,10 @@ class MainWindow(QMainWindow):
         self.history_panel = HistoryPanel(self.bridge, self)
         self.layers_panel.errorRaised.connect(self.notifier.error)
         self.history_panel.errorRaised.connect(self.notifier.error)
+        self.runner = JobRunner(self)
+        self.edit_panel = EditPanel(self.bridge, self.runner, self, result_saver=self._save_result)
+        self.edit_panel.errorRaised.connect(self.notifier.error)
+        self.edit_panel.statusMessage.connect(self.show_hint)
 
         self.tools: dict[str, Tool] = {cls.name: cls(self) for cls in TOOL_CLASSES}
         self._last_mark_tool = "arrow"
@@ -251,6 +257,7 @@ class MainWindow(QMainWindow):
         self.bridge = DocumentBridge(doc, self)
         self.layers_panel.set_bridge(self.bridge)
         self.history_panel.set_bridge(self.bridge)
+        self.edit_panel.set_bridge(self.bridge)
         self._attach(self.bridge, path)
         if suggested_name:
             self._suggested_name = suggested_name
@@ -493,20 +500,17 @@ class MainWindow(QMainWindow):
         right = Qt.DockWidgetArea.RightDockWidgetArea
         self.layers_dock = dock("Layers", "layers_dock", self.layers_panel, right)
         self.history_dock = dock("History", "history_dock", self.history_panel, right)
-        placeholder = QWidget()
-        lay = QVBoxLayout(placeholder)
-        note = QLabel("<b>Editing: coming in the next release</b><br><br>"
-                      "The instruction, the editing backend and Run / Cancel will live here.")
-        note.setWordWrap(True)
-        note.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        note.setStyleSheet("color: palette(mid); padding: 12px;")
-        lay.addWidget(note)
-        lay.addStretch(1)
-        self.edit_placeholder = note
-        self.edit_dock = dock("Edit", "edit_dock", placeholder, right)
-        self.resizeDocks([self.layers_dock, self.history_dock, self.edit_dock], [420, 180, 140],
-                         Qt.Orientation.Vertical)
-        self.resizeDocks([self.layers_dock], [320], Qt.Orientation.Horizontal)
+        scroll = QScrollArea()
+        scroll.setWidget(self.edit_panel)
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QScrollArea.Shape.NoFrame)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.edit_dock = dock("Edit", "edit_dock", scroll, right)
+        # the edit panel is its own column beside the layers and history
+        self.splitDockWidget(self.edit_dock, self.layers_dock, Qt.Orientation.Horizontal)
+        self.splitDockWidget(self.layers_dock, self.history_dock, Qt.Orientation.Vertical)
+        self.resizeDocks([self.layers_dock, self.history_dock], [520, 220], Qt.Orientation.Vertical)
+        self.resizeDocks([self.edit_dock, self.layers_dock], [330, 300], Qt.Orientation.Horizontal)
 
     def _build_statusbar(self) -> None:
         sb = self.statusBar()
@@ -987,6 +991,15 @@ class MainWindow(QMainWindow):
             self.recovery.discard(e)
         self._restored_entries = []
 
+    def _save_result(self, request, result) -> None:
+        """Every edit result goes to the recovery folder before it is shown (crash-proof)."""
+        from desktop.edit_request import provenance
+
+        x, y, _, _ = result.rect
+        for i, image in enumerate(result.images):
+            self.recovery.save_result(image, (request.origin[0] + x, request.origin[1] + y),
+                                      {"document": self._suggested_name, **provenance(request, result, i)})
+
     # --- window events ----------------------------------------------------------------------
     def closeEvent(self, event: QCloseEvent) -> None:
         if not self.maybe_save():
@@ -996,6 +1009,7 @@ class MainWindow(QMainWindow):
         self.settings.set_tool_options(self.options.to_dict())
         self.settings.sync()
         self._autosave.stop()
+        self.runner.shutdown()  # cancels a running edit; its result is dropped
         # a clean close: the snapshots of this session (and restored ones) are not needed
         self.recovery.discard()
         self._discard_restored()

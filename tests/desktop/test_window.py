@@ -22,7 +22,7 @@ def test_starts_with_an_empty_document(window):
     assert window.windowTitle() == "Untitled[*] — Akapen"
     assert isinstance(window.layers_dock.widget(), LayersPanel)
     assert isinstance(window.history_dock.widget(), HistoryPanel)
-    assert "Editing: coming in the next release" in window.edit_placeholder.text()
+    assert window.edit_dock.widget().widget() is window.edit_panel
     assert window.size_label.text() == "1024 × 768 px"
 
 
