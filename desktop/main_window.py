@@ -181,6 +181,9 @@ class MainWindow(QMainWindow):
         self.history_panel = HistoryPanel(self.bridge, self)
         self.layers_panel.errorRaised.connect(self.notifier.error)
         self.history_panel.errorRaised.connect(self.notifier.error)
+        from desktop.model_settings import apply_model_settings
+
+        apply_model_settings(self.settings.model_folders(), self.settings.memory_mode())
         self.runner = JobRunner(self)
         self.edit_panel = EditPanel(self.bridge, self.runner, self, result_saver=self._save_result)
         self.edit_panel.errorRaised.connect(self.notifier.error)
@@ -367,6 +370,10 @@ class MainWindow(QMainWindow):
         m.addSeparator()
         for a in (self.select_all_action, self.select_none_action, self.invert_action):
             m.addAction(a)
+        m.addSeparator()
+        self.models_action = m.addAction("&Models…")
+        self.models_action.setToolTip("Folders with editing models, and the memory mode")
+        self.models_action.triggered.connect(self.edit_model_settings)
         m = mb.addMenu("&View")
         for a in (self.zoom_in_action, self.zoom_out_action, self.fit_action, self.actual_action):
             m.addAction(a)
@@ -990,6 +997,20 @@ class MainWindow(QMainWindow):
         for e in self._restored_entries:
             self.recovery.discard(e)
         self._restored_entries = []
+
+    def edit_model_settings(self, dialog=None) -> bool:
+        """Edit > Models…: model folders and memory mode; the edit panel re-lists backends."""
+        from desktop.model_settings import ModelSettingsDialog, apply_model_settings
+
+        dlg = dialog or ModelSettingsDialog(self.settings.model_folders(), self.settings.memory_mode(), self)
+        if dialog is None and dlg.exec() != ModelSettingsDialog.DialogCode.Accepted:
+            return False
+        self.settings.set_model_folders(dlg.result_folders())
+        self.settings.set_memory_mode(dlg.result_memory_mode())
+        apply_model_settings(dlg.result_folders(), dlg.result_memory_mode())
+        self.edit_panel.refresh_backends()
+        self.edit_panel._update_state()
+        return True
 
     def _save_result(self, request, result) -> None:
         """Every edit result goes to the recovery folder before it is shown (crash-proof)."""

@@ -86,5 +86,23 @@ class Settings:
     def set_last_folder(self, folder: str) -> None:
         self.q.setValue("files/last_folder", folder)
 
+    # --- models ---------------------------------------------------------------------------------
+    def model_folders(self) -> list[str]:
+        raw = self.q.value("models/folders", "")
+        try:
+            items = json.loads(raw) if raw else []
+        except (TypeError, ValueError):
+            items = []
+        return [str(p) for p in items if isinstance(p, str)]
+
+    def set_model_folders(self, folders: list[str]) -> None:
+        self.q.setValue("models/folders", json.dumps([str(f) for f in folders]))
+
+    def memory_mode(self) -> str:
+        return str(self.q.value("models/memory_mode", "auto") or "auto")
+
+    def set_memory_mode(self, mode: str) -> None:
+        self.q.setValue("models/memory_mode", mode)
+
     def sync(self) -> None:
         self.q.sync()

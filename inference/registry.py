@@ -70,6 +70,12 @@ def get(name: str) -> Backend:
         return _INSTANCES[name]
 
 
+def built() -> dict[str, Backend]:
+    """The backends made so far (name -> instance), e.g. to apply a changed setting to them."""
+    with _LOCK:
+        return dict(_INSTANCES)
+
+
 @dataclass(frozen=True)
 class BackendInfo:
     """One row of the backend list: what the UI shows (greyed with ``reason`` when unavailable)."""

@@ -36,6 +36,16 @@ def rgb(image: np.ndarray, background: int = 255) -> Image.Image:
     return Image.fromarray(np.ascontiguousarray(image[..., :3]), "RGB")
 
 
+_DEFAULT_MEMORY_MODE = ["auto"]
+
+
+def set_default_memory_mode(mode: str) -> None:
+    """The memory mode of backends made from now on (the settings' choice; "auto" by default)."""
+    if mode not in dev.MEMORY_MODES:
+        raise InvalidRequest(f"unknown memory mode {mode!r}; one of {', '.join(dev.MEMORY_MODES)}")
+    _DEFAULT_MEMORY_MODE[0] = mode
+
+
 class DiffusionBackend(Backend):
     """One diffusers family. ``model``: a folder or repo id (None: the first one discovered)."""
 
@@ -50,8 +60,9 @@ class DiffusionBackend(Backend):
     global_rng: ClassVar[bool] = False  # the pipeline also draws from torch's global RNG
 
     def __init__(self, model: str | Path | models.ModelInfo | None = None, *, folders=None,
-                 memory_mode: str = "auto", device: str | None = None, working_size: int | None = None,
+                 memory_mode: str | None = None, device: str | None = None, working_size: int | None = None,
                  cache: runtime.PipelineCache | None = None) -> None:
+        memory_mode = memory_mode or _DEFAULT_MEMORY_MODE[0]
         if memory_mode not in dev.MEMORY_MODES:
             raise InvalidRequest(f"unknown memory mode {memory_mode!r}; one of {', '.join(dev.MEMORY_MODES)}")
         self._model_spec = model
