@@ -109,6 +109,25 @@ class EditPanel(QWidget):
         for b in (add_ref, rm_ref, up_ref):
             ref_buttons.addWidget(b)
 
+        # LoRAs: (file, weight) rows, offered for backends that load them
+        self.loras = QListWidget()
+        self.loras.setMaximumHeight(56)
+        self.lora_weight = QDoubleSpinBox()
+        self.lora_weight.setRange(-2.0, 2.0)
+        self.lora_weight.setSingleStep(0.1)
+        self.lora_weight.setValue(1.0)
+        self.lora_weight.setToolTip("Weight of the selected LoRA")
+        self.lora_weight.valueChanged.connect(self._lora_weight_changed)
+        add_lora = QPushButton("Add LoRA…")
+        add_lora.clicked.connect(self.add_lora)
+        rm_lora = QPushButton("Remove")
+        rm_lora.clicked.connect(lambda: self.loras.takeItem(self.loras.currentRow()))
+        self.loras.currentRowChanged.connect(self._lora_selected)
+        lora_row = QHBoxLayout()
+        lora_row.addWidget(add_lora)
+        lora_row.addWidget(rm_lora)
+        lora_row.addWidget(self.lora_weight)
+
         self.region_combo = QComboBox()
         self.region_combo.addItem("Selection, if any", "auto")
         self.region_combo.addItem("Whole canvas", "whole")
@@ -200,6 +219,11 @@ class EditPanel(QWidget):
         lay.addWidget(QLabel("References (as the model sees them)"))
         lay.addWidget(self.refs)
         lay.addLayout(ref_buttons)
+        self.lora_label = QLabel("LoRAs")
+        lay.addWidget(self.lora_label)
+        lay.addWidget(self.loras)
+        lay.addLayout(lora_row)
+        self._lora_widgets = (self.lora_label, self.loras, add_lora, rm_lora, self.lora_weight)
         lay.addWidget(marks_box)
         lay.addLayout(run_row)
         lay.addWidget(self.progress)
@@ -317,6 +341,15 @@ class EditPanel(QWidget):
         return None
 
     def _update_state(self, *_args) -> None:
+        info = self.backend_info()
+        takes = False
+        if info is not None and info.available:
+            try:
+                takes = self._backend_takes_loras(registry.get(info.name))
+            except InferenceError:
+                takes = False
+        for w in getattr(self, "_lora_widgets", ()):
+            w.setVisible(takes)  # only for backends that load LoRAs
         why = self.why_not_runnable()
         self.run_button.setEnabled(why is None)
         self.run_button.setToolTip(why or "Run the edit (Ctrl+Return)")
@@ -373,6 +406,39 @@ class EditPanel(QWidget):
             self.document.execute(C.SetReferences(self.document.references, refs, "Reorder references"))
             self.refs.setCurrentRow(new)
 
+    # --- LoRAs ----------------------------------------------------------------------------------------
+    def add_lora(self, path: str | None = None, weight: float = 1.0) -> None:
+        if not path:
+            path, _ = QFileDialog.getOpenFileName(self, "Add a LoRA", "", "LoRA weights (*.safetensors)")
+            if not path:
+                return
+        from pathlib import Path
+
+        item = QListWidgetItem(f"{Path(path).name} × {weight:g}")
+        item.setData(Qt.ItemDataRole.UserRole, (str(path), float(weight)))
+        item.setToolTip(str(path))
+        self.loras.addItem(item)
+        self.loras.setCurrentItem(item)
+
+    def _lora_selected(self, row: int) -> None:
+        item = self.loras.item(row)
+        if item is not None:
+            self.lora_weight.blockSignals(True)
+            self.lora_weight.setValue(item.data(Qt.ItemDataRole.UserRole)[1])
+            self.lora_weight.blockSignals(False)
+
+    def _lora_weight_changed(self, value: float) -> None:
+        item = self.loras.currentItem()
+        if item is not None:
+            from pathlib import Path
+
+            path = item.data(Qt.ItemDataRole.UserRole)[0]
+            item.setData(Qt.ItemDataRole.UserRole, (path, float(value)))
+            item.setText(f"{Path(path).name} × {value:g}")
+
+    def selected_loras(self) -> list[tuple[str, float]]:
+        return [tuple(self.loras.item(i).data(Qt.ItemDataRole.UserRole)) for i in range(self.loras.count())]
+
     # --- running --------------------------------------------------------------------------------------
     def build(self):
         """The request for the current settings and the backend to run it (raises typed errors)."""
@@ -390,9 +456,13 @@ class EditPanel(QWidget):
             region=self.region_combo.currentData(), annotation_use=use, seed=seed,
             steps=self.steps.value() or None, guidance=self.guidance.value() or None,
             variations=min(self.variations.value(), info.capabilities.max_variations if info.capabilities else 16),
-            params=params,
+            params=params, loras=self.selected_loras() if self._backend_takes_loras(backend) else (),
         )
         return backend, request
+
+    @staticmethod
+    def _backend_takes_loras(backend) -> bool:
+        return bool(getattr(backend, "supports_lora", False))
 
     def run(self) -> str | None:
         why = self.why_not_runnable()

@@ -49,3 +49,45 @@ def test_summary_says_when_nothing_is_found(qtbot, tmp_path, monkeypatch, restor
     dlg.folders.setCurrentRow(0)
     dlg.remove_folder()
     assert dlg.result_folders() == []
+
+
+def test_lora_from_the_edit_panel_changes_the_result_and_is_recorded(qtbot, window, tmp_path, restore_model_settings):
+    import numpy as np
+
+    from inference import registry
+    from inference.diffusion.kontext import KontextBackend
+    from tests.inference.tiny_pipelines import build_pipeline, save_tiny, tiny_lora
+
+    folder = save_tiny("flux-kontext", tmp_path / "kontext")
+    lora = tiny_lora("flux-kontext", build_pipeline("flux-kontext"), tmp_path / "lora")
+    registry.register("flux-kontext", lambda: KontextBackend(folder, working_size=32), replace=True)
+    try:
+        panel = window.edit_panel
+        panel.refresh_backends()
+        panel.backend_combo.setCurrentIndex(panel.backend_combo.findData("flux-kontext"))
+        assert panel.loras.isVisible()  # Kontext loads LoRAs, so the picker is offered
+        panel.preset_combo.setCurrentIndex(0)
+        panel.instruction.setPlainText("make it blue")
+        panel.random_seed.setChecked(False)
+        panel.seed.setValue(3)
+        panel.steps.setValue(2)
+
+        def run() -> np.ndarray:
+            with qtbot.waitSignal(panel.resultInserted, timeout=60000) as sig:
+                assert panel.run() is not None
+            layer = window.document.layer(sig.args[0])
+            window.document.undo()  # the next run edits the same input
+            return layer
+
+        plain = run()
+        panel.add_lora(str(lora), 1.0)
+        with_lora = run()
+        assert with_lora.provenance["parameters"]["loras"] == [[str(lora), 1.0]]
+        assert not np.array_equal(plain.pixels, with_lora.pixels)
+        panel.lora_weight.setValue(0.0)  # weight 0 gives the plain result back
+        assert panel.selected_loras() == [(str(lora), 0.0)]
+        assert np.array_equal(run().pixels, plain.pixels)
+        panel.backend_combo.setCurrentIndex(panel.backend_combo.findData("classical"))
+        assert not panel.loras.isVisible()
+    finally:
+        registry.register("flux-kontext", "inference.diffusion.kontext:KontextBackend", replace=True)
