@@ -7,6 +7,7 @@ import contextlib
 import os
 import shutil
 import tempfile
+import time
 import uuid
 from collections.abc import Callable
 from pathlib import Path
@@ -47,6 +48,20 @@ def _target_mode(path: Path) -> int:
         return os.stat(path).st_mode & 0o7777
     except OSError:
         return 0o666 & ~_umask()
+
+
+STALE_TEMP_SECONDS = 600
+
+
+def _remove_stale_temps(folder: Path, path: Path) -> None:
+    """Temp files of saves that a crash interrupted (``.NAME.*.tmp``, older than ten minutes,
+    so a save still running in another process is never touched)."""
+    now = time.time()
+    for pattern in (f".{path.name}.*.tmp", f".{backup_path(path).name}.*.tmp"):
+        for p in folder.glob(pattern):
+            with contextlib.suppress(OSError):
+                if now - p.stat().st_mtime > STALE_TEMP_SECONDS:
+                    p.unlink()
 
 
 def backup_path(path: Path) -> Path:
@@ -91,6 +106,7 @@ def atomic_write(path, write_fn: Callable[[BinaryIO], object], backup: bool = Tr
         os.replace(tmp_name, path)
         tmp_name = None
         _fsync_dir(folder)
+        _remove_stale_temps(folder, path)
     except SaveError:
         raise
     except OSError as exc:

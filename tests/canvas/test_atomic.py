@@ -215,3 +215,21 @@ def test_a_reader_never_sees_a_missing_or_partial_file(tmp_path):
     bad = [s for s in seen if isinstance(s, str)]
     assert bad == []
     assert len(seen) > 10 and {b"A", b"B"} <= set(seen)  # it really read both versions
+
+
+def test_stale_temp_files_of_an_interrupted_save_are_removed(tmp_path):
+    import os
+    import time
+
+    from canvas.atomic import atomic_write
+
+    target = tmp_path / "d.ora"
+    old = tmp_path / ".d.ora.abc123.tmp"  # left by a save a crash interrupted an hour ago
+    fresh = tmp_path / ".d.ora.def456.tmp"  # perhaps another process saving right now
+    for p in (old, fresh):
+        p.write_bytes(b"partial")
+    hour_ago = time.time() - 3600
+    os.utime(old, (hour_ago, hour_ago))
+    atomic_write(target, lambda f: f.write(b"new"))
+    assert target.read_bytes() == b"new"
+    assert not old.exists() and fresh.exists()
