@@ -87,3 +87,42 @@ def dab(document, layer_id: str, x: float, y: float, brush: Brush, stroke: objec
     cov = dab_coverage(rect, x, y, brush.size, brush.hardness)
     patch = apply_dab(layer.read(rect), cov, brush, pressure)
     return document.paint(layer_id, rect, patch, stroke=stroke, label="Erase" if brush.erase else "Brush stroke")
+
+
+def dabs(document, layer_id: str, points, brush: Brush, stroke: object, pressure: float = 1.0,
+         mask: np.ndarray | None = None) -> Rect:
+    """Paint several dabs (one mouse move's worth) as a single paint of their bounding box.
+
+    The pixels are exactly those of painting the dabs one by one; the document records one
+    paint instead of one per dab. ``mask`` (canvas-sized uint8, e.g. the selection) scales
+    each dab's coverage. Returns the rect written.
+    """
+    if not points:
+        return Rect(0, 0, 0, 0)
+    layer = document.layer(layer_id)
+    rects = [dab_rect(x, y, brush.size) for x, y in points]
+    area = Rect(0, 0, 0, 0)
+    for r in rects:
+        area = area.union(r)
+    area = area.intersect(layer.bounds())
+    if mask is not None:
+        area = area.intersect(document.rect)
+    if area.empty:
+        return area
+    patch = layer.read(area).copy()
+    touched = False
+    for (x, y), r in zip(points, rects, strict=True):
+        r = r.intersect(area)
+        if r.empty:
+            continue
+        cov = dab_coverage(r, x, y, brush.size, brush.hardness)
+        if mask is not None:
+            cov *= mask[r.slices()].astype(np.float32) / 255.0
+            if not cov.any():
+                continue
+        sl = r.slices(area.x, area.y)
+        patch[sl] = apply_dab(patch[sl], cov, brush, pressure)
+        touched = True
+    if not touched:
+        return Rect(0, 0, 0, 0)
+    return document.paint(layer_id, area, patch, stroke=stroke, label="Erase" if brush.erase else "Brush stroke")

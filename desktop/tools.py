@@ -26,7 +26,7 @@ import numpy as np
 from PySide6.QtCore import QLineF, QObject, QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import QColor, QCursor, QPainter, QPen, QPixmap, QPolygonF
 
-from canvas.brush import Brush, apply_dab, dab, dab_coverage, dab_rect, stroke_points
+from canvas.brush import Brush, dabs, stroke_points
 from canvas.geometry import Rect
 from canvas.layers import AnnotationLayer, PieceLayer, PixelLayer, Transform
 from canvas.marks import RED, Arrow, Ellipse, Mark, Rectangle, Stroke, TextLabel
@@ -348,26 +348,11 @@ class BrushTool(Tool):
         x, y = ev.pos.x(), ev.pos.y()
         self._last = (x, y)
         self._carry = 0.0
-        self._dab(x, y, ev.pressure)
+        self._dabs([(x, y)], ev.pressure)
 
-    def _dab(self, x: float, y: float, pressure: float) -> None:
-        """One dab; with a selection, its coverage is clipped to the selection mask."""
-        doc = self.doc
-        sel = doc.selection
-        if sel is None:
-            dab(doc, self._layer_id, x, y, self._brush, self._stroke, pressure)
-            return
-        layer = doc.layer(self._layer_id)
-        rect = dab_rect(x, y, self._brush.size).intersect(layer.bounds()).intersect(doc.rect)
-        if rect.empty:
-            return
-        cov = dab_coverage(rect, x, y, self._brush.size, self._brush.hardness)
-        cov *= sel[rect.slices()].astype(np.float32) / 255.0
-        if not cov.any():
-            return
-        patch = apply_dab(layer.read(rect), cov, self._brush, pressure)
-        doc.paint(self._layer_id, rect, patch, stroke=self._stroke,
-                  label="Erase" if self._brush.erase else "Brush stroke")
+    def _dabs(self, points, pressure: float) -> None:
+        """Dabs of one mouse event as one paint; with a selection, clipped to it."""
+        dabs(self.doc, self._layer_id, points, self._brush, self._stroke, pressure, mask=self.doc.selection)
 
     def move(self, ev: ToolEvent) -> None:
         if self._stroke is None or self._last is None:
@@ -375,8 +360,7 @@ class BrushTool(Tool):
         x, y = ev.pos.x(), ev.pos.y()
         pts, self._carry = stroke_points(*self._last, x, y, self._brush, self._carry)
         self._last = (x, y)
-        for px, py in pts:
-            self._dab(px, py, ev.pressure)
+        self._dabs(pts, ev.pressure)
 
     def release(self, ev: ToolEvent) -> None:
         self.cancel()

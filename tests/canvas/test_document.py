@@ -250,3 +250,23 @@ def test_selection_mask_and_copy():
     doc.paint(doc.layers[0].id, Rect(0, 0, 2, 2), np.zeros((2, 2, 4), np.uint8))
     assert not dup.content_equal(doc)
     assert np.array_equal(dup.render(), reference_composite(dup))
+
+
+def test_dabs_of_one_event_equal_painting_them_one_by_one():
+    from canvas.brush import dabs
+
+    pts = [(10.0 + 3.3 * i, 20.0 + 1.7 * i) for i in range(12)]
+    b = Brush(size=14, hardness=0.4, opacity=0.6, color=(20, 120, 220))
+    one, many = Document(80, 60), Document(80, 60)
+    l1, l2 = one.new_pixel_layer(), many.new_pixel_layer()
+    s1, s2 = object(), object()
+    for x, y in pts:
+        dab(one, l1.id, x, y, b, s1, pressure=0.8)
+    dabs(many, l2.id, pts, b, s2, pressure=0.8)
+    assert np.array_equal(l1.pixels, l2.pixels)
+    assert many.history.labels()[0] == ["Add Layer", "Brush stroke"]
+    mask = np.zeros((60, 80), np.uint8)
+    mask[:, :30] = 255  # a selection: the dabs stay inside it
+    assert l2.pixels[10, 70, 3] == 0 and l2.pixels[52, 20, 3] == 0  # untouched so far
+    dabs(many, l2.id, [(70.0, 10.0), (20.0, 52.0)], Brush(size=10), object(), mask=mask)
+    assert l2.pixels[10, 70, 3] == 0 and l2.pixels[52, 20, 3] == 255
