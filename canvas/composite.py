@@ -197,7 +197,10 @@ class Projection:
             self.pixels[part.y : part.bottom, part.x : part.right] = _composite(sources, part, tile)
 
         if len(todo) >= 16:
-            list(_pool().map(work, todo))
+            # a few large chunks, not one task per tile: dispatching costs as much as a tile
+            n = 2 * (os.cpu_count() or 1)
+            chunks = [todo[k::n] for k in range(n)]
+            list(_pool().map(lambda chunk: [work(item) for item in chunk], chunks))
         else:
             for item in todo:
                 work(item)
