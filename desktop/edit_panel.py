@@ -84,7 +84,7 @@ class EditPanel(QWidget):
         self.preset_combo.currentIndexChanged.connect(self._preset_chosen)
         self.instruction = QPlainTextEdit()
         self.instruction.setPlaceholderText("Describe the edit, e.g. “place a red bus at the circle”")
-        self.instruction.setMaximumHeight(84)
+        self.instruction.setMaximumHeight(96)
         self.instruction.textChanged.connect(self._update_state)
 
         self.backend_combo = QComboBox()
@@ -96,7 +96,7 @@ class EditPanel(QWidget):
 
         # references
         self.refs = QListWidget()
-        self.refs.setMaximumHeight(70)
+        self.refs.setMaximumHeight(56)
         self.refs.setIconSize(QSize(40, 40))
         add_ref = QPushButton("Add…")
         add_ref.setToolTip("Add a reference image from a file")
@@ -186,7 +186,7 @@ class EditPanel(QWidget):
         self.results = QListWidget()
         self.results.setViewMode(QListWidget.ViewMode.IconMode)
         self.results.setIconSize(QSize(88, 88))
-        self.results.setFixedHeight(120)
+        self.results.setFixedHeight(112)
         self.results.setFlow(QListWidget.Flow.LeftToRight)
         self.results.setWrapping(False)
         self.results.setToolTip("Double-click a result to insert it as a new layer")
@@ -359,6 +359,7 @@ class EditPanel(QWidget):
         self.cancel_button.setEnabled(busy)
         n = len(self.runner.queued)
         self.queue_label.setText(f"{n} edit(s) waiting" if n else "")
+        self.queue_label.setVisible(bool(n))  # no empty line in the panel when nothing waits
         self.use_button.setEnabled(self.results.currentRow() >= 0)
 
     # --- references -----------------------------------------------------------------------------------
