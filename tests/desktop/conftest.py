@@ -101,3 +101,13 @@ def drag(view, points, button=Qt.MouseButton.LeftButton, modifiers=Qt.KeyboardMo
     for pt in points[1:]:
         send_mouse(view, "move", pt, button, buttons=button, modifiers=modifiers)
     send_mouse(view, "release", points[-1], button, modifiers=modifiers)
+
+
+@pytest.fixture
+def bridge(doc):
+    """A DocumentBridge over the test module's own ``doc`` fixture, closed afterwards."""
+    from desktop.bridge import DocumentBridge
+
+    br = DocumentBridge(doc)
+    yield br
+    br.close()

@@ -28,13 +28,6 @@ def doc():
 
 
 @pytest.fixture
-def bridge(doc):
-    br = DocumentBridge(doc)
-    yield br
-    br.close()
-
-
-@pytest.fixture
 def panel(qtbot, bridge):
     p = HistoryPanel(bridge)
     qtbot.addWidget(p)

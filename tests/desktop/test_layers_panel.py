@@ -42,13 +42,6 @@ def doc():
 
 
 @pytest.fixture
-def bridge(doc):
-    br = DocumentBridge(doc)
-    yield br
-    br.close()
-
-
-@pytest.fixture
 def panel(qtbot, bridge):
     p = LayersPanel(bridge)
     qtbot.addWidget(p)
