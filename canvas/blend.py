@@ -121,3 +121,12 @@ def premultiply_uint8(rgba: np.ndarray) -> np.ndarray:
     a = rgba[..., 3:4].astype(np.uint16)
     out[..., :3] = ((rgba[..., :3].astype(np.uint16) * a + 127) // 255).astype(np.uint8)
     return out
+
+
+def unpremultiply_uint8(buf: np.ndarray) -> np.ndarray:
+    """Premultiplied uint8 RGBA -> straight uint8 RGBA (rounded; no colour where alpha is 0)."""
+    a = buf[..., 3:4].astype(np.uint16)
+    out = buf.copy()
+    rgb = (buf[..., :3].astype(np.uint16) * 255 + a // 2) // np.maximum(a, 1)
+    out[..., :3] = np.where(a > 0, np.minimum(rgb, 255), 0).astype(np.uint8)
+    return out

@@ -14,6 +14,7 @@ import cv2
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
+from canvas.blend import unpremultiply_uint8
 from canvas.geometry import Rect
 from canvas.marks import Arrow, Ellipse, Mark, Rectangle, Stroke, TextLabel
 
@@ -108,15 +109,6 @@ def render_marks(marks, rect: Rect) -> np.ndarray:
             continue
         draw_mark(buf, m, rect.x, rect.y)
     return unpremultiply_uint8(buf)
-
-
-def unpremultiply_uint8(buf: np.ndarray) -> np.ndarray:
-    a = buf[..., 3:4].astype(np.uint16)
-    out = buf.copy()
-    nz = a[..., 0] > 0
-    rgb = (buf[..., :3].astype(np.uint16) * 255 + a // 2) // np.maximum(a, 1)
-    out[..., :3] = np.where(nz[..., None], np.minimum(rgb, 255), 0).astype(np.uint8)
-    return out
 
 
 def marks_mask(marks, rect: Rect, fill_closed: bool = True, grow: float = 0.0) -> np.ndarray:

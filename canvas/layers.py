@@ -16,7 +16,7 @@ from typing import Any, ClassVar
 import cv2
 import numpy as np
 
-from canvas.blend import BLEND_MODES
+from canvas.blend import BLEND_MODES, premultiplied_float, straight_uint8
 from canvas.draw import render_marks
 from canvas.geometry import Rect, union_all
 from canvas.marks import Mark
@@ -281,18 +281,11 @@ def render_piece(original: np.ndarray, tf: Transform) -> tuple[np.ndarray, Rect]
     to_idx = np.array([[1, 0, -0.5 - rect.x], [0, 1, -0.5 - rect.y], [0, 0, 1]])
     from_idx = np.array([[1, 0, 0.5], [0, 1, 0.5], [0, 0, 1]])
     mi = (to_idx @ m @ from_idx)[:2]
-    premul = src.astype(np.float32) / 255.0
-    premul[..., :3] *= premul[..., 3:4]
     out = cv2.warpAffine(
-        premul, mi, (max(rect.w, 1), max(rect.h, 1)), flags=cv2.INTER_LINEAR,
+        premultiplied_float(src), mi, (max(rect.w, 1), max(rect.h, 1)), flags=cv2.INTER_LINEAR,
         borderMode=cv2.BORDER_CONSTANT, borderValue=(0, 0, 0, 0),
     )
-    a = out[..., 3:4]
-    rgb = np.where(a > 1e-6, out[..., :3] / np.maximum(a, 1e-6), 0.0)
-    res = np.empty(out.shape, np.uint8)
-    res[..., :3] = (np.clip(rgb, 0, 1) * 255 + 0.5).astype(np.uint8)
-    res[..., 3:4] = (np.clip(a, 0, 1) * 255 + 0.5).astype(np.uint8)
-    return res, rect
+    return straight_uint8(out), rect
 
 
 class PieceLayer(Layer):
