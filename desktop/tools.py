@@ -695,6 +695,11 @@ class ArrowTool(_DragMarkTool):
 
 
 class _BoxTool(_DragMarkTool):
+    mark_cls: type = Ellipse  # the box-shaped mark this tool draws
+
+    def make(self, p0, p1) -> Mark:
+        return self.mark_cls(color=self.options.mark_color, width=self.options.mark_width, p0=p0, p1=p1)
+
     def constrain(self, p0, p1, shift):
         if not shift:
             return p1
@@ -707,18 +712,14 @@ class EllipseTool(_BoxTool):
     name, label, shortcut, symbol = "ellipse", "Ellipse", "O", "ellipse"
     tip = "Red pen: drag to circle something (Shift draws a circle)"
     article = "an ellipse"
-
-    def make(self, p0, p1) -> Mark:
-        return Ellipse(color=self.options.mark_color, width=self.options.mark_width, p0=p0, p1=p1)
+    mark_cls = Ellipse
 
 
 class RectangleTool(_BoxTool):
     name, label, shortcut, symbol = "rectangle", "Rectangle", "R", "rect"
     tip = "Red pen: drag to draw a box (Shift draws a square)"
     article = "a rectangle"
-
-    def make(self, p0, p1) -> Mark:
-        return Rectangle(color=self.options.mark_color, width=self.options.mark_width, p0=p0, p1=p1)
+    mark_cls = Rectangle
 
 
 class PenTool(_MarkTool):
