@@ -162,13 +162,10 @@ class DiffusionBackend(Backend):
             reporter.phase("denoise")
             images: list[np.ndarray] = []
             image_seeds: list[int] = []
-            warnings: list[str] = []
-            for i, seed in enumerate(self.seeds_for(request)):
-                kwargs, w = self.call_kwargs(request, loaded.pipe)
-                if i == 0:
-                    warnings += w
-                    if isinstance(kwargs.get("prompt"), str):
-                        reporter.instruction_used = kwargs["prompt"]
+            kwargs, warnings = self.call_kwargs(request, loaded.pipe)  # once: only the seed varies
+            if isinstance(kwargs.get("prompt"), str):
+                reporter.instruction_used = kwargs["prompt"]
+            for seed in self.seeds_for(request):
                 out = runtime.call(loaded, kwargs, reporter, seed, global_rng=self.global_rng)
                 reporter.phase("decode")
                 for arr in self.images_from(out):

@@ -114,7 +114,9 @@ class PipelineCache:
             cur = self.current
             if cur is not None and cur.key == key:
                 return cur
-            self.clear()
+            if cur is not None:
+                with cur.lock:  # wait for an edit still using it (another thread) before freeing it
+                    self.clear()
             total, largest = _component_bytes(info)
             placement = dev.choose(memory_mode, device, total, largest)
             t0 = time.perf_counter()
