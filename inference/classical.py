@@ -25,38 +25,13 @@ import numpy as np
 from inference.backend import Backend, Capabilities
 from inference.errors import InvalidRequest
 from inference.progress import Reporter
-from inference.region import expand_rect, feather, mask_bbox
+from inference.region import disk, expand_rect, feather, grow, mask_bbox
 from inference.request import EditRequest
 
 TASKS = ("refine-collage", "remove", "stylise", "replace-background")
 STYLES = ("painterly", "pencil", "cartoon", "detail")
 TILE = 1024
 TILE_OVERLAP = 96
-
-
-def _disk(r: float) -> np.ndarray:
-    k = max(1, int(math.ceil(r))) * 2 + 1
-    return cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k))
-
-
-def grow(mask: np.ndarray, r: float) -> np.ndarray:
-    """``mask`` (0/255) dilated by a disc of radius ``r``; a distance transform for large radii."""
-    if r <= 0:
-        return mask.copy()
-    if r <= 8:
-        return cv2.dilate(mask, _disk(r))
-    dist = cv2.distanceTransform(np.where(mask > 0, 0, 255).astype(np.uint8), cv2.DIST_L2, 3)
-    return np.where(dist <= r, 255, 0).astype(np.uint8)
-
-
-def shrink(mask: np.ndarray, r: float) -> np.ndarray:
-    """``mask`` (0/255) eroded by a disc of radius ``r``."""
-    if r <= 0:
-        return mask.copy()
-    if r <= 8:
-        return cv2.erode(mask, _disk(r))
-    dist = cv2.distanceTransform(np.where(mask > 0, 255, 0).astype(np.uint8), cv2.DIST_L2, 3)
-    return np.where(dist > r, 255, 0).astype(np.uint8)
 
 
 def _mix(a: np.ndarray, b: np.ndarray, t: float) -> np.ndarray:
@@ -272,7 +247,7 @@ class ClassicalBackend(Backend):
             # boundary the solution must meet is the surroundings, not the piece's own edge
             # (OpenCV's cloning erodes the mask by 3 pixels and takes the target's gradients
             # there; those pixels must lie outside the piece)
-            omega = cv2.dilate(np.where(a > 0, 255, 0).astype(np.uint8), _disk(4))
+            omega = cv2.dilate(np.where(a > 0, 255, 0).astype(np.uint8), disk(4))
             ring = grow(omega, margin) & ~omega
             ring &= np.where(img[cy:cy + ch, cx:cx + cw, 3] > 0, 255, 0).astype(np.uint8)
             if int((ring > 0).sum()) < 16 or not solid.any():
@@ -285,7 +260,7 @@ class ClassicalBackend(Backend):
             rep.phase("seamless cloning")
             # the guidance field must hold only the piece's own detail: extend the piece's
             # pixels outward over its fringe so no old seam gradient is copied back in
-            src = extend_outward(src, solid, cv2.dilate(omega, _disk(2)) & ~solid)
+            src = extend_outward(src, solid, cv2.dilate(omega, disk(2)) & ~solid)
             pad = 4
             dst_p = cv2.copyMakeBorder(dst, pad, pad, pad, pad, cv2.BORDER_REFLECT)
             src_p = cv2.copyMakeBorder(src, pad, pad, pad, pad, cv2.BORDER_REFLECT)
@@ -378,7 +353,7 @@ class ClassicalBackend(Backend):
                 raise InvalidRequest("the selection or marks are too small to find a subject in")
             box = mask_bbox(sm)
             band = max(3, int(0.08 * max(box[2], box[3])))
-            gc[cv2.dilate(sm, _disk(band)) > 0] = cv2.GC_PR_BGD
+            gc[cv2.dilate(sm, disk(band)) > 0] = cv2.GC_PR_BGD
             gc[sm > 0] = cv2.GC_PR_FGD
         else:
             mx, my = max(2, sw // 12), max(2, sh // 12)
@@ -397,7 +372,7 @@ class ClassicalBackend(Backend):
             rep.advance(preview=_with_alpha(small, np.where(fg_preview, 255, 64).astype(np.uint8)))
         rep.phase("composite")
         fg = np.where(np.isin(gc, (cv2.GC_FGD, cv2.GC_PR_FGD)), 255, 0).astype(np.uint8)
-        k = _disk(max(1, min(sw, sh) // 200))
+        k = disk(max(1, min(sw, sh) // 200))
         fg = cv2.morphologyEx(cv2.morphologyEx(fg, cv2.MORPH_OPEN, k), cv2.MORPH_CLOSE, k)
         if not fg.any():
             raise InvalidRequest("no subject was found; select or circle the subject more closely")

@@ -159,6 +159,33 @@ def crop_request(request: EditRequest, plan: RegionPlan) -> EditRequest:
     )
 
 
+def disk(r: float) -> np.ndarray:
+    """A disc structuring element of radius ``r`` (at least 3×3)."""
+    k = max(1, int(math.ceil(r))) * 2 + 1
+    return cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k))
+
+
+def grow(mask: np.ndarray, r: float) -> np.ndarray:
+    """``mask`` (0/255) dilated by a disc of radius ``r``; a distance transform for large radii
+    (it costs the same for any radius)."""
+    if r <= 0:
+        return mask.copy()
+    if r <= 8:
+        return cv2.dilate(mask, disk(r))
+    dist = cv2.distanceTransform(np.where(mask > 0, 0, 255).astype(np.uint8), cv2.DIST_L2, 3)
+    return np.where(dist <= r, 255, 0).astype(np.uint8)
+
+
+def shrink(mask: np.ndarray, r: float) -> np.ndarray:
+    """``mask`` eroded by a disc of radius ``r`` (values kept where the disc fits inside)."""
+    if r <= 0:
+        return mask.copy()
+    if r <= 8:
+        return cv2.erode(mask, disk(r))
+    dist = cv2.distanceTransform(np.where(mask > 0, 255, 0).astype(np.uint8), cv2.DIST_L2, 3)
+    return np.where(dist > r, mask, 0).astype(np.uint8)
+
+
 def feather(mask: np.ndarray, radius: float) -> np.ndarray:
     """A soft copy of ``mask`` that fades out *inside* it: never above the mask anywhere.
 
@@ -167,12 +194,7 @@ def feather(mask: np.ndarray, radius: float) -> np.ndarray:
     """
     if radius <= 0:
         return mask.copy()
-    if radius <= 8:
-        k = int(math.ceil(radius)) * 2 + 1
-        inner = cv2.erode(mask, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k)))
-    else:  # a distance transform costs the same for any radius
-        dist = cv2.distanceTransform(np.where(mask > 0, 255, 0).astype(np.uint8), cv2.DIST_L2, 3)
-        inner = np.where(dist > radius, mask, 0).astype(np.uint8)
+    inner = shrink(mask, radius)
     soft = cv2.GaussianBlur(inner, (0, 0), sigmaX=max(radius / 2, 0.5))
     return np.minimum(np.maximum(soft, inner), mask)
 
