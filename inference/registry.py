@@ -22,6 +22,7 @@ Factory = Callable[[], Backend] | str
 _FACTORIES: dict[str, Factory] = {}
 _INSTANCES: dict[str, Backend] = {}
 _LOCK = threading.Lock()
+_BUILDING: dict[str, threading.Lock] = {}
 
 
 def register(name: str, factory: Factory, *, replace: bool = False) -> None:
@@ -42,7 +43,8 @@ def unregister(name: str) -> None:
 
 
 def names() -> list[str]:
-    return list(_FACTORIES)
+    with _LOCK:
+        return list(_FACTORIES)
 
 
 def _build(name: str) -> Backend:
@@ -65,9 +67,16 @@ def get(name: str) -> Backend:
         if name not in _FACTORIES:
             known = ", ".join(_FACTORIES) or "none"
             raise UnknownBackend(f"no backend called {name!r}; the backends are: {known}")
-        if name not in _INSTANCES:
-            _INSTANCES[name] = _build(name)
-        return _INSTANCES[name]
+        if name in _INSTANCES:
+            return _INSTANCES[name]
+        build_lock = _BUILDING.setdefault(name, threading.Lock())
+    with build_lock:  # build outside the global lock: importing a backend (torch) takes seconds
+        with _LOCK:
+            if name in _INSTANCES:
+                return _INSTANCES[name]
+        made = _build(name)
+        with _LOCK:
+            return _INSTANCES.setdefault(name, made)
 
 
 def built() -> dict[str, Backend]:
@@ -121,4 +130,10 @@ register("classical", "inference.classical:ClassicalBackend")
 from inference.diffusion import BACKENDS as _DIFFUSION_BACKENDS  # noqa: E402
 
 for _name, _factory in _DIFFUSION_BACKENDS.items():
+    register(_name, _factory)
+
+# ComfyUI servers as a remote engine (importing the table imports no network code)
+from inference.comfyui import BACKENDS as _COMFY_BACKENDS  # noqa: E402
+
+for _name, _factory in _COMFY_BACKENDS.items():
     register(_name, _factory)
