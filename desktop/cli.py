@@ -18,7 +18,7 @@ import argparse
 import sys
 from pathlib import Path
 
-HEADLESS = ("info", "flatten", "edit", "backends", "models")
+HEADLESS = ("info", "flatten", "edit", "backends", "models", "servers")
 
 
 def read_image(path: str | Path):
@@ -118,7 +118,10 @@ def cmd_edit(args) -> int:
     out = Path(args.output)
     if out.suffix.lower() not in (".png", ".jpg", ".jpeg"):
         raise CanvasError(f"{args.output}: write .png or .jpg")
-    if args.model:
+    _load_servers()
+    if args.server or args.workflow:
+        backend = _comfy_backend(args)
+    elif args.model:
         from inference.diffusion import backend_for_model
 
         backend = backend_for_model(args.model, args.backend, memory_mode=args.memory_mode)
@@ -139,6 +142,10 @@ def cmd_edit(args) -> int:
     if not instruction and preset is not None and caps.reads_instruction:
         instruction = preset.instruction
     params.update(dict(args.param or ()))
+    if args.workflow:
+        params["workflow"] = str(Path(args.workflow).resolve())
+    if args.image_input:
+        params["workflow_images"] = {k: str(v) for k, v in args.image_input}
     doc = _load(args.input)
     mask = None
     if args.mask:
@@ -192,8 +199,88 @@ def cmd_edit(args) -> int:
     return 0
 
 
+def _load_servers() -> None:
+    """Use the servers added in the window (or with `akapen servers add`)."""
+    from inference.comfyui import servers
+
+    store = servers.ServerStore()
+    servers.set_servers(store.load())
+    if store.problem:
+        print(f"akapen: note: {store.problem}", file=sys.stderr)
+
+
+def _comfy_backend(args):
+    """--server URL / --workflow FILE: a ComfyUI backend on these servers (or the stored ones)."""
+    import os
+
+    from inference.comfyui import FAMILY_BACKENDS
+    from inference.comfyui.backend import ComfyFamilyBackend, ComfyWorkflowBackend
+    from inference.comfyui.servers import ServerConfig, configured
+    from inference.errors import InvalidRequest
+
+    token = os.environ.get("AKAPEN_COMFYUI_TOKEN", "")
+    targets = [ServerConfig(u, token) for u in args.server] if args.server else configured()
+    for s in targets:
+        if s.warning():
+            print(f"akapen: warning: {s.warning()}", file=sys.stderr)
+    if args.workflow:
+        if args.backend not in (None, "comfyui-workflow"):
+            raise InvalidRequest("--workflow runs your workflow; leave --backend out")
+        return ComfyWorkflowBackend(targets)
+    name = args.backend or "comfyui-kontext"
+    family = name.removeprefix("comfyui-")
+    if family not in FAMILY_BACKENDS:
+        raise InvalidRequest(f"--server takes a ComfyUI backend: --workflow FILE.json or --backend one of "
+                             f"{', '.join('comfyui-' + f for f in FAMILY_BACKENDS)}")
+    return ComfyFamilyBackend(family, targets)
+
+
+def cmd_servers(args) -> int:
+    from inference.comfyui import servers
+
+    store = servers.ServerStore()
+    if args.action == "add":
+        if not args.url:
+            raise SystemExit("akapen servers add URL [--name NAME] (token from AKAPEN_COMFYUI_TOKEN)")
+        import os
+
+        cfg = servers.ServerConfig(args.url, os.environ.get("AKAPEN_COMFYUI_TOKEN", ""), args.name or "")
+        store.add(cfg)
+        print(f"added {cfg.url} to {store.path}")
+    elif args.action == "remove":
+        if not args.url:
+            raise SystemExit("akapen servers remove URL")
+        before = store.load()
+        after = store.remove(args.url)
+        print(f"removed {args.url}" if len(after) < len(before) else f"{args.url} was not in the list")
+        return 0
+    listed = store.load()
+    if store.problem:
+        print(f"akapen: note: {store.problem}", file=sys.stderr)
+    if not listed:
+        print(f"no ComfyUI servers set up ({store.path}); add one: akapen servers add http://127.0.0.1:8188")
+        return 0
+    worst = 0
+    for cfg in listed:
+        if not cfg.enabled:
+            print(f"{cfg.label}  disabled")
+            continue
+        report = servers.check(cfg, timeout=args.timeout)
+        name = f"{cfg.name} ({cfg.url})" if cfg.name else cfg.url
+        print(f"{name}  {report.summary()}")
+        if report.warning:
+            print(f"  warning: {report.warning}")
+        if args.verbose:
+            for line in report.model_lines():
+                print(f"  {line}")
+        worst = worst if report.ok else 1
+    return worst
+
+
 def cmd_backends(args) -> int:
     from inference import registry
+
+    _load_servers()
 
     rows = registry.list_backends()
     width = max((len(r.name) for r in rows), default=8)
@@ -273,7 +360,22 @@ def build_parser() -> argparse.ArgumentParser:
                     help="how a diffusers model uses GPU memory (default: chosen from free VRAM)")
     pe.add_argument("--lora", action="append", type=_lora, metavar="FILE[:WEIGHT]",
                     help="a .safetensors LoRA with an optional weight (repeatable)")
+    pe.add_argument("--server", action="append", metavar="URL",
+                    help="run on this ComfyUI server (repeatable: the job goes to the shortest queue); "
+                    "a bearer token is read from AKAPEN_COMFYUI_TOKEN")
+    pe.add_argument("--workflow", metavar="FILE.json",
+                    help="your ComfyUI workflow (UI or API format) instead of a family graph")
+    pe.add_argument("--image-input", action="append", type=_param, metavar="NODE=SOURCE",
+                    help="send 'image' (the canvas) or a reference (its file name without extension) to the "
+                    "workflow's LoadImage node NODE (repeatable; default: canvas first, then the references)")
     pe.set_defaults(func=cmd_edit)
+    ps = sub.add_parser("servers", help="list the ComfyUI servers and check them; add or remove one")
+    ps.add_argument("action", nargs="?", choices=("list", "add", "remove"), default="list")
+    ps.add_argument("url", nargs="?")
+    ps.add_argument("--name", help="a name for the server (add)")
+    ps.add_argument("--timeout", type=float, default=5.0, help="seconds to wait for each server (list)")
+    ps.add_argument("-v", "--verbose", action="store_true", help="also list each server's model files")
+    ps.set_defaults(func=cmd_servers)
     pb = sub.add_parser("backends", help="list the editing backends and whether they can run here")
     pb.set_defaults(func=cmd_backends)
     pm = sub.add_parser("models", help="list the diffusers editing models found (HF cache, model folders)")
