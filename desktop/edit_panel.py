@@ -10,11 +10,13 @@ one as a new layer in one undoable step.
 from __future__ import annotations
 
 import random
+import threading
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 from PySide6.QtCore import QSize, Qt, Signal
-from PySide6.QtGui import QIcon, QKeySequence, QPixmap, QShortcut
+from PySide6.QtGui import QIcon, QKeySequence, QPainter, QPixmap, QShortcut
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -40,7 +42,8 @@ from desktop.edit_request import apply_result, build_request
 from desktop.jobs import JobRunner
 from desktop.qimage import rgba_to_qimage
 from inference import registry
-from inference.errors import InferenceError
+from inference.comfyui import WORKFLOW_BACKEND
+from inference.errors import InferenceError, InvalidRequest
 from inference.presets import Preset, presets
 
 ANNOTATION_CHOICES = (
@@ -49,6 +52,60 @@ ANNOTATION_CHOICES = (
     ("phrase", "Describe marks in words"),
     ("reference", "Marks as a reference image"),
 )
+
+
+CANVAS_IMAGE = "image"  # what a workflow's image input gets unless a reference is chosen
+WORKFLOW_FILTER = "ComfyUI workflows (*.json);;All files (*)"
+
+
+def read_workflow(path: str, servers) -> tuple[Any, str]:
+    """(WorkflowInfo or None, note) for the workflow at ``path`` (Qt-free; may take a while).
+
+    An API-format file is read as it is; a UI-format one needs a server's node list to become
+    a prompt, so it is read through the first of ``servers`` — without one, the note says so.
+    Raises InvalidRequest when the file is not a workflow, ServerError when the server fails.
+    """
+    from inference.comfyui import workflow
+    from inference.comfyui.backend import read_workflow_file
+
+    data = read_workflow_file(path)
+    if workflow.is_api_format(data):
+        return workflow.analyse(data, None), ""
+    if not servers:
+        return None, "connect a server to read this workflow (Edit › Servers…)"
+    client = servers[0].client()
+    info = client.object_info()
+    return workflow.analyse(workflow.ui_to_api(data, info), info), f"read through {servers[0].label}"
+
+
+class ElidedLabel(QLabel):
+    """One line that ends in "…" when it has less room than its text; ``text()`` and the
+    tooltip keep the whole text. ``cap``: the most width it asks for (a form's label column
+    stays as narrow as its other labels)."""
+
+    def __init__(self, text: str = "", cap: int | None = None, parent: QWidget | None = None) -> None:
+        super().__init__(text, parent)
+        self._cap = cap
+        self.setToolTip(text)
+
+    def setText(self, text: str) -> None:
+        super().setText(text)
+        self.setToolTip(text)
+
+    def sizeHint(self) -> QSize:
+        hint = super().sizeHint()
+        return QSize(min(hint.width(), self._cap), hint.height()) if self._cap else hint
+
+    def minimumSizeHint(self) -> QSize:
+        hint = super().minimumSizeHint()
+        return QSize(min(hint.width(), self.fontMetrics().horizontalAdvance("Wor…")), hint.height())
+
+    def paintEvent(self, event) -> None:
+        rect = self.contentsRect()
+        text = self.fontMetrics().elidedText(self.text(), Qt.TextElideMode.ElideRight, rect.width())
+        painter = QPainter(self)
+        self.style().drawItemText(painter, rect, int(self.alignment()), self.palette(), self.isEnabled(), text,
+                                  self.foregroundRole())
 
 
 def _thumb(rgba: np.ndarray, size: int = 96) -> QPixmap:
@@ -90,6 +147,24 @@ class EditPanel(QWidget):
         self.backend_combo = QComboBox()
         self.backend_combo.currentIndexChanged.connect(self._update_state)
         self.refresh_backends()
+        # "your ComfyUI workflow": the file, and where each of its image inputs comes from
+        self._workflow_path: str | None = None
+        self._workflow_info = None
+        self._workflow_reading = 0  # generation of the newest read; older answers are dropped
+        self._workflow_relays: set = set()
+        self._image_combos: dict[str, QComboBox] = {}
+        self.workflow_button = QPushButton("Workflow…")
+        self.workflow_button.setToolTip("Choose a ComfyUI workflow file (JSON, UI or API format)")
+        self.workflow_button.clicked.connect(lambda: self.choose_workflow())
+        self.workflow_name = ElidedLabel("none chosen")
+        self.workflow_row = QWidget()
+        wf_lay = QHBoxLayout(self.workflow_row)
+        wf_lay.setContentsMargins(0, 0, 0, 0)
+        wf_lay.addWidget(self.workflow_button)
+        wf_lay.addWidget(self.workflow_name, 1)
+        self.workflow_note = QLabel()
+        self.workflow_note.setWordWrap(True)
+        self.workflow_note.setStyleSheet("color: #555;")
         self.backend_reason = QLabel()
         self.backend_reason.setWordWrap(True)
         self.backend_reason.setStyleSheet("color: #a05a00;")
@@ -196,7 +271,10 @@ class EditPanel(QWidget):
 
         top = QFormLayout()
         top.addRow("Backend", self.backend_combo)
+        top.addRow("Workflow", self.workflow_row)
+        top.addRow(self.workflow_note)  # the image inputs' rows go just above this line
         top.addRow("Task", self.preset_combo)
+        self._top = top
         for combo in (self.preset_combo, self.backend_combo, self.region_combo):
             # long backend names must not force the dock wide: the full text is in the popup
             combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
@@ -294,6 +372,11 @@ class EditPanel(QWidget):
         idx = self.backend_combo.findData(current)
         self.backend_combo.setCurrentIndex(idx if idx >= 0 and model.item(idx).isEnabled() else (first_ok or 0))
         self.backend_combo.blockSignals(False)
+        if getattr(self, "_workflow_path", None) and self._workflow_info is None and not self.workflow_reading:
+            from inference.comfyui.servers import configured
+
+            if configured():  # the servers changed: a workflow that needed one can be read now
+                self.choose_workflow(self._workflow_path)
 
     def backend_info(self):
         name = self.backend_combo.currentData()
@@ -336,7 +419,7 @@ class EditPanel(QWidget):
         task, _, why = self._task_for_backend(info)
         if why:
             return why
-        if task is None and not self.instruction.toPlainText().strip():
+        if task is None and not self.instruction.toPlainText().strip() and not self._workflow_without_prompt(info):
             return "type an instruction"
         return None
 
@@ -350,6 +433,7 @@ class EditPanel(QWidget):
                 takes = False
         for w in getattr(self, "_lora_widgets", ()):
             w.setVisible(takes)  # only for backends that load LoRAs
+        self._show_workflow_rows(info is not None and info.name == WORKFLOW_BACKEND)
         why = self.why_not_runnable()
         self.run_button.setEnabled(why is None)
         self.run_button.setToolTip(why or "Run the edit (Ctrl+Return)")
@@ -373,6 +457,7 @@ class EditPanel(QWidget):
             # the edited image itself is image / Picture 1; references follow it
             item = QListWidgetItem(QIcon(_thumb(ref.image, 40)), f"{word} {i + 1}: {ref.label}")
             self.refs.addItem(item)
+        self._fill_image_combos()
         self._update_state()
 
     def add_reference_from_file(self, path: str | None = None) -> None:
@@ -406,6 +491,146 @@ class EditPanel(QWidget):
             refs[row], refs[new] = refs[new], refs[row]
             self.document.execute(C.SetReferences(self.document.references, refs, "Reorder references"))
             self.refs.setCurrentRow(new)
+
+    # --- your ComfyUI workflow ---------------------------------------------------------------------
+    def _show_workflow_rows(self, on: bool) -> None:
+        top = getattr(self, "_top", None)
+        if top is None:
+            return
+        top.setRowVisible(self.workflow_row, on)
+        top.setRowVisible(self.workflow_note, on and bool(self.workflow_note.text()))
+        for combo in self._image_combos.values():
+            top.setRowVisible(combo, on)
+
+    def _workflow_without_prompt(self, info) -> bool:
+        """A workflow read and found to take no text: it runs without an instruction."""
+        return (info is not None and info.name == WORKFLOW_BACKEND and self._workflow_info is not None
+                and not self._workflow_info.prompt_inputs)
+
+    def choose_workflow(self, path: str | None = None) -> None:
+        """Use the ComfyUI workflow at ``path`` (asked for when None) and read its inputs."""
+        if not path:
+            path, _ = QFileDialog.getOpenFileName(self, "Choose a ComfyUI workflow", "", WORKFLOW_FILTER)
+            if not path:
+                return
+        from inference.comfyui.servers import configured
+
+        self._workflow_reading += 1
+        generation = self._workflow_reading
+        self._workflow_path = str(path)
+        self._set_workflow_info(None)
+        self.workflow_name.setText(Path(path).name)
+        self.workflow_name.setToolTip(str(path))
+        servers = configured()
+        self._set_workflow_note(f"reading the workflow{' on ' + servers[0].label if servers else ''}…")
+
+        from desktop.server_settings import Relay
+
+        relay = Relay()
+        relay.finished.connect(self._workflow_read)
+        self._workflow_relays.add(relay)
+
+        def work() -> None:
+            try:
+                answer, error = read_workflow(str(path), servers), None
+            except InferenceError as exc:
+                answer, error = None, exc
+            except Exception as exc:  # noqa: BLE001 - reported on the GUI thread with its text
+                answer, error = None, exc
+            relay.finished.emit((generation, answer), error)
+
+        threading.Thread(target=work, name="read workflow", daemon=True).start()
+
+    @property
+    def workflow_reading(self) -> bool:
+        """True while a chosen workflow is still being read."""
+        return bool(self._workflow_relays)
+
+    def _workflow_read(self, payload: tuple, error) -> None:
+        self._workflow_relays.discard(self.sender())
+        generation, answer = payload
+        if generation != self._workflow_reading:
+            return  # another workflow was chosen since
+        if error is not None:
+            if isinstance(error, InvalidRequest):  # not a workflow: forget the choice
+                self._workflow_path = None
+                self.workflow_name.setText("none chosen")
+                self.workflow_name.setToolTip("")
+            self._set_workflow_note(str(error), error=True)
+            if not isinstance(error, InferenceError):
+                self.errorRaised.emit(f"the workflow could not be read: {type(error).__name__}: {error}")
+            self._update_state()
+            return
+        info, note = answer
+        self._set_workflow_info(info)
+        if info is not None:
+            lines = [ln for ln in info.describe().splitlines() if ln.strip()]
+            text = lines[0] if lines else ""
+            self.workflow_note.setToolTip("\n".join(lines + ([note] if note else [])))
+            self._set_workflow_note(text)
+        else:
+            self._set_workflow_note(note)
+        self._update_state()
+
+    def _set_workflow_note(self, text: str, error: bool = False) -> None:
+        self.workflow_note.setStyleSheet("color: #b00020;" if error else "color: #555;")
+        self.workflow_note.setText(text)
+        if not error and not text:
+            self.workflow_note.setToolTip("")
+        info = self.backend_info()
+        self._show_workflow_rows(info is not None and info.name == WORKFLOW_BACKEND)
+
+    def _set_workflow_info(self, info) -> None:
+        """One row per image input of the workflow: where its image comes from."""
+        for combo in self._image_combos.values():
+            self._top.removeRow(combo)
+        self._image_combos = {}
+        self._workflow_info = info
+        if info is None:
+            return
+        row = self._top.getWidgetPosition(self.workflow_note)[0]
+        for slot in info.image_inputs:
+            combo = QComboBox()
+            combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+            combo.setMinimumContentsLength(10)
+            name = slot.title or slot.class_type
+            label = ElidedLabel(name, cap=self.fontMetrics().horizontalAdvance("Workflow"))
+            tip = f"{name}: node {slot.node_id} ({slot.class_type}), input “{slot.input_name}”"
+            label.setToolTip(tip)
+            combo.setToolTip(f"The image that {tip} gets")
+            self._top.insertRow(row, label, combo)
+            row += 1
+            self._image_combos[slot.node_id] = combo
+        self._fill_image_combos()
+
+    def _fill_image_combos(self) -> None:
+        """Offer the canvas image and every reference to each image input (choices are kept;
+        by default the first input gets the canvas image and the next ones the references)."""
+        if not self._image_combos:
+            return
+        from desktop.edit_request import document_references
+
+        labels = [r.label for r in document_references(self.document)]
+        for i, combo in enumerate(self._image_combos.values()):
+            chosen = combo.currentData()
+            combo.blockSignals(True)
+            combo.clear()
+            combo.addItem("Canvas image", CANVAS_IMAGE)
+            for label in labels:
+                combo.addItem(f"Reference: {label}", label)
+            if chosen is None:  # a new row: the order the backend would use
+                chosen = labels[i - 1] if 1 <= i <= len(labels) else CANVAS_IMAGE
+            combo.setCurrentIndex(max(0, combo.findData(chosen)))
+            combo.blockSignals(False)
+
+    def workflow_params(self) -> dict:
+        """``workflow`` and ``workflow_images`` for the request (empty without a workflow)."""
+        if not self._workflow_path:
+            return {}
+        params: dict[str, Any] = {"workflow": self._workflow_path}
+        if self._image_combos:
+            params["workflow_images"] = {node: combo.currentData() for node, combo in self._image_combos.items()}
+        return params
 
     # --- LoRAs ----------------------------------------------------------------------------------------
     def add_lora(self, path: str | None = None, weight: float = 1.0) -> None:
@@ -448,6 +673,8 @@ class EditPanel(QWidget):
         task, params, why = self._task_for_backend(info)
         if why:
             raise CanvasError(why)
+        if info.name == WORKFLOW_BACKEND:
+            params.update(self.workflow_params())
         use = None if self.marks_auto.isChecked() else [k for k, cb in self.marks_boxes.items() if cb.isChecked()]
         seed = random.randrange(2**31) if self.random_seed.isChecked() else self.seed.value()
         if info.capabilities is not None and not info.capabilities.seeded:
@@ -472,6 +699,7 @@ class EditPanel(QWidget):
             return None
         try:
             backend, request = self.build()
+            backend.validate(request)  # a request it would refuse is said now, not after a job
         except (CanvasError, InferenceError) as exc:
             self.errorRaised.emit(str(exc))
             return None

@@ -48,6 +48,7 @@ from desktop.notifier import Notifier
 from desktop.qimage import qimage_to_png_bytes
 from desktop.settings import Settings
 from desktop.tools import ANNOTATION_TOOLS, TOOL_CLASSES, MarkSelectTool, Tool, ToolOptions
+from inference.comfyui.servers import ServerStore
 
 DEFAULT_SIZE = (1024, 768)
 AUTOSAVE_MS = 60_000
@@ -146,7 +147,8 @@ class Banner(QLabel):
 class MainWindow(QMainWindow):
     def __init__(self, document: Document | None = None, path: str | None = None, *,
                  settings: Settings | None = None, notifier: Notifier | None = None,
-                 recovery_folder: str | None = None, autosave_ms: int = AUTOSAVE_MS) -> None:
+                 recovery_folder: str | None = None, autosave_ms: int = AUTOSAVE_MS,
+                 server_store: ServerStore | None = None) -> None:
         super().__init__()
         self.settings = settings or Settings()
         self.notifier = notifier or Notifier(self)
@@ -184,6 +186,11 @@ class MainWindow(QMainWindow):
         from desktop.model_settings import apply_model_settings
 
         apply_model_settings(self.settings.model_folders(), self.settings.memory_mode())
+        from desktop.server_settings import apply_server_settings
+
+        # the ComfyUI servers file (tests pass one in a temporary folder)
+        self.server_store = server_store if server_store is not None else ServerStore()
+        apply_server_settings(self.server_store, self.notifier.error)
         self.runner = JobRunner(self)
         self.edit_panel = EditPanel(self.bridge, self.runner, self, result_saver=self._save_result)
         self.edit_panel.errorRaised.connect(self.notifier.error)
@@ -374,6 +381,9 @@ class MainWindow(QMainWindow):
         self.models_action = m.addAction("&Models…")
         self.models_action.setToolTip("Folders with editing models, and the memory mode")
         self.models_action.triggered.connect(self.edit_model_settings)
+        self.servers_action = m.addAction("&Servers…")
+        self.servers_action.setToolTip("ComfyUI servers that run edits, on this computer or elsewhere")
+        self.servers_action.triggered.connect(lambda _checked=False: self.edit_server_settings())
         m = mb.addMenu("&View")
         for a in (self.zoom_in_action, self.zoom_out_action, self.fit_action, self.actual_action):
             m.addAction(a)
@@ -1008,6 +1018,21 @@ class MainWindow(QMainWindow):
         self.settings.set_model_folders(dlg.result_folders())
         self.settings.set_memory_mode(dlg.result_memory_mode())
         apply_model_settings(dlg.result_folders(), dlg.result_memory_mode())
+        self.edit_panel.refresh_backends()
+        self.edit_panel._update_state()
+        return True
+
+    def edit_server_settings(self, dialog=None) -> bool:
+        """Edit > Servers…: the ComfyUI servers; the edit panel re-lists backends."""
+        from desktop.server_settings import ServersDialog
+
+        if dialog is None:
+            dlg = ServersDialog(self.server_store, self)
+            if dlg.exec() != ServersDialog.DialogCode.Accepted:
+                return False
+            # accepting saved the list and handed it to the backends
+        elif not dialog.apply():
+            return False
         self.edit_panel.refresh_backends()
         self.edit_panel._update_state()
         return True

@@ -111,3 +111,9 @@ def bridge(doc):
     br = DocumentBridge(doc)
     yield br
     br.close()
+
+
+@pytest.fixture(autouse=True)
+def _isolated_config(tmp_path_factory, monkeypatch):
+    """Akapen's configuration folder (the servers file) is a temporary one, never ~/.config."""
+    monkeypatch.setenv("AKAPEN_CONFIG_DIR", str(tmp_path_factory.mktemp("config")))

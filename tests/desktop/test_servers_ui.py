@@ -1,0 +1,310 @@
+"""Edit › Servers… and "your ComfyUI workflow" in the edit panel, against a real ComfyUI server
+(the session's ``comfy_server``, a separate ComfyUI 0.3.75 process on 127.0.0.1)."""
+
+import json
+import stat
+
+import numpy as np
+import pytest
+from PySide6.QtCore import Qt
+
+from desktop.main_window import default_document
+from desktop.server_settings import ServersDialog, apply_server_settings
+from inference.comfyui import WORKFLOW_BACKEND, servers
+from inference.comfyui.servers import ServerConfig, ServerStore
+from tests.comfyui_server import free_port
+from tests.desktop.conftest import photo
+from tests.desktop.test_edit_panel import choose
+
+API_WORKFLOW = {
+    "1": {"class_type": "LoadImage", "inputs": {"image": "example.png"}, "_meta": {"title": "Photo"}},
+    "2": {"class_type": "ImageInvert", "inputs": {"image": ["1", 0]}},
+    "3": {"class_type": "SaveImage", "inputs": {"images": ["2", 0], "filename_prefix": "inverted"}},
+}
+
+UI_WORKFLOW = {
+    "last_node_id": 3,
+    "last_link_id": 2,
+    "nodes": [
+        {"id": 1, "type": "LoadImage", "pos": [0, 0], "size": [315, 314], "flags": {}, "order": 0, "mode": 0,
+         "title": "Photo", "inputs": [],
+         "outputs": [{"name": "IMAGE", "type": "IMAGE", "links": [1], "slot_index": 0},
+                     {"name": "MASK", "type": "MASK", "links": None}],
+         "properties": {"Node name for S&R": "LoadImage"}, "widgets_values": ["example.png", "image"]},
+        {"id": 2, "type": "ImageInvert", "pos": [400, 0], "size": [210, 26], "flags": {}, "order": 1, "mode": 0,
+         "inputs": [{"name": "image", "type": "IMAGE", "link": 1}],
+         "outputs": [{"name": "IMAGE", "type": "IMAGE", "links": [2], "slot_index": 0}],
+         "properties": {"Node name for S&R": "ImageInvert"}, "widgets_values": []},
+        {"id": 3, "type": "SaveImage", "pos": [700, 0], "size": [315, 270], "flags": {}, "order": 2, "mode": 0,
+         "inputs": [{"name": "images", "type": "IMAGE", "link": 2}], "outputs": [],
+         "properties": {}, "widgets_values": ["inverted"]},
+    ],
+    "links": [[1, 1, 0, 2, 0, "IMAGE"], [2, 2, 0, 3, 0, "IMAGE"]],
+    "groups": [],
+    "config": {},
+    "extra": {},
+    "version": 0.4,
+}
+
+
+@pytest.fixture
+def reset_servers():
+    """The servers this process uses are put back to none after the test."""
+    yield
+    servers.set_servers([])
+
+
+@pytest.fixture
+def store(tmp_path):
+    return ServerStore(tmp_path / "config" / "servers.json")
+
+
+def make_dialog(qtbot, store, parent=None):
+    dlg = ServersDialog(store, parent)
+    if parent is None:
+        qtbot.addWidget(dlg)
+    dlg.show()
+    return dlg
+
+
+def add(qtbot, dlg, url, name=""):
+    dlg.url.setText(url)
+    dlg.name.setText(name)
+    qtbot.mouseClick(dlg.add_button, Qt.MouseButton.LeftButton)
+
+
+def test_add_and_test_a_real_server_shows_what_it_runs(qtbot, comfy_server, store, reset_servers):
+    dlg = make_dialog(qtbot, store)
+    add(qtbot, dlg, comfy_server.url, "local")
+    assert [s.url for s in dlg.servers()] == [comfy_server.url]
+    item = dlg.list.topLevelItem(0)
+    assert item.text(0) == "local" and item.text(1) == comfy_server.url
+    with qtbot.waitSignal(dlg.checkFinished, timeout=30000) as sig:
+        qtbot.mouseClick(dlg.test_button, Qt.MouseButton.LeftButton)
+        assert dlg.list.topLevelItem(0).text(2) == "checking…"  # the GUI went on meanwhile
+    assert sig.args[0].ok
+    text = dlg.details.toPlainText()
+    assert "connected: ComfyUI 0.3.75" in text and "node types" in text
+    assert "not connected" not in text
+    assert dlg.list.topLevelItem(0).text(2) == "connected"
+    assert "node types" in dlg.list.topLevelItem(0).toolTip(2)
+    assert not dlg.error.isVisible()
+
+
+def test_a_server_that_is_not_there_says_not_connected(qtbot, store, reset_servers):
+    dlg = make_dialog(qtbot, store)
+    url = f"http://127.0.0.1:{free_port()}"
+    add(qtbot, dlg, url)
+    qtbot.mouseClick(dlg.test_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: not dlg.checking, timeout=30000)
+    text = dlg.details.toPlainText()
+    assert "not connected" in text and "connection refused" in text
+    assert "b00020" in dlg.details.toHtml()  # said in red
+    assert dlg.list.topLevelItem(0).text(2) == "not connected"
+
+
+def test_a_typed_address_can_be_tested_before_it_is_added(qtbot, comfy_server, store):
+    dlg = make_dialog(qtbot, store)
+    dlg.url.setText(comfy_server.url.removeprefix("http://"))  # host:port is enough
+    qtbot.mouseClick(dlg.test_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: not dlg.checking, timeout=30000)
+    assert "connected: ComfyUI" in dlg.details.toPlainText()
+    assert dlg.servers() == []
+
+
+def test_invalid_addresses_are_said_inline(qtbot, store):
+    dlg = make_dialog(qtbot, store)
+    add(qtbot, dlg, "ftp://example.com")
+    assert dlg.error.isVisible() and "not a server address" in dlg.error.text()
+    add(qtbot, dlg, "")
+    assert "a server address is needed" in dlg.error.text()
+    assert dlg.servers() == []
+    add(qtbot, dlg, "http://127.0.0.1:8188")
+    assert not dlg.error.isVisible() and len(dlg.servers()) == 1
+
+
+def test_remote_http_address_warns_about_the_transport(qtbot, store):
+    dlg = make_dialog(qtbot, store)
+    add(qtbot, dlg, "http://192.0.2.10:8188")
+    assert "unencrypted" in dlg.details.toPlainText()
+
+
+def test_remove_and_accept_save_the_store_and_configure_the_process(qtbot, comfy_server, store, reset_servers):
+    dlg = make_dialog(qtbot, store)
+    add(qtbot, dlg, "http://127.0.0.1:1", "gone soon")
+    dlg.token.setText("s3cret")
+    add(qtbot, dlg, comfy_server.url, "local")
+    assert len(dlg.servers()) == 2
+    dlg.list.setCurrentItem(dlg.list.topLevelItem(0))
+    assert dlg.url.text() == "http://127.0.0.1:1"  # the fields show the selected server
+    qtbot.mouseClick(dlg.remove_button, Qt.MouseButton.LeftButton)
+    assert [s.url for s in dlg.servers()] == [comfy_server.url]
+    assert dlg.servers()[0].token == "s3cret"
+    dlg.accept()
+    assert dlg.result() == ServersDialog.DialogCode.Accepted
+    data = json.loads(store.path.read_text())
+    assert data["servers"] == [{"url": comfy_server.url, "token": "s3cret", "name": "local", "enabled": True}]
+    assert stat.S_IMODE(store.path.stat().st_mode) == 0o600
+    assert [s.url for s in servers.configured()] == [comfy_server.url]
+
+
+def test_an_unticked_server_is_kept_but_not_used(qtbot, store, reset_servers):
+    dlg = make_dialog(qtbot, store)
+    add(qtbot, dlg, "http://127.0.0.1:8188")
+    dlg.list.topLevelItem(0).setCheckState(0, Qt.CheckState.Unchecked)
+    assert dlg.apply()
+    assert store.load()[0].enabled is False
+    assert servers.configured() == []
+
+
+def test_servers_menu_makes_the_comfyui_backends_available(qtbot, make_window, comfy_server, tmp_path,
+                                                           reset_servers):
+    store = ServerStore(tmp_path / "servers.json")
+    window = make_window(server_store=store)
+    panel = window.edit_panel
+    combo = panel.backend_combo
+
+    def enabled(name) -> bool:
+        idx = combo.findData(name)
+        return idx >= 0 and combo.model().item(idx).isEnabled()
+
+    assert window.servers_action.text() == "&Servers…"
+    assert not enabled(WORKFLOW_BACKEND)
+    assert "Edit › Servers" in combo.itemData(combo.findData(WORKFLOW_BACKEND), Qt.ItemDataRole.ToolTipRole)
+    dlg = ServersDialog(window.server_store, window)
+    add(qtbot, dlg, comfy_server.url)
+    assert window.edit_server_settings(dlg)
+    assert enabled(WORKFLOW_BACKEND) and enabled("comfyui-kontext")
+    assert [s.url for s in store.load()] == [comfy_server.url]
+    # the next start loads them again
+    servers.set_servers([])
+    window2 = make_window(server_store=store)
+    assert [s.url for s in servers.configured()] == [comfy_server.url]
+    idx = window2.edit_panel.backend_combo.findData(WORKFLOW_BACKEND)
+    assert window2.edit_panel.backend_combo.model().item(idx).isEnabled()
+
+
+def test_a_damaged_servers_file_is_reported_not_fatal(tmp_path, reset_servers):
+    path = tmp_path / "servers.json"
+    path.write_text("{not json")
+    said = []
+    assert apply_server_settings(ServerStore(path), said.append) == []
+    assert said and "could not be read" in said[0]
+
+
+def test_the_default_store_is_the_test_config_folder(tmp_path):
+    import os
+
+    assert str(ServerStore().path).startswith(os.environ["AKAPEN_CONFIG_DIR"])
+
+
+# --- the edit panel: your ComfyUI workflow -----------------------------------------------------------
+@pytest.fixture
+def comfy_window(make_window, comfy_server, reset_servers):
+    """A window over a small photo with the session's ComfyUI server set up."""
+    servers.set_servers([ServerConfig(comfy_server.url, name="test server")])
+    window = make_window(default_document(image=photo(64, 48)))
+    servers.set_servers([ServerConfig(comfy_server.url, name="test server")])  # the window loaded an empty store
+    window.edit_panel.refresh_backends()
+    choose(window.edit_panel.backend_combo, WORKFLOW_BACKEND)
+    return window
+
+
+def write(path, data) -> str:
+    path.write_text(json.dumps(data))
+    return str(path)
+
+
+def test_workflow_rows_show_only_for_the_workflow_backend(qtbot, comfy_window):
+    panel = comfy_window.edit_panel
+    assert panel.workflow_button.isVisible() and panel.workflow_name.text() == "none chosen"
+    choose(panel.backend_combo, "classical")
+    assert not panel.workflow_button.isVisible()
+
+
+def test_running_without_a_workflow_says_what_to_do(qtbot, comfy_window):
+    panel = comfy_window.edit_panel
+    panel.instruction.setPlainText("invert it")
+    n = len(comfy_window.document.layers)
+    with qtbot.waitSignal(panel.errorRaised, timeout=5000) as sig:
+        qtbot.mouseClick(panel.run_button, Qt.MouseButton.LeftButton)
+    assert "choose a ComfyUI workflow" in sig.args[0]
+    assert len(comfy_window.document.layers) == n
+
+
+def test_api_workflow_maps_its_image_input_to_the_canvas(qtbot, comfy_window, tmp_path):
+    panel = comfy_window.edit_panel
+    panel.choose_workflow(write(tmp_path / "invert_api.json", API_WORKFLOW))
+    qtbot.waitUntil(lambda: not panel.workflow_reading, timeout=10000)
+    assert panel.workflow_name.text() == "invert_api.json"
+    assert list(panel._image_combos) == ["1"]
+    combo = panel._image_combos["1"]
+    assert combo.isVisible() and combo.currentText() == "Canvas image"
+    assert panel.workflow_note.text() and panel.workflow_note.isVisible()
+    comfy_window.document.add_reference(photo(16, 16), "Cat")
+    assert [combo.itemText(i) for i in range(combo.count())] == ["Canvas image", "Reference: Cat"]
+    assert combo.currentText() == "Canvas image"  # the choice is kept
+    _, request = panel.build()
+    assert request.params["workflow"] == str(tmp_path / "invert_api.json")
+    assert request.params["workflow_images"] == {"1": "image"}
+    combo.setCurrentIndex(1)
+    assert panel.build()[1].params["workflow_images"] == {"1": "Cat"}
+
+
+def test_ui_workflow_is_read_through_the_server(qtbot, comfy_window, tmp_path):
+    panel = comfy_window.edit_panel
+    panel.choose_workflow(write(tmp_path / "invert_ui.json", UI_WORKFLOW))
+    qtbot.waitUntil(lambda: not panel.workflow_reading, timeout=30000)
+    assert list(panel._image_combos) == ["1"], panel.workflow_note.text()
+    assert panel._workflow_info.image_inputs[0].class_type == "LoadImage"
+
+
+def test_ui_workflow_without_a_server_asks_for_one_and_is_read_once_one_is_added(
+        qtbot, window, tmp_path, comfy_server, reset_servers):
+    panel = window.edit_panel
+    servers.set_servers([])
+    panel.choose_workflow(write(tmp_path / "invert_ui.json", UI_WORKFLOW))
+    qtbot.waitUntil(lambda: not panel.workflow_reading, timeout=10000)
+    assert "connect a server to read this workflow" in panel.workflow_note.text()
+    assert panel._image_combos == {}
+    assert panel.workflow_params() == {"workflow": str(tmp_path / "invert_ui.json")}
+    dlg = ServersDialog(window.server_store, window)
+    add(qtbot, dlg, comfy_server.url)
+    assert window.edit_server_settings(dlg)  # Edit › Servers…: the panel reads it again
+    qtbot.waitUntil(lambda: not panel.workflow_reading, timeout=30000)
+    assert list(panel._image_combos) == ["1"]
+    assert panel.workflow_params()["workflow_images"] == {"1": "image"}
+
+
+def test_a_file_that_is_not_a_workflow_is_said_and_forgotten(qtbot, comfy_window, tmp_path):
+    panel = comfy_window.edit_panel
+    bad = tmp_path / "notes.json"
+    bad.write_text("this is not JSON")
+    panel.choose_workflow(str(bad))
+    qtbot.waitUntil(lambda: not panel.workflow_reading, timeout=10000)
+    assert panel.workflow_note.text() and "b00020" in panel.workflow_note.styleSheet()
+    assert panel.workflow_params() == {} and panel.workflow_name.text() == "none chosen"
+
+
+def test_running_a_workflow_inserts_the_inverted_canvas_as_one_undoable_layer(qtbot, comfy_window, tmp_path):
+    window = comfy_window
+    panel = window.edit_panel
+    doc = window.document
+    before = doc.render()
+    n = len(doc.layers)
+    panel.choose_workflow(write(tmp_path / "invert_api.json", API_WORKFLOW))
+    qtbot.waitUntil(lambda: not panel.workflow_reading, timeout=10000)
+    panel.instruction.setPlainText("invert the colours")
+    assert panel.run_button.isEnabled(), panel.backend_reason.text()
+    with qtbot.waitSignal(panel.resultInserted, timeout=60000) as sig:
+        qtbot.mouseClick(panel.run_button, Qt.MouseButton.LeftButton)
+    layer = doc.layer(sig.args[0])
+    assert len(doc.layers) == n + 1
+    assert layer.provenance["backend"] == WORKFLOW_BACKEND
+    assert layer.pixels.shape == before.shape
+    diff = np.abs(layer.pixels[..., :3].astype(int) - (255 - before[..., :3].astype(int)))
+    assert diff.max() <= 1  # ComfyUI works in floats and rounds
+    assert (layer.pixels[..., 3] == 255).all()
+    window.undo_action.trigger()
+    assert len(doc.layers) == n
+    assert np.array_equal(doc.render(), before)
