@@ -11,6 +11,7 @@ from PySide6.QtCore import Qt
 from desktop.main_window import default_document
 from desktop.server_settings import ServersDialog, apply_server_settings
 from inference.comfyui import WORKFLOW_BACKEND, servers
+from inference.comfyui.client import ComfyClient
 from inference.comfyui.servers import ServerConfig, ServerStore
 from tests.comfyui_server import free_port
 from tests.desktop.conftest import photo
@@ -308,3 +309,36 @@ def test_running_a_workflow_inserts_the_inverted_canvas_as_one_undoable_layer(qt
     window.undo_action.trigger()
     assert len(doc.layers) == n
     assert np.array_equal(doc.render(), before)
+
+
+def test_a_server_that_dies_mid_job_leaves_the_document_as_it_was(qtbot, make_window, comfy_factory, comfy_server,
+                                                                  reset_servers, tmp_path):
+    from tests.inference.test_comfyui_backend import slow_graph
+
+    doomed = comfy_factory()
+    servers.set_servers([ServerConfig(doomed.url, name="doomed")])
+    window = make_window(default_document(image=photo(64, 48)))
+    servers.set_servers([ServerConfig(doomed.url, name="doomed")])
+    panel = window.edit_panel
+    panel.refresh_backends()
+    choose(panel.backend_combo, WORKFLOW_BACKEND)
+    doc = window.document
+    before, n = doc.render(), len(doc.layers)
+    panel.choose_workflow(write(tmp_path / "slow.json", slow_graph(blurs=14)))
+    qtbot.waitUntil(lambda: not panel.workflow_reading, timeout=10000)
+    panel.instruction.setPlainText("")
+    with qtbot.waitSignal(panel.errorRaised, timeout=60000) as sig:
+        qtbot.mouseClick(panel.run_button, Qt.MouseButton.LeftButton)
+        client = ComfyClient(doomed.url)
+        qtbot.waitUntil(lambda: any(p.startswith("akapen-") for p in client.queue().running), timeout=30000)
+        doomed.kill()
+    assert "stopped answering" in sig.args[0] and doomed.url in sig.args[0]
+    assert len(doc.layers) == n and np.array_equal(doc.render(), before)  # nothing the user made is lost
+    assert panel.run_button.isEnabled()
+    # the next job goes to a server that answers
+    servers.set_servers([ServerConfig(doomed.url, name="doomed"), ServerConfig(comfy_server.url, name="alive")])
+    panel.choose_workflow(write(tmp_path / "invert_api.json", API_WORKFLOW))
+    qtbot.waitUntil(lambda: not panel.workflow_reading, timeout=30000)
+    with qtbot.waitSignal(panel.resultInserted, timeout=60000):
+        qtbot.mouseClick(panel.run_button, Qt.MouseButton.LeftButton)
+    assert len(doc.layers) == n + 1
