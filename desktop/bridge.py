@@ -87,3 +87,15 @@ class DocumentBridge(QObject):
         if self._disconnect is not None:
             self._disconnect()
             self._disconnect = None
+
+
+def rewire(old: DocumentBridge | None, new: DocumentBridge | None, connections) -> None:
+    """Move ``connections`` ((signal name, slot) pairs) from ``old``'s signals to ``new``'s: what
+    every view does when the window switches document (File › New / Open)."""
+    if old is new:
+        return
+    for name, slot in connections:
+        if old is not None:
+            getattr(old, name).disconnect(slot)
+        if new is not None:
+            getattr(new, name).connect(slot)

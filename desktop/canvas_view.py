@@ -35,6 +35,7 @@ from PySide6.QtWidgets import QSizePolicy, QWidget
 from canvas.blend import premultiply_uint8
 from canvas.errors import CanvasError
 from canvas.geometry import Rect
+from desktop.bridge import rewire
 from desktop.qimage import premultiplied_to_qimage
 
 MIN_SCALE = 1 / 64
@@ -84,14 +85,12 @@ class _Cache:
         f = 1 << k
         proj = self.projection
         img = self.levels.get(k)
+        dirty = self.level_dirty.pop(k, Rect(0, 0, 0, 0))
         if img is None:
             lw, lh = -(-proj.width // f), -(-proj.height // f)
             img = QImage(lw, lh, QImage.Format.Format_RGBA8888_Premultiplied)
             self.levels[k] = img
             dirty = proj.canvas
-        else:
-            dirty = self.level_dirty.pop(k, Rect(0, 0, 0, 0))
-        self.level_dirty.pop(k, None)
         if dirty.empty:
             return img
         # snap to the level's grid
@@ -187,14 +186,11 @@ class CanvasView(QWidget):
         return self.bridge.document if self.bridge is not None else None
 
     def set_bridge(self, bridge) -> None:
-        if self.bridge is not None:
-            self.bridge.pixelsChanged.disconnect(self._pixels_changed)
-            self.bridge.selectionChanged.disconnect(self._selection_changed)
+        rewire(self.bridge, bridge, (("pixelsChanged", self._pixels_changed),
+                                     ("selectionChanged", self._selection_changed)))
         self.bridge = bridge
         doc = bridge.document
         self._caches = [_Cache(doc.projection(("content",))), _Cache(doc.projection(("annotation",)))]
-        bridge.pixelsChanged.connect(self._pixels_changed)
-        bridge.selectionChanged.connect(self._selection_changed)
         self._selection_changed()
         self._placed = False
         if self.width() > 0 and self.isVisible():

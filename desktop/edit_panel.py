@@ -38,6 +38,7 @@ from PySide6.QtWidgets import (
 
 from canvas import commands as C
 from canvas.errors import CanvasError
+from desktop.bridge import rewire
 from desktop.edit_request import apply_result, build_request
 from desktop.jobs import JobRunner
 from desktop.qimage import rgba_to_qimage
@@ -317,7 +318,7 @@ class EditPanel(QWidget):
         runner.jobFailed.connect(self._on_failed)
         runner.jobCancelled.connect(self._on_cancelled)
         runner.queueChanged.connect(self._update_state)
-        self._connect_bridge()
+        rewire(None, self.bridge, self._bridge_slots())
         info = self.backend_info()
         if info is not None and info.capabilities is not None and not info.capabilities.reads_instruction:
             # a backend that works by task: start on its first task rather than free text
@@ -329,25 +330,14 @@ class EditPanel(QWidget):
 
     # --- document ---------------------------------------------------------------------------
     def set_bridge(self, bridge) -> None:
-        self._disconnect_bridge()
+        rewire(self.bridge, bridge, self._bridge_slots())
         self.bridge = bridge
-        self._connect_bridge()
         self._refresh_references()
         self._update_state()
 
-    def _connect_bridge(self) -> None:
-        self.bridge.referencesChanged.connect(self._refresh_references)
-        self.bridge.layersChanged.connect(self._refresh_references)
-        self.bridge.selectionChanged.connect(self._update_state)
-
-    def _disconnect_bridge(self) -> None:
-        for sig, slot in ((self.bridge.referencesChanged, self._refresh_references),
-                          (self.bridge.layersChanged, self._refresh_references),
-                          (self.bridge.selectionChanged, self._update_state)):
-            try:
-                sig.disconnect(slot)
-            except (RuntimeError, TypeError):
-                pass
+    def _bridge_slots(self):
+        return (("referencesChanged", self._refresh_references), ("layersChanged", self._refresh_references),
+                ("selectionChanged", self._update_state))
 
     @property
     def document(self):

@@ -13,7 +13,7 @@ from PySide6.QtGui import QBrush, QFont, QPalette
 from PySide6.QtWidgets import QAbstractItemView, QListWidget, QListWidgetItem, QVBoxLayout, QWidget
 
 from canvas.errors import CanvasError
-from desktop.bridge import DocumentBridge
+from desktop.bridge import DocumentBridge, rewire
 
 ORIGINAL = "Original"
 OLDEST_KEPT = "Oldest kept state"
@@ -59,9 +59,8 @@ class HistoryPanel(QWidget):
         """Show another document's history (File > New / Open) without rebuilding the dock."""
         if bridge is self.bridge:
             return
-        self.bridge.historyChanged.disconnect(self.refresh)
+        rewire(self.bridge, bridge, (("historyChanged", self.refresh),))
         self.bridge = bridge
-        bridge.historyChanged.connect(self.refresh)
         self._busy = True
         try:
             self.list.clear()

@@ -57,7 +57,7 @@ from PySide6.QtWidgets import (
 from canvas.blend import BLEND_MODES
 from canvas.errors import CanvasError
 from canvas.layers import ROLES, Layer
-from desktop.bridge import DocumentBridge
+from desktop.bridge import DocumentBridge, rewire
 from desktop.qimage import rgba_to_qimage
 
 LAYER_MIME = "application/x-akapen-layer-ids"
@@ -392,14 +392,20 @@ def _eye_path(r: QRectF) -> QPainterPath:
     return path
 
 
-def _draw_eye(p: QPainter, r: QRectF, on: bool, color: QColor) -> None:
+def _begin_icon(p: QPainter, on: bool, color: QColor, off_alpha: float) -> QColor:
+    """Save the painter and set it up for a 1.4 px antialiased icon; the colour (faded when off)."""
     p.save()
     p.setRenderHint(QPainter.RenderHint.Antialiasing, True)
     col = QColor(color)
     if not on:
-        col.setAlphaF(0.35)
+        col.setAlphaF(off_alpha)
     p.setPen(QPen(col, 1.4))
     p.setBrush(Qt.BrushStyle.NoBrush)
+    return col
+
+
+def _draw_eye(p: QPainter, r: QRectF, on: bool, color: QColor) -> None:
+    col = _begin_icon(p, on, color, 0.35)
     p.drawPath(_eye_path(r))
     c = r.center()
     if on:
@@ -411,14 +417,9 @@ def _draw_eye(p: QPainter, r: QRectF, on: bool, color: QColor) -> None:
 
 
 def _draw_lock(p: QPainter, r: QRectF, on: bool, color: QColor) -> None:
-    p.save()
-    p.setRenderHint(QPainter.RenderHint.Antialiasing, True)
-    col = QColor(color)
-    if not on:
-        col.setAlphaF(0.22)
+    col = _begin_icon(p, on, color, 0.22)
     c = r.center()
     body = QRectF(c.x() - 5, c.y() - 1, 10, 7.5)
-    p.setPen(QPen(col, 1.4))
     shackle = QRectF(c.x() - 3.3, c.y() - 7, 6.6, 9)
     if on:
         p.drawArc(shackle, 0, 180 * 16)
@@ -769,9 +770,7 @@ class LayersPanel(QWidget):
         self.model.rowsRemoved.connect(self._select_active)
         self.model.rowsMoved.connect(self._select_active)
         self.model.modelReset.connect(self._select_active)
-        bridge.activeLayerChanged.connect(self._active_changed)
-        bridge.layersChanged.connect(self._update_controls)
-        bridge.layerChanged.connect(self._layer_changed)
+        rewire(None, bridge, self._bridge_slots())
         self._select_active()
         self._update_controls()
 
@@ -780,12 +779,14 @@ class LayersPanel(QWidget):
         if bridge is self.bridge:
             return
         old_bridge, old_model = self.bridge, self.model
-        old_bridge.activeLayerChanged.disconnect(self._active_changed)
-        old_bridge.layersChanged.disconnect(self._update_controls)
-        old_bridge.layerChanged.disconnect(self._layer_changed)
+        rewire(old_bridge, None, self._bridge_slots())
         old_model.detach()
         self._attach(bridge)
         old_model.deleteLater()
+
+    def _bridge_slots(self):
+        return (("activeLayerChanged", self._active_changed), ("layersChanged", self._update_controls),
+                ("layerChanged", self._layer_changed))
 
     # --- helpers ------------------------------------------------------------------------------
     @property
