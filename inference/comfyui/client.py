@@ -318,6 +318,11 @@ class EventStream:
                                open_timeout=client.timeout, max_size=WS_FRAME_LIMIT, compression=None).__enter__()
         except (OSError, InvalidHandshake, InvalidURI, TimeoutError) as exc:
             raise ServerError(f"cannot open the event connection to {client.url}: {_reason(exc)}") from None
+        try:  # as the first message: previews then carry their prompt id (servers that know it)
+            self._ws.send(json.dumps({"type": "feature_flags", "data": {"supports_preview_metadata": True}}))
+        except Exception as exc:  # noqa: BLE001 - the websockets library raises its own types
+            self.close()
+            raise ServerError(f"the event connection to {client.url} closed at once: {_reason(exc)}") from None
 
     def next(self, timeout: float) -> Event | None:
         from websockets.exceptions import ConnectionClosed

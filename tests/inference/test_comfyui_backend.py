@@ -346,3 +346,34 @@ def test_a_model_file_added_after_a_refusal_is_seen_at_once(comfy_factory):
     with pytest.raises(BackendUnavailable) as info:
         backend.run(req)
     assert "ae.safetensors" not in str(info.value) and "clip_l.safetensors" in str(info.value)
+
+
+def test_preview_frames_of_both_formats_are_read():
+    """Previews need a sampling model, which no server here can run: the two binary frame
+    formats ComfyUI sends (0.3.75's server.py) are played by a minimal WebSocket server."""
+    import json
+
+    from websockets.sync.server import serve
+
+    buf = io.BytesIO()
+    Image.fromarray(photo(8, 8)[..., :3]).save(buf, "PNG")
+    png = buf.getvalue()
+    meta = json.dumps({"prompt_id": "p1", "node_id": "3"}).encode()
+    frames = [(1).to_bytes(4, "big") + (2).to_bytes(4, "big") + png,
+              (4).to_bytes(4, "big") + len(meta).to_bytes(4, "big") + meta + png,
+              json.dumps({"type": "progress", "data": {"value": 3, "max": 8, "prompt_id": "p1"}})]
+
+    def handler(ws):
+        for f in frames:
+            ws.send(f)
+        ws.recv()  # stay open until the client closes
+
+    port = free_port()
+    with serve(handler, "127.0.0.1", port) as srv:
+        threading.Thread(target=srv.serve_forever, daemon=True).start()
+        with ComfyClient(f"http://127.0.0.1:{port}").connect("c") as stream:
+            old, new, prog = (stream.next(5) for _ in range(3))
+        srv.shutdown()
+    assert old.kind == "preview" and old.data == {"format": 2} and old.image == png
+    assert new.kind == "preview" and new.data["prompt_id"] == "p1" and new.image == png
+    assert prog.kind == "progress" and prog.data["value"] == 3
