@@ -93,6 +93,17 @@ class QueueState:
         return len(self.running) + len(self.pending)
 
 
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    """ComfyUI's API never redirects; following one would send the bearer token to another host."""
+
+    def redirect_request(self, req, fp, code, msg, headers, newurl):
+        raise ServerError(f"{req.full_url} redirected to {newurl}; refused (the token would go there too): "
+                          "use the final address")
+
+
+_OPENER = urllib.request.build_opener(_NoRedirect)
+
+
 def _read_limited(resp, limit: int, what: str) -> bytes:
     data = resp.read(limit + 1)
     if len(data) > limit:
@@ -139,7 +150,7 @@ class ComfyClient:
             headers["Content-Type"] = content_type
         req = urllib.request.Request(self.url + path, data=data, method=method, headers=headers)
         try:
-            with urllib.request.urlopen(req, timeout=timeout or self.timeout) as resp:
+            with _OPENER.open(req, timeout=timeout or self.timeout) as resp:
                 return _read_limited(resp, limit, f"the answer of {self.url}{path.split('?')[0]}")
         except urllib.error.HTTPError as exc:
             body = exc.read(64 * 1024).decode("utf-8", "replace")

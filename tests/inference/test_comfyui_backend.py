@@ -377,3 +377,31 @@ def test_preview_frames_of_both_formats_are_read():
     assert old.kind == "preview" and old.data == {"format": 2} and old.image == png
     assert new.kind == "preview" and new.data["prompt_id"] == "p1" and new.image == png
     assert prog.kind == "progress" and prog.data["value"] == 3
+
+
+def test_a_redirect_is_refused_so_the_token_never_leaves_for_another_host():
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    seen = []
+
+    class Redirect(BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802 - the http.server name
+            seen.append(self.headers.get("Authorization"))
+            self.send_response(302)
+            self.send_header("Location", "http://127.0.0.2:9/system_stats")
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Redirect)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    try:
+        client = ComfyClient(f"http://127.0.0.1:{httpd.server_address[1]}", "secret-token")
+        with pytest.raises(BackendFailed, match="redirected .* refused"):
+            client.system_stats()
+        r = check(ServerConfig(client.url, "secret-token"), timeout=3)
+        assert not r.ok and "redirected" in r.error
+    finally:
+        httpd.shutdown()
+    assert seen == ["Bearer secret-token", "Bearer secret-token"]  # sent to the server it was given for, only
