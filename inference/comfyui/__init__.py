@@ -34,7 +34,3 @@ def _family_factory(family: str):
 
 BACKENDS = {f"comfyui-{f}": _family_factory(f) for f in FAMILY_BACKENDS}
 BACKENDS[WORKFLOW_BACKEND] = "inference.comfyui.backend:ComfyWorkflowBackend"
-
-
-def is_comfy_backend(name: str) -> bool:
-    return name.startswith("comfyui-")

@@ -415,9 +415,6 @@ class ComfyWorkflowBackend(ComfyBackend):
         if not request.params.get("workflow"):
             raise InvalidRequest("choose a ComfyUI workflow (JSON, UI or API format) for this backend")
 
-    def wants_region(self, request: EditRequest) -> bool:
-        return True
-
     def api_prompt(self, request: EditRequest, client: ComfyClient) -> dict:
         wf = request.params["workflow"]
         data = wf if isinstance(wf, dict) else read_workflow_file(wf)
