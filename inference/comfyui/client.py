@@ -214,7 +214,7 @@ class ComfyClient:
             cached = _INFO_CACHE.get(self.url)
         if cached is not None and not refresh and now - cached[0] < INFO_TTL:
             return cached[1]
-        data = self.get_json("/object_info", timeout=max(self.timeout, 60.0))
+        data = self.get_json("/object_info")  # the timeout is per socket read, not for the whole answer
         if not isinstance(data, dict):
             raise ServerError(f"{self.url}/object_info is not ComfyUI's: is it a ComfyUI server?")
         with _INFO_LOCK:

@@ -17,6 +17,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -261,10 +262,8 @@ def choose(servers: Sequence[ServerConfig], plan: Planner, *, timeout: float = 1
     if not servers:
         raise BackendUnavailable("no ComfyUI server is set up: add one in Edit › Servers… "
                                  "(or pass --server URL on the command line)")
-    fits: list[Candidate] = []
-    notes: list[str] = []
-    lacking: list[str] = []
-    for server in servers:
+
+    def ask(server: ServerConfig) -> tuple[str, Candidate | str]:
         client = server.client(timeout)
         try:
             found = plan(client)
@@ -273,14 +272,19 @@ def choose(servers: Sequence[ServerConfig], plan: Planner, *, timeout: float = 1
                 found = plan(client)
             queue = client.queue().length
         except ServerError as exc:
-            notes.append(f"{server.label} skipped: {exc}")
             with _LOCK:
                 _REPORTS[server.url] = ServerReport(server.url, False, str(exc), checked_at=time.time())
-            continue
+            return "skipped", f"{server.label} skipped: {exc}"
         if found.lacks:
-            lacking.append(f"{server.label} lacks {found.lacks}")
-            continue
-        fits.append(Candidate(server, client, found.prompt, queue))
+            return "lacks", f"{server.label} lacks {found.lacks}"
+        return "fits", Candidate(server, client, found.prompt, queue)
+
+    # all at once: a server that does not answer costs its timeout once, not once per server
+    with ThreadPoolExecutor(max_workers=min(8, len(servers)), thread_name_prefix="akapen-comfy") as pool:
+        answers = list(pool.map(ask, servers))
+    fits = [v for k, v in answers if k == "fits"]
+    notes = [v for k, v in answers if k == "skipped"]
+    lacking = [v for k, v in answers if k == "lacks"]
     if not fits:
         why = lacking + notes
         raise BackendUnavailable("no ComfyUI server can run this edit:\n  " + "\n  ".join(why))

@@ -405,3 +405,20 @@ def test_a_redirect_is_refused_so_the_token_never_leaves_for_another_host():
     finally:
         httpd.shutdown()
     assert seen == ["Bearer secret-token", "Bearer secret-token"]  # sent to the server it was given for, only
+
+
+def test_a_server_that_never_answers_is_skipped_and_named(server):
+    import socket
+
+    hung = socket.socket()
+    hung.bind(("127.0.0.1", 0))
+    hung.listen(8)  # accepts connections (the kernel does) but never answers a request
+    try:
+        silent = ServerConfig(f"http://127.0.0.1:{hung.getsockname()[1]}", name="silent")
+        backend = ComfyWorkflowBackend([silent, ServerConfig(server.url)], timeout=2)
+        img = photo()
+        res = backend.run(EditRequest(img, "", params={"workflow": invert_graph()}))
+        assert backend.last_server == server.url
+        assert any(w.startswith("silent skipped") and "no answer in time" in w for w in res.warnings), res.warnings
+    finally:
+        hung.close()
