@@ -36,8 +36,9 @@ def version(n: int) -> Document:
     return Document.assemble(128, 96, layers, metadata={"version": n})
 
 
-def save_forever(path: str) -> None:  # runs in the child
+def save_forever(path: str, started) -> None:  # runs in the child
     docs = [version(0), version(1)]
+    started.set()
     i = 0
     while True:
         save_ora(docs[i % 2], path)
@@ -47,15 +48,21 @@ def save_forever(path: str) -> None:  # runs in the child
 def test_file_is_always_a_complete_version_after_random_kills(tmp_path):
     path = tmp_path / "work.ora"
     versions = [version(0), version(1)]
+    t0 = time.perf_counter()
     save_ora(versions[0], path)
+    save_s = time.perf_counter() - t0  # kills are spread over about two saves
     ctx = mp.get_context("forkserver")
     ctx.set_forkserver_preload(["canvas.ora", "tests.canvas.test_kill_save"])
     rng = random.Random(1234)
     mid_write = 0
     for _ in range(ROUNDS):
-        proc = ctx.Process(target=save_forever, args=(str(path),), daemon=True)
+        started = ctx.Event()
+        proc = ctx.Process(target=save_forever, args=(str(path), started), daemon=True)
         proc.start()
-        time.sleep(rng.uniform(0.0, 0.03))
+        # wait for the child to be saving, so no kill is spent on a child still starting
+        # (that depends on the machine's speed, and made the count below flaky)
+        assert started.wait(30)
+        time.sleep(rng.uniform(0.0, 2.5 * save_s))
         proc.kill()
         proc.join()
         leftovers = [p for p in tmp_path.iterdir() if p.name.startswith(".")]
