@@ -50,7 +50,7 @@ def test_file_is_always_a_complete_version_after_random_kills(tmp_path):
     versions = [version(0), version(1)]
     t0 = time.perf_counter()
     save_ora(versions[0], path)
-    save_s = time.perf_counter() - t0  # kills are spread over about two saves
+    save_s = time.perf_counter() - t0  # kills land within the first 2.5 saves
     ctx = mp.get_context("forkserver")
     ctx.set_forkserver_preload(["canvas.ora", "tests.canvas.test_kill_save"])
     rng = random.Random(1234)
