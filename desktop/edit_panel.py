@@ -40,7 +40,7 @@ from canvas import commands as C
 from canvas.errors import CanvasError
 from desktop.bridge import rewire
 from desktop.edit_request import apply_result, build_request
-from desktop.jobs import JobRunner
+from desktop.jobs import JobRunner, Relay
 from desktop.qimage import rgba_to_qimage
 from inference import registry
 from inference.comfyui import WORKFLOW_BACKEND
@@ -67,7 +67,7 @@ def read_workflow(path: str, servers) -> tuple[Any, str]:
     Raises InvalidRequest when the file is not a workflow, ServerError when the server fails.
     """
     from inference.comfyui import workflow
-    from inference.comfyui.backend import read_workflow_file
+    from inference.comfyui.backend import read_workflow_file, workflow_prompt
 
     data = read_workflow_file(path)
     if workflow.is_api_format(data):
@@ -75,8 +75,7 @@ def read_workflow(path: str, servers) -> tuple[Any, str]:
     if not servers:
         return None, "connect a server to read this workflow (Edit › Servers…)"
     client = servers[0].client()
-    info = client.object_info()
-    return workflow.analyse(workflow.ui_to_api(data, info), info), f"read through {servers[0].label}"
+    return workflow.analyse(workflow_prompt(data, client), client.object_info()), f"read through {servers[0].label}"
 
 
 class ElidedLabel(QLabel):
@@ -424,6 +423,10 @@ class EditPanel(QWidget):
         for w in getattr(self, "_lora_widgets", ()):
             w.setVisible(takes)  # only for backends that load LoRAs
         self._show_workflow_rows(info is not None and info.name == WORKFLOW_BACKEND)
+        textless = self._workflow_without_prompt(info)  # the chosen workflow has nowhere to put text
+        self.instruction.setEnabled(not textless)
+        self.preset_combo.setEnabled(not textless)
+        self.instruction.setToolTip("This workflow has no prompt input: it takes no instruction" if textless else "")
         why = self.why_not_runnable()
         self.run_button.setEnabled(why is None)
         self.run_button.setToolTip(why or "Run the edit (Ctrl+Return)")
@@ -514,8 +517,6 @@ class EditPanel(QWidget):
         servers = configured()
         self._set_workflow_note(f"reading the workflow{' on ' + servers[0].label if servers else ''}…")
 
-        from desktop.server_settings import Relay
-
         relay = Relay()
         relay.finished.connect(self._workflow_read)
         self._workflow_relays.add(relay)
@@ -523,8 +524,6 @@ class EditPanel(QWidget):
         def work() -> None:
             try:
                 answer, error = read_workflow(str(path), servers), None
-            except InferenceError as exc:
-                answer, error = None, exc
             except Exception as exc:  # noqa: BLE001 - reported on the GUI thread with its text
                 answer, error = None, exc
             relay.finished.emit((generation, answer), error)
@@ -670,7 +669,8 @@ class EditPanel(QWidget):
         if info.capabilities is not None and not info.capabilities.seeded:
             seed = None
         request = build_request(
-            self.document, self.instruction.toPlainText(), task, info.capabilities,
+            self.document, "" if self._workflow_without_prompt(info) else self.instruction.toPlainText(), task,
+            info.capabilities,
             region=self.region_combo.currentData(), annotation_use=use, seed=seed,
             steps=self.steps.value() or None, guidance=self.guidance.value() or None,
             variations=min(self.variations.value(), info.capabilities.max_variations if info.capabilities else 16),

@@ -31,6 +31,14 @@ log = logging.getLogger(__name__)
 JobFn = Callable[[Callable[[ProgressUpdate], None], CancelToken], Any]
 
 
+class Relay(QObject):
+    """Carries one finished piece of small background work (a server check, reading a
+    workflow) from its thread to the GUI thread: made on the GUI thread, ``finished`` emitted
+    from the worker arrives there (queued). Edits go through :class:`JobRunner` instead."""
+
+    finished = Signal(object, object)
+
+
 class JobState(enum.Enum):
     QUEUED = "queued"
     RUNNING = "running"

@@ -13,7 +13,7 @@ import html
 import threading
 from collections.abc import Callable
 
-from PySide6.QtCore import QObject, Qt, Signal
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QDialog,
     QDialogButtonBox,
@@ -30,6 +30,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from desktop.jobs import Relay
 from inference.comfyui import servers as comfy_servers
 from inference.comfyui.servers import ServerConfig, ServerReport, ServerStore
 from inference.errors import InvalidRequest
@@ -58,13 +59,6 @@ def state_text(report: ServerReport | None) -> str:
     if report is None:
         return "not checked"
     return "connected" if report.ok else "not connected"
-
-
-class Relay(QObject):
-    """Carries one finished piece of background work from its thread to the GUI thread: made
-    on the GUI thread, ``finished`` emitted from the worker arrives there (queued)."""
-
-    finished = Signal(object, object)
 
 
 class ServersDialog(QDialog):

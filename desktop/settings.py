@@ -56,13 +56,17 @@ class Settings:
         self.q.setValue("tools/current", name)
 
     # --- files ----------------------------------------------------------------------------------
-    def recent_files(self) -> list[str]:
-        raw = self.q.value("files/recent", "")
+    def _strings(self, key: str) -> list[str]:
+        """A list of strings stored as JSON under ``key`` (empty when missing or damaged)."""
+        raw = self.q.value(key, "")
         try:
             items = json.loads(raw) if raw else []
         except (TypeError, ValueError):
             items = []
-        return [str(p) for p in items if isinstance(p, str)][:MAX_RECENT]
+        return [str(p) for p in items if isinstance(p, str)] if isinstance(items, list) else []
+
+    def recent_files(self) -> list[str]:
+        return self._strings("files/recent")[:MAX_RECENT]
 
     def add_recent_file(self, path: str) -> list[str]:
         path = os.path.abspath(path)
@@ -88,12 +92,7 @@ class Settings:
 
     # --- models ---------------------------------------------------------------------------------
     def model_folders(self) -> list[str]:
-        raw = self.q.value("models/folders", "")
-        try:
-            items = json.loads(raw) if raw else []
-        except (TypeError, ValueError):
-            items = []
-        return [str(p) for p in items if isinstance(p, str)]
+        return self._strings("models/folders")
 
     def set_model_folders(self, folders: list[str]) -> None:
         self.q.setValue("models/folders", json.dumps([str(f) for f in folders]))

@@ -41,7 +41,6 @@ from inference.request import EditRequest
 
 STEPS = 100                   # progress steps of one job (the fraction is mapped onto them)
 MAX_OUTPUT_PIXELS = 64 * 1024 * 1024
-WORKFLOW_LIMIT = 32 * 1024 * 1024
 SILENCE_POLL = 5.0            # seconds without a WebSocket message before asking /history
 
 
@@ -389,11 +388,21 @@ class ComfyFamilyBackend(ComfyBackend):
 def read_workflow_file(path: str | Path) -> dict:
     p = Path(path)
     try:
-        if p.stat().st_size > WORKFLOW_LIMIT:
-            raise InvalidRequest(f"{p}: larger than 32 MB, not a workflow")
+        if p.stat().st_size > workflow.MAX_BYTES:  # refused before it is read into memory
+            raise InvalidRequest(f"{p}: larger than {workflow.MAX_BYTES // 2**20} MB, not a workflow")
         return workflow.parse_workflow(p.read_bytes())
     except OSError as exc:
         raise InvalidRequest(f"cannot read the workflow {p}: {exc.strerror or exc}") from None
+
+
+def workflow_prompt(source: str | Path | dict, client: ComfyClient | None) -> dict | None:
+    """The API prompt of a workflow (a file or parsed JSON). UI format is converted through
+    ``client``'s node list, so it follows that server's version; None when it needs a server
+    and ``client`` is None."""
+    data = source if isinstance(source, dict) else read_workflow_file(source)
+    if workflow.is_api_format(data):
+        return json.loads(json.dumps(data))  # a copy: apply() and the caller never share it
+    return None if client is None else workflow.ui_to_api(data, client.object_info())
 
 
 class ComfyWorkflowBackend(ComfyBackend):
@@ -415,15 +424,8 @@ class ComfyWorkflowBackend(ComfyBackend):
         if not request.params.get("workflow"):
             raise InvalidRequest("choose a ComfyUI workflow (JSON, UI or API format) for this backend")
 
-    def api_prompt(self, request: EditRequest, client: ComfyClient) -> dict:
-        wf = request.params["workflow"]
-        data = wf if isinstance(wf, dict) else read_workflow_file(wf)
-        if workflow.is_api_format(data):
-            return json.loads(json.dumps(data))
-        return workflow.ui_to_api(data, client.object_info())
-
     def graph(self, request: EditRequest, client: ComfyClient, images: list[str], seed: int) -> dict:
-        prompt = self.api_prompt(request, client)
+        prompt = workflow_prompt(request.params["workflow"], client)
         info = workflow.analyse(prompt, client.object_info())
         mapping = image_mapping(info, request, images)
         return workflow.apply(prompt, info, images=mapping,

@@ -700,8 +700,9 @@ def _is_output(node: dict, object_info: dict | None) -> bool:
 def analyse(prompt: dict, object_info: dict | None = None) -> WorkflowInfo:
     """Find the prompt's image inputs, prompt text, seeds, steps, guidance and image outputs.
 
-    Image inputs are its LoadImage nodes, ordered by the number in their title ("Image 2",
-    "reference 1") and then by node id, so the canvas image goes to the first. Prompt text is
+    Image inputs are its LoadImage nodes: one the user named as the main image ("Photo") first,
+    then by the number in their title ("Image 2", "reference 1"), then by node id, so the canvas
+    image goes to the first. Prompt text is
     a text encoder's text that flows into a sampler's ``positive`` (negative: ``negative``).
     """
     if not is_api_format(prompt):
@@ -733,7 +734,11 @@ def analyse(prompt: dict, object_info: dict | None = None) -> WorkflowInfo:
         m = re.search(r"\d+", s.title)
         return int(m.group()) if m and s.title != s.class_type else float("inf")
 
-    images.sort(key=lambda s: (number(s), _id_key(s.node_id)))
+    def named_main(s: Slot) -> bool:  # a user's own name for the edited image: "Photo", "Input"
+        return (s.title not in (s.class_type, "Load Image") and not re.search(r"\d", s.title)
+                and not re.search(r"ref|style|mask", s.title, re.IGNORECASE))
+
+    images.sort(key=lambda s: (not named_main(s), number(s), _id_key(s.node_id)))
     return WorkflowInfo(tuple(images), tuple(pos), tuple(neg), tuple(seeds), tuple(steps), tuple(guid or cfg),
                         tuple(outs))
 

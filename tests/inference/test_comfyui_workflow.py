@@ -664,3 +664,12 @@ def test_build_refuses_what_a_family_cannot_take():
     assert of_type(graph, "KSampler")["steps"] == 7 and of_type(graph, "KSampler")["cfg"] == 5.5
     assert of_type(graph, "KSampler")["seed"] == 2**64 - 1 and of_type(graph, "SaveImage")["filename_prefix"] == "p"
     assert of_type(graph, "WanImageToVideo")["width"] == 992 and of_type(graph, "WanImageToVideo")["height"] == 752
+
+
+def test_an_input_titled_as_a_reference_comes_after_the_main_image():
+    prompt = {"1": {"class_type": "LoadImage", "inputs": {"image": "a.png"}, "_meta": {"title": "Photo"}},
+              "4": {"class_type": "LoadImage", "inputs": {"image": "b.png"}, "_meta": {"title": "Reference image 2"}},
+              "5": {"class_type": "ImageBlend", "inputs": {"image1": ["4", 0], "image2": ["1", 0],
+                                                           "blend_factor": 0.5, "blend_mode": "normal"}},
+              "3": {"class_type": "SaveImage", "inputs": {"images": ["5", 0], "filename_prefix": "x"}}}
+    assert [s.node_id for s in W.analyse(prompt).image_inputs] == ["1", "4"]
