@@ -252,6 +252,21 @@ def test_api_workflow_maps_its_image_input_to_the_canvas(qtbot, comfy_window, tm
     assert panel.build()[1].params["workflow_images"] == {"1": "Cat"}
 
 
+def test_a_workflow_without_a_prompt_input_takes_no_instruction(qtbot, comfy_window, tmp_path):
+    panel = comfy_window.edit_panel
+    panel.instruction.setPlainText("make it night")
+    assert panel.instruction.isEnabled()
+    panel.choose_workflow(write(tmp_path / "invert_api.json", API_WORKFLOW))  # LoadImage → invert → save
+    qtbot.waitUntil(lambda: not panel.workflow_reading, timeout=10000)
+    assert not panel.instruction.isEnabled() and not panel.preset_combo.isEnabled()
+    assert "no prompt input" in panel.instruction.toolTip()
+    assert panel.build()[1].instruction == ""  # the text typed is not sent where it cannot go
+    panel.instruction.setPlainText("")
+    assert panel.why_not_runnable() is None  # and none is asked for
+    choose(panel.backend_combo, "classical")
+    assert panel.instruction.isEnabled() and panel.preset_combo.isEnabled()
+
+
 def test_ui_workflow_is_read_through_the_server(qtbot, comfy_window, tmp_path):
     panel = comfy_window.edit_panel
     panel.choose_workflow(write(tmp_path / "invert_ui.json", UI_WORKFLOW))
