@@ -19,7 +19,7 @@ of a label and error reports, so they can be driven without menus or dialogs in 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import cv2
 import numpy as np
@@ -763,12 +763,42 @@ class PenTool(_MarkTool):
                                             points_=tuple(self._pts)))
 
 
+def text_label_at(doc, p: QPointF) -> tuple[AnnotationLayer, TextLabel] | None:
+    """The topmost visible text label whose box holds ``p``."""
+    for layer in reversed(doc.layers):
+        if isinstance(layer, AnnotationLayer) and layer.visible:
+            for mark in reversed(layer.marks):
+                if isinstance(mark, TextLabel) and mark_distance(mark, (p.x(), p.y()))[1]:
+                    return layer, mark
+    return None
+
+
+def edit_text_label(tool: Tool, layer: AnnotationLayer, mark: TextLabel) -> bool:
+    """Ask for new text for ``mark`` (one undoable step); an emptied label is deleted."""
+    if layer.locked:
+        tool.hint(f"Layer “{layer.name}” is locked; unlock it to change its marks.")
+        return True
+    text = tool.host.ask_text("Edit text label", "Label text (empty deletes it):", mark.text)
+    if text is None or text == mark.text:
+        return True
+    if text.strip():
+        tool.doc.replace_mark(layer.id, replace(mark, text=text))
+    else:
+        tool.doc.remove_mark(layer.id, mark.id)
+    tool.view.update()
+    return True
+
+
 class TextTool(_MarkTool):
     name, label, shortcut, symbol = "text", "Text label", "T", "text"
-    tip = "Red pen: click where a text label goes, then type it"
+    tip = "Red pen: click where a text label goes, then type it; click a label to change its text"
 
     def press(self, ev: ToolEvent) -> None:
         if ev.button != Qt.MouseButton.LeftButton:
+            return
+        found = text_label_at(self.doc, ev.pos)
+        if found is not None:  # clicking a label edits it, as in every drawing program
+            edit_text_label(self, *found)
             return
         text = self.host.ask_text("Text label", "Label text:")
         if not text or not text.strip():
@@ -781,7 +811,8 @@ class MarkSelectTool(Tool):
     """Pick the mark nearest the cursor; drag moves it, Delete removes it, the colour recolours it."""
 
     name, label, shortcut = "mark_select", "Select marks", "S"
-    tip = "Click the red-pen mark nearest the cursor to select it; drag to move it, Delete removes it"
+    tip = ("Click the red-pen mark nearest the cursor to select it; drag to move it, Delete removes it, "
+           "double-click a text label to change its text")
 
     def __init__(self, host) -> None:
         super().__init__(host)
@@ -831,6 +862,13 @@ class MarkSelectTool(Tool):
 
     def release(self, ev: ToolEvent) -> None:
         self._drag = None
+
+    def double_click(self, ev: ToolEvent) -> bool:
+        sel = self.selected_mark()
+        if sel is None or not isinstance(sel[1], TextLabel):
+            return False
+        self._drag = None
+        return edit_text_label(self, *sel)
 
     def cancel(self) -> None:
         self._drag = None

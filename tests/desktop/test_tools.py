@@ -227,6 +227,63 @@ def test_mark_select_picks_nearest_moves_recolours_and_deletes(window, monkeypat
     assert tool.selected == (layer.id, layer.marks[0].id)
 
 
+def test_text_labels_are_re_edited_by_clicking_them_with_text_or_double_clicking_with_select(window, monkeypatch):
+    doc = window.document
+    layer = marks_layer(doc)
+    doc.add_mark(layer.id, TextLabel(pos=(100, 100), text="bus here", size=24))
+    doc.add_mark(layer.id, Arrow(start=(20, 300), end=(200, 300)))
+    asked = []
+
+    def answer(reply):
+        monkeypatch.setattr(window, "ask_text", lambda title, label, text="": asked.append(text) or reply)
+
+    # the text tool on a label: its text is offered and changed in place, no second label
+    answer("red bus here")
+    window.set_tool("text")
+    send_mouse(window.view, "press", (110, 110))
+    send_mouse(window.view, "release", (110, 110))
+    texts = [m for m in layer.marks if isinstance(m, TextLabel)]
+    assert asked == ["bus here"] and len(texts) == 1
+    assert texts[0].text == "red bus here" and texts[0].pos == (100, 100)
+    assert doc.history.undo_label == "Edit text"
+    window.undo_action.trigger()
+    assert layer.marks[0].text == "bus here"
+    # the text tool away from any label still makes a new one
+    answer("tree")
+    send_mouse(window.view, "press", (400, 400))
+    send_mouse(window.view, "release", (400, 400))
+    assert [m.text for m in layer.marks if isinstance(m, TextLabel)] == ["bus here", "tree"]
+    # Select marks: a double-click on a label edits it; on an arrow it does nothing
+    answer("a red bus")
+    window.set_tool("mark_select")
+    send_mouse(window.view, "press", (105, 105))
+    send_mouse(window.view, "release", (105, 105))
+    send_mouse(window.view, "double", (105, 105))
+    send_mouse(window.view, "release", (105, 105))
+    assert layer.marks[0].text == "a red bus"
+    n = len(asked)
+    send_mouse(window.view, "press", (100, 300))
+    send_mouse(window.view, "release", (100, 300))
+    send_mouse(window.view, "double", (100, 300))
+    assert len(asked) == n and layer.marks[1].kind == "arrow"
+    # cancelling keeps the label; emptying it deletes it (one undo brings it back)
+    answer(None)
+    window.set_tool("text")
+    send_mouse(window.view, "press", (105, 105))
+    assert layer.marks[0].text == "a red bus"
+    answer("  ")
+    send_mouse(window.view, "press", (105, 105))
+    assert [m.kind for m in layer.marks] == ["arrow", "text"]
+    window.undo_action.trigger()
+    assert layer.marks[0].text == "a red bus"
+    # a locked layer's label is not changed, and the user is told why
+    doc.set_layer_props(layer.id, locked=True)
+    answer("changed")
+    send_mouse(window.view, "press", (105, 105))
+    assert layer.marks[0].text == "a red bus"
+    assert "locked" in window.statusBar().currentMessage()
+
+
 def test_rectangle_and_lasso_selection_with_add_and_subtract(window):
     doc = window.document
     view = window.view
