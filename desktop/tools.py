@@ -377,11 +377,15 @@ class EraserTool(BrushTool):
 
 
 class MoveTool(Tool):
-    """Move, scale (corner handles; Shift keeps the aspect) and rotate collage pieces."""
+    """Move, scale and rotate collage pieces.
+
+    A corner handle scales both sides, an edge handle one; the opposite corner or edge stays
+    where it is (Alt: the centre stays), Shift keeps the aspect. The round handle rotates.
+    """
 
     name, label, shortcut = "move", "Move / transform", "V"
-    tip = ("Collage pieces: drag to move, drag a corner to scale (Shift keeps the aspect), "
-           "drag the round handle to rotate (Shift snaps to 15°); click a piece to pick it")
+    tip = ("Pieces: drag to move; a corner or edge scales (Shift: keep aspect, Alt: from the centre); "
+           "the round handle rotates (Shift: 15° steps); click a piece to pick it")
 
     def __init__(self, host) -> None:
         super().__init__(host)
@@ -389,7 +393,7 @@ class MoveTool(Tool):
         self._gesture: object | None = None
         self._start: QPointF | None = None
         self._tf0: Transform | None = None
-        self._corner = 0
+        self._handle = QPointF()  # canvas point of the corner or edge handle being dragged
         self._hover: str | None = None
 
     def accepts(self, layer) -> bool:
@@ -404,6 +408,11 @@ class MoveTool(Tool):
         m = piece.transform.matrix(w, h)
         pts = m @ np.array([[0, w, w, 0], [0, 0, h, h], [1, 1, 1, 1]], dtype=np.float64)
         return [QPointF(pts[0, i], pts[1, i]) for i in range(4)]
+
+    @staticmethod
+    def _edge_points(pts: list[QPointF]) -> list[QPointF]:
+        """The midpoints of the four sides (top, right, bottom, left before any flip)."""
+        return [(pts[i] + pts[(i + 1) % 4]) / 2 for i in range(4)]
 
     def _widget_geometry(self, piece: PieceLayer):
         v = self.view
@@ -426,6 +435,9 @@ class MoveTool(Tool):
         for i, c in enumerate(wc):
             if abs(c.x() - wpos.x()) <= HANDLE and abs(c.y() - wpos.y()) <= HANDLE:
                 return f"corner{i}"
+        for i, c in enumerate(self._edge_points(wc)):
+            if abs(c.x() - wpos.x()) <= HANDLE and abs(c.y() - wpos.y()) <= HANDLE:
+                return f"edge{i}"
         if QPolygonF(wc).containsPoint(wpos, Qt.FillRule.OddEvenFill):
             return "move"
         return None
@@ -450,6 +462,10 @@ class MoveTool(Tool):
             "corner2": QCursor(Qt.CursorShape.SizeFDiagCursor),
             "corner1": QCursor(Qt.CursorShape.SizeBDiagCursor),
             "corner3": QCursor(Qt.CursorShape.SizeBDiagCursor),
+            "edge0": QCursor(Qt.CursorShape.SizeVerCursor),
+            "edge2": QCursor(Qt.CursorShape.SizeVerCursor),
+            "edge1": QCursor(Qt.CursorShape.SizeHorCursor),
+            "edge3": QCursor(Qt.CursorShape.SizeHorCursor),
         }.get(self._hover or "", QCursor(Qt.CursorShape.ArrowCursor))
 
     def press(self, ev: ToolEvent) -> None:
@@ -473,6 +489,10 @@ class MoveTool(Tool):
         self._gesture = object()
         self._start = QPointF(ev.pos)
         self._tf0 = piece.transform
+        if part.startswith(("corner", "edge")):
+            pts = self.corners(piece)
+            i = int(part[-1])
+            self._handle = pts[i] if part.startswith("corner") else self._edge_points(pts)[i]
         self.view.update()
 
     def move(self, ev: ToolEvent) -> None:
@@ -497,28 +517,52 @@ class MoveTool(Tool):
             rot = (rot + 180.0) % 360.0 - 180.0
             tf = Transform(tf0.cx, tf0.cy, tf0.sx, tf0.sy, rot, tf0.flip_h, tf0.flip_v)
         else:
-            h, w = piece.original.shape[:2]
-            t = math.radians(tf0.rotation)
-            c, s = math.cos(t), math.sin(t)
-
-            def local(p: QPointF) -> tuple[float, float]:
-                dx, dy = p.x() - tf0.cx, p.y() - tf0.cy
-                return c * dx + s * dy, -s * dx + c * dy
-
-            vx, vy = local(ev.pos)
-            min_s = 1.0 / max(w, h)
-            if ev.shift:
-                v0x, v0y = local(self._start)
-                k = math.hypot(vx, vy) / max(math.hypot(v0x, v0y), 1e-6)
-                sx, sy = max(abs(tf0.sx) * k, min_s), max(abs(tf0.sy) * k, min_s)
-            else:
-                sx = max(abs(vx) / (w / 2), min_s)
-                sy = max(abs(vy) / (h / 2), min_s)
-            tf = Transform(tf0.cx, tf0.cy, math.copysign(sx, tf0.sx), math.copysign(sy, tf0.sy),
-                           tf0.rotation, tf0.flip_h, tf0.flip_v)
+            tf = self._scaled(piece, ev)
         self.doc.set_transform(piece.id, tf, gesture=self._gesture,
                                label={"move": "Move", "rotate": "Rotate"}.get(self._mode, "Scale"))
         self.view.update()
+
+    def _scaled(self, piece: PieceLayer, ev: ToolEvent) -> Transform:
+        """The transform while a corner or edge handle is dragged to ``ev.pos``.
+
+        Worked in the piece's own rotated frame (u along its width, v along its height, origin
+        at its centre): the handle's side of the centre gives the directions it moves (du, dv),
+        so flipped pieces need no special case; the opposite side is the anchor.
+        """
+        tf0 = self._tf0
+        h, w = piece.original.shape[:2]
+        t = math.radians(tf0.rotation)
+        c, s = math.cos(t), math.sin(t)
+
+        def local(p: QPointF) -> tuple[float, float]:
+            dx, dy = p.x() - tf0.cx, p.y() - tf0.cy
+            return c * dx + s * dy, -s * dx + c * dy
+
+        hu, hv = abs(tf0.sx) * w / 2, abs(tf0.sy) * h / 2  # half extents
+        au, av = local(self._handle)
+        du = 0 if abs(au) < 1e-6 * max(hu, 1) else math.copysign(1, au)
+        dv = 0 if abs(av) < 1e-6 * max(hv, 1) else math.copysign(1, av)
+        mu, mv = local(ev.pos)
+        centred = ev.alt
+        min_u, min_v = 0.5 * w / max(w, h), 0.5 * h / max(w, h)  # the longest side keeps 1 px
+
+        def extent(d, m, half):  # the new half extent along one axis
+            return (d * m) if centred else (d * m + half) / 2
+
+        nu = max(extent(du, mu, hu), min_u) if du else hu
+        nv = max(extent(dv, mv, hv), min_v) if dv else hv
+        if ev.shift:  # keep the aspect: one factor, from the axis (or diagonal) dragged
+            if du and dv:
+                k = max(nu / hu, nv / hv)
+            else:
+                k = nu / hu if du else nv / hv
+            nu, nv = max(hu * k, min_u), max(hv * k, min_v)
+        # the anchor (opposite side) stays put unless Alt; an edge keeps its other axis centred
+        cu = 0.0 if centred else du * (nu - hu)
+        cv = 0.0 if centred else dv * (nv - hv)
+        cx, cy = tf0.cx + c * cu - s * cv, tf0.cy + s * cu + c * cv
+        return Transform(cx, cy, math.copysign(nu / (w / 2), tf0.sx), math.copysign(nv / (h / 2), tf0.sy),
+                         tf0.rotation, tf0.flip_h, tf0.flip_v)
 
     def release(self, ev: ToolEvent) -> None:
         self.cancel()
@@ -545,6 +589,9 @@ class MoveTool(Tool):
         p.setBrush(QColor(255, 255, 255))
         for c in wc:
             p.drawRect(QRectF(c.x() - HANDLE / 2, c.y() - HANDLE / 2, HANDLE, HANDLE))
+        e = HANDLE - 2  # edge handles a little smaller than the corners
+        for c in self._edge_points(wc):
+            p.drawRect(QRectF(c.x() - e / 2, c.y() - e / 2, e, e))
         p.drawEllipse(rot, HANDLE / 2 + 1, HANDLE / 2 + 1)
 
 

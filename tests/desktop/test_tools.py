@@ -169,19 +169,62 @@ def test_move_then_rotate_a_piece_and_undo_back_to_the_exact_pixels(window):
     assert np.array_equal(doc.render(), start)
 
 
-def test_corner_handle_scales_and_shift_keeps_the_aspect(window):
-    piece = add_piece(window, 100, 100, 80, 40)
+def test_corner_handle_scales_from_the_opposite_corner_alt_about_the_centre_shift_keeps_the_aspect(window):
+    piece = add_piece(window, 100, 100, 80, 40)  # (100, 100)–(180, 140), centre (140, 120)
     window.set_tool("move")
-    # bottom-right corner at (180, 140); drag it out
+    # bottom-right corner dragged to (220, 150): the top-left corner stays at (100, 100)
     drag(window.view, [(180, 140), (200, 150), (220, 150)])
     tf = piece.transform
-    assert tf.sx == pytest.approx((220 - 140) / 40)  # half width 40 → 80
-    assert tf.sy == pytest.approx((150 - 120) / 20)
+    assert tf.sx == pytest.approx(120 / 80) and tf.sy == pytest.approx(50 / 40)
+    assert (tf.cx, tf.cy) == pytest.approx((160, 125))
+    assert piece.bounds().x == 100 and piece.bounds().y == 100
+    assert window.document.history.undo_label.startswith("Scale")
+    window.document.undo()
+    # Alt: about the centre (half width 40 → 80)
+    drag(window.view, [(180, 140), (220, 150)], modifiers=Qt.KeyboardModifier.AltModifier)
+    tf = piece.transform
+    assert tf.sx == pytest.approx((220 - 140) / 40) and tf.sy == pytest.approx((150 - 120) / 20)
+    assert (tf.cx, tf.cy) == pytest.approx((140, 120))
     window.document.undo()
     drag(window.view, [(180, 140), (220, 150)], modifiers=Qt.KeyboardModifier.ShiftModifier)
     tf = piece.transform
-    assert tf.sx == pytest.approx(tf.sy)
-    assert tf.sx > 1.2
+    assert tf.sx == pytest.approx(tf.sy) and tf.sx > 1.2
+    top_left = window.tools["move"].corners(piece)[0]
+    assert (top_left.x(), top_left.y()) == pytest.approx((100, 100))
+
+
+def test_edge_handles_scale_one_side_and_keep_the_opposite_edge(window):
+    piece = add_piece(window, 100, 100, 80, 40)
+    tool = window.tools["move"]
+    window.set_tool("move")
+    # right edge midpoint (180, 120) → (200, 130): only the width changes, the left edge stays
+    drag(window.view, [(180, 120), (200, 130)])
+    tf = piece.transform
+    assert tf.sx == pytest.approx(100 / 80) and tf.sy == pytest.approx(1)
+    assert (tf.cx, tf.cy) == pytest.approx((150, 120))
+    window.document.undo()
+    # top edge midpoint (140, 100) → up to (150, 80): the bottom stays at 140
+    drag(window.view, [(140, 100), (150, 80)])
+    tf = piece.transform
+    assert tf.sx == pytest.approx(1) and tf.sy == pytest.approx(60 / 40)
+    assert (tf.cx, tf.cy) == pytest.approx((140, 110))
+    window.document.undo()
+    # a rotated, flipped piece: the left edge (on screen: wherever it went) keeps its place
+    window.document.set_transform(piece.id, Transform(cx=140, cy=120, rotation=90, flip_h=True))
+    pts = tool.corners(piece)
+    mids = [((pts[i].x() + pts[(i + 1) % 4].x()) / 2, (pts[i].y() + pts[(i + 1) % 4].y()) / 2) for i in range(4)]
+    handle, opposite = mids[1], mids[3]
+    out = (handle[0] + 0.25 * (handle[0] - opposite[0]), handle[1] + 0.25 * (handle[1] - opposite[1]))
+    drag(window.view, [handle, out])
+    tf = piece.transform
+    assert tf.sx == pytest.approx(1.25) and tf.sy == pytest.approx(1) and tf.rotation == 90 and tf.flip_h
+    pts = tool.corners(piece)
+    still = ((pts[3].x() + pts[0].x()) / 2, (pts[3].y() + pts[0].y()) / 2)
+    assert still == pytest.approx(opposite, abs=1e-6)
+    # dragging past the opposite edge stops at one pixel, it never turns inside out
+    window.document.undo()
+    drag(window.view, [handle, (opposite[0] - 200 * (handle[0] - opposite[0]), opposite[1])])
+    assert 0 < piece.transform.sx <= 1.5 / 80
 
 
 def test_flip_and_reset_actions(window):
