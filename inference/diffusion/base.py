@@ -19,7 +19,7 @@ from PIL import Image
 
 from inference.backend import Availability, Backend, Capabilities
 from inference.diffusion import device as dev
-from inference.diffusion import models, runtime
+from inference.diffusion import models, previews, runtime
 from inference.errors import BackendUnavailable, InvalidRequest
 from inference.progress import Reporter
 from inference.request import EditRequest
@@ -166,7 +166,8 @@ class DiffusionBackend(Backend):
             if isinstance(kwargs.get("prompt"), str):
                 reporter.instruction_used = kwargs["prompt"]
             for seed in self.seeds_for(request):
-                out = runtime.call(loaded, kwargs, reporter, seed, global_rng=self.global_rng)
+                out = runtime.call(loaded, kwargs, reporter, seed, global_rng=self.global_rng,
+                                   previews=self.step_previews(loaded, kwargs))
                 reporter.phase("decode")
                 for arr in self.images_from(out):
                     runtime.check_output(arr, f"the {self.label} model")
@@ -181,6 +182,18 @@ class DiffusionBackend(Backend):
         """The pipeline's keyword arguments for ``request`` (without generator/callback), and
         warnings about what was adapted."""
         raise NotImplementedError
+
+    def decode_preview(self, pipe, latents, kwargs: dict[str, Any]):
+        """The picture so far from one step's ``latents``, decoded ((B, 3, H, W) in -1..1), with
+        the helpers of :mod:`previews`. Families that state none send no step previews."""
+        raise NotImplementedError
+
+    def step_previews(self, loaded: runtime.Loaded, kwargs: dict[str, Any]) -> previews.Previews | None:
+        """The step previews of one pipeline call (None: this family sends none)."""
+        if type(self).decode_preview is DiffusionBackend.decode_preview:
+            return None
+        return previews.Previews(lambda pipe, latents: self.decode_preview(pipe, latents, kwargs),
+                                 int(kwargs.get("num_inference_steps", 0)), loaded.placement.memory_mode)
 
     def images_from(self, output) -> list[np.ndarray]:
         """The edited image(s) in a pipeline output (float, H×W×C in 0..1)."""

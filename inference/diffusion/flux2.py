@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from PIL import Image
 
+from inference.diffusion import previews
 from inference.diffusion.base import DiffusionBackend, rgb
 
 MIN_SIDE = 64
@@ -41,6 +42,9 @@ class Flux2Backend(DiffusionBackend):
         warnings = [f"{', '.join(small)} enlarged to {MIN_SIDE} px (the model's smallest input)"] if small else []
         return {"prompt": request.instruction, "image": images, "height": h, "width": w,
                 "num_inference_steps": self.steps(request), "guidance_scale": self.guidance(request)}, warnings
+
+    def decode_preview(self, pipe, latents, kwargs):
+        return previews.flux2(pipe, latents, kwargs["height"], kwargs["width"])
 
 
 class Flux2KleinBackend(Flux2Backend):

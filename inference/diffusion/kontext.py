@@ -8,6 +8,7 @@ lines up with the input pixel for pixel. Defaults from the model card: 28 steps,
 
 from __future__ import annotations
 
+from inference.diffusion import previews
 from inference.diffusion.base import DiffusionBackend, rgb
 
 
@@ -23,3 +24,6 @@ class KontextBackend(DiffusionBackend):
         return {"prompt": request.instruction, "image": rgb(request.image), "height": h, "width": w,
                 "max_area": h * w, "_auto_resize": False, "num_inference_steps": self.steps(request),
                 "guidance_scale": self.guidance(request)}, []
+
+    def decode_preview(self, pipe, latents, kwargs):
+        return previews.flux1(pipe, latents, kwargs["height"], kwargs["width"])

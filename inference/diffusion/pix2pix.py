@@ -8,6 +8,7 @@ Defaults from the model card (timbrooks/instruct-pix2pix): guidance 7.5, image g
 
 from __future__ import annotations
 
+from inference.diffusion import previews
 from inference.diffusion.base import DiffusionBackend, rgb
 
 
@@ -26,3 +27,6 @@ class InstructPix2PixBackend(DiffusionBackend):
         if "negative_prompt" in request.params:
             kw["negative_prompt"] = str(request.params["negative_prompt"])
         return kw, []
+
+    def decode_preview(self, pipe, latents, kwargs):
+        return previews.stable_diffusion(pipe, latents)

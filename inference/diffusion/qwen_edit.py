@@ -9,6 +9,7 @@ Defaults from the model card: 50 steps, true CFG 4.0, negative prompt " ".
 
 from __future__ import annotations
 
+from inference.diffusion import previews
 from inference.diffusion.base import DiffusionBackend, rgb
 
 
@@ -24,3 +25,6 @@ class QwenImageEditBackend(DiffusionBackend):
         return {"prompt": request.instruction, "image": rgb(request.image), "negative_prompt": self.negative_prompt(request),
                 "true_cfg_scale": self.guidance(request), "height": h, "width": w,
                 "num_inference_steps": self.steps(request)}, []
+
+    def decode_preview(self, pipe, latents, kwargs):
+        return previews.qwen(pipe, latents, kwargs["height"], kwargs["width"])

@@ -10,6 +10,7 @@ only for guidance-distilled checkpoints, ``params["guidance_scale"]``).
 
 from __future__ import annotations
 
+from inference.diffusion import previews
 from inference.diffusion.base import DiffusionBackend, name_references, rgb
 
 
@@ -35,3 +36,6 @@ class QwenImageEditPlusBackend(DiffusionBackend):
         if "guidance_scale" in request.params:  # only guidance-distilled checkpoints use it
             kw["guidance_scale"] = float(request.params["guidance_scale"])
         return kw, []
+
+    def decode_preview(self, pipe, latents, kwargs):
+        return previews.qwen(pipe, latents, kwargs["height"], kwargs["width"])

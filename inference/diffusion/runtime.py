@@ -221,13 +221,18 @@ def generator(seed: int, placement: dev.Placement):
 
 
 def call(loaded: Loaded, kwargs: dict, reporter: Reporter, seed: int, *, global_rng: bool = False,
-         callback: bool = True):
-    """Run the pipeline once. Progress: one ``reporter.advance()`` per step; cancelling raises
-    Cancelled from the step callback (diffusers' ``_interrupt`` would still decode an image)."""
+         callback: bool = True, previews=None):
+    """Run the pipeline once. Progress: one ``reporter.advance()`` per step, with a picture of
+    the work so far when ``previews`` (a :class:`~inference.diffusion.previews.Previews`) gives
+    one; cancelling raises Cancelled from the step callback (diffusers' ``_interrupt`` would
+    still decode an image)."""
     import torch
 
     def on_step(pipe, step, timestep, cb_kwargs):  # noqa: ARG001 - the diffusers callback signature
-        reporter.advance()
+        reporter.check()  # not worth a preview once cancelled
+        latents = cb_kwargs.get("latents")
+        image = previews(pipe, step, latents) if previews is not None and latents is not None else None
+        reporter.advance(preview=image)
         return {}
 
     kwargs = dict(kwargs)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 from PIL import Image
 
+from inference.diffusion import previews
 from inference.diffusion.base import DiffusionBackend, rgb
 
 
@@ -52,3 +53,7 @@ class SideBySideBackend(DiffusionBackend):
     def finish_image(self, request, image):
         w = image.shape[1] // 2
         return super().finish_image(request, np.ascontiguousarray(image[:, w:]))
+
+    def decode_preview(self, pipe, latents, kwargs):
+        decoded = previews.flux1(pipe, latents, kwargs["height"], kwargs["width"])
+        return decoded[..., decoded.shape[-1] // 2:]  # the edited half, as the result
