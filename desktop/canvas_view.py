@@ -36,7 +36,7 @@ from canvas.blend import premultiply_uint8
 from canvas.errors import CanvasError
 from canvas.geometry import Rect
 from desktop.bridge import rewire
-from desktop.qimage import premultiplied_to_qimage
+from desktop.qimage import premultiplied_to_qimage, rgba_to_qimage
 
 MIN_SCALE = 1 / 64
 MAX_SCALE = 64.0
@@ -176,6 +176,7 @@ class CanvasView(QWidget):
         self._checker: QBrush | None = None
         self._checker_dpr = 0.0
         self.paint_count = 0  # number of paint events (for tests and the benchmark)
+        self._preview: tuple[QImage, QRectF] | None = None  # a running edit's picture so far
         self.last_update_rects: list[QRect] = []  # widget rects asked for by document changes
         if bridge is not None:
             self.set_bridge(bridge)
@@ -189,6 +190,7 @@ class CanvasView(QWidget):
         rewire(self.bridge, bridge, (("pixelsChanged", self._pixels_changed),
                                      ("selectionChanged", self._selection_changed)))
         self.bridge = bridge
+        self._preview = None  # a preview belongs to the document it was made from
         doc = bridge.document
         self._caches = [_Cache(doc.projection(("content",))), _Cache(doc.projection(("annotation",)))]
         self._selection_changed()
@@ -196,6 +198,23 @@ class CanvasView(QWidget):
         if self.width() > 0 and self.isVisible():
             self.fit()
         self.update()
+
+    # --- a running edit's preview ------------------------------------------------------------
+    def set_preview(self, image: np.ndarray | None, rect: tuple[int, int, int, int] | None = None) -> None:
+        """Show ``image`` (RGBA uint8) scaled into ``rect`` (x, y, w, h, canvas pixels) over the
+        content and under the red-pen marks, until cleared with None. It is not in the document."""
+        old = self._preview
+        if image is None or rect is None or rect[2] <= 0 or rect[3] <= 0:
+            self._preview = None
+        else:
+            self._preview = (rgba_to_qimage(np.ascontiguousarray(image)), QRectF(*rect))
+        for pv in (old, self._preview):
+            if pv is not None:
+                self.update(self.widget_rect(pv[1]).toAlignedRect().adjusted(-2, -2, 2, 2))
+
+    @property
+    def preview_rect(self) -> QRectF | None:
+        return None if self._preview is None else QRectF(self._preview[1])
 
     def _pixels_changed(self, r: QRect) -> None:
         if r.isNull():
@@ -382,13 +401,21 @@ class CanvasView(QWidget):
             p.setTransform(self.transform())
             smooth = self._scale * dpr < 1.0
             p.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, smooth)
-            for cache in self._caches:
+            for i, cache in enumerate(self._caches):
                 img = cache.level(k)
                 src = QRectF(x0 / f, y0 / f, min(img.width() - x0 / f, (x1 - x0) / f),
                              min(img.height() - y0 / f, (y1 - y0) / f))
                 tgt = QRectF(x0, y0, src.width() * f, src.height() * f)
                 p.drawImage(tgt, img, src)
+                if i == 0 and self._preview is not None:  # over the content, under the marks
+                    p.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, True)
+                    p.drawImage(self._preview[1], self._preview[0])
+                    p.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, smooth)
             p.restore()
+            if self._preview is not None:  # a frame says: not in the document yet
+                p.setPen(QPen(QColor(30, 120, 255, 200), 1, Qt.PenStyle.DashLine))
+                p.setBrush(Qt.BrushStyle.NoBrush)
+                p.drawRect(self.widget_rect(self._preview[1]).adjusted(-0.5, -0.5, 0.5, 0.5))
             # a thin frame so a white canvas stands out from the backdrop
             p.setPen(QPen(QColor(0, 0, 0, 90), 1))
             p.drawRect(canvas_w.adjusted(-0.5, -0.5, 0.5, 0.5))

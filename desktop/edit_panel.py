@@ -39,7 +39,7 @@ from PySide6.QtWidgets import (
 from canvas import commands as C
 from canvas.errors import CanvasError
 from desktop.bridge import rewire
-from desktop.edit_request import apply_result, build_request
+from desktop.edit_request import apply_result, build_request, place_preview
 from desktop.jobs import JobRunner, Relay
 from desktop.qimage import rgba_to_qimage
 from inference import registry
@@ -124,6 +124,7 @@ class EditPanel(QWidget):
     errorRaised = Signal(str)
     statusMessage = Signal(str)
     resultInserted = Signal(str)  # layer id
+    previewChanged = Signal(object, object)  # RGBA picture so far and its (x, y, w, h), or None, None
 
     def __init__(self, bridge, runner: JobRunner, parent: QWidget | None = None, result_saver=None) -> None:
         super().__init__(parent)
@@ -717,6 +718,10 @@ class EditPanel(QWidget):
         if update.preview is not None:
             self.preview.setPixmap(_thumb(update.preview, 96))
             self.preview.show()
+            if self._job_docs[job_id] is self.document and update.preview_rect is not None:
+                # and on the canvas, where the result will go
+                self.previewChanged.emit(*place_preview(self.runner.jobs[job_id].payload, update.preview,
+                                                        update.preview_rect))
 
     def _on_finished(self, job_id: str, result) -> None:
         doc = self._job_docs.pop(job_id, None)
@@ -779,4 +784,5 @@ class EditPanel(QWidget):
             self.progress.setFormat(text)
             self.preview.clear()
             self.preview.hide()
+            self.previewChanged.emit(None, None)
         self._update_state()

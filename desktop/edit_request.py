@@ -151,6 +151,27 @@ def build_request(
     )
 
 
+def place_preview(request: EditRequest, preview: np.ndarray, rect: tuple[int, int, int, int]
+                  ) -> tuple[np.ndarray, tuple[int, int, int, int]]:
+    """A step preview as it goes on the canvas: (RGBA, (x, y, w, h) in canvas pixels).
+
+    ``rect`` is where the backend said the preview lies in the request's image. When that is a
+    crop around the selection (a region edit), only the selection shows, as only the selection
+    will be pasted.
+    """
+    x, y, w, h = (int(v) for v in rect)
+    if request.selection is not None and (w, h) != (request.width, request.height):
+        mask = request.selection[y : y + h, x : x + w]
+        if mask.size:
+            import cv2
+
+            mask = cv2.resize(mask, (preview.shape[1], preview.shape[0]), interpolation=cv2.INTER_AREA)
+            preview = preview.copy()
+            np.minimum(preview[..., 3], mask, out=preview[..., 3])
+    ox, oy = request.origin
+    return preview, (x + ox, y + oy, w, h)
+
+
 def provenance(request: EditRequest, result: EditResult, index: int = 0) -> dict[str, Any]:
     """What is stored on a result layer (plain JSON values; saved in the .ora)."""
     return {

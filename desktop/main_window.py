@@ -195,6 +195,7 @@ class MainWindow(QMainWindow):
         self.edit_panel = EditPanel(self.bridge, self.runner, self, result_saver=self._save_result)
         self.edit_panel.errorRaised.connect(self.notifier.error)
         self.edit_panel.statusMessage.connect(self.show_hint)
+        self.edit_panel.previewChanged.connect(self.view.set_preview)
 
         self.tools: dict[str, Tool] = {cls.name: cls(self) for cls in TOOL_CLASSES}
         self._last_mark_tool = "arrow"

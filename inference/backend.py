@@ -161,6 +161,7 @@ class Backend:
             if plan.identity:
                 plan = None
         work = region.crop_request(req, plan) if plan is not None else req
+        rep.preview_rect = tuple(plan.crop) if plan is not None else (0, 0, req.width, req.height)
         rep.total = self.plan_steps(work) + 2  # the crop may need fewer steps than the whole
         if req.variations > caps.max_variations:
             warnings.append(f"the {self.name} backend gives {caps.max_variations} result(s) per run, "

@@ -44,12 +44,15 @@ class CancelToken:
 
 @dataclass(frozen=True)
 class ProgressUpdate:
-    """One progress report. ``preview`` is an optional RGBA uint8 image of the work so far."""
+    """One progress report. ``preview`` is an optional RGBA uint8 image of the work so far;
+    ``preview_rect`` (x, y, w, h) is where it lies in the request's image (it may be smaller
+    than that rectangle: it is scaled to fill it)."""
 
     step: int
     total: int
     phase: str = ""
     preview: np.ndarray | None = None
+    preview_rect: tuple[int, int, int, int] | None = None
 
     @property
     def fraction(self) -> float:
@@ -79,6 +82,7 @@ class Reporter:
         self.timings: dict[str, float] = {}
         self._phase: str | None = None
         self._phase_start = 0.0
+        self.preview_rect: tuple[int, int, int, int] | None = None  # set by Backend.run
 
     def check(self) -> None:
         self.cancel.raise_if_cancelled()
@@ -99,7 +103,8 @@ class Reporter:
         """Count ``n`` steps done and report them; raises Cancelled if the token is set."""
         self.check()
         self.step = min(self.total - 1, self.step + n)
-        self.progress(ProgressUpdate(self.step, self.total, self._phase or "", preview))
+        self.progress(ProgressUpdate(self.step, self.total, self._phase or "", preview,
+                                     self.preview_rect if preview is not None else None))
 
     def grow(self, extra: int) -> None:
         """Add ``extra`` steps to the total (when the work turns out larger than planned)."""

@@ -112,3 +112,24 @@ def test_apply_result_refuses_a_stale_request():
     from canvas.errors import CanvasError
     with pytest.raises(CanvasError, match="changed size"):
         apply_result(small, req, res)
+
+
+def test_a_step_preview_goes_where_the_result_will_go():
+    from desktop.edit_request import place_preview
+    from inference.request import EditRequest
+
+    image = np.full((100, 200, 4), 255, np.uint8)
+    sel = np.zeros((100, 200), np.uint8)
+    sel[20:40, 50:90] = 255
+    green = np.tile(np.array([0, 255, 0, 255], np.uint8), (20, 30, 1))  # the crop worked on at half size
+    # a region edit: the crop (40, 10, 60, 40) around the selection; only the selection shows
+    req = EditRequest(image, "x", selection=sel, origin=(5, 7))
+    shown, rect = place_preview(req, green, (40, 10, 60, 40))
+    assert rect == (45, 17, 60, 40)  # in canvas pixels: the request's origin added
+    assert shown.shape == green.shape and green[..., 3].min() == 255  # the backend's picture is untouched
+    # preview pixel (r, c) covers crop pixels (2r, 2c): selection rows 10..29, columns 10..49 of the crop
+    assert shown[7, 7, 3] == 255 and shown[12, 22, 3] == 255  # preview rows 5..14, columns 5..24
+    assert shown[2, 2, 3] == 0 and shown[17, 27, 3] == 0
+    # a whole-image edit shows all of it
+    shown, rect = place_preview(EditRequest(image, "x"), green, (0, 0, 200, 100))
+    assert rect == (0, 0, 200, 100) and shown is green

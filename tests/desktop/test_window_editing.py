@@ -1,7 +1,9 @@
 """Editing inside the real window: the panel in its dock, results as layers, recovery."""
 
+import threading
+
 import numpy as np
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QPointF, QRectF, Qt
 
 from tests.desktop.test_edit_panel import SlowBackend, choose, collage_document
 
@@ -47,3 +49,62 @@ def test_result_of_a_job_for_a_replaced_document_is_not_inserted(qtbot, make_win
         assert len(window.document.layers) == len(collage_document().layers)
     finally:
         registry.unregister("test-slow")
+
+
+class PreviewBackend(SlowBackend):
+    """Sends a pure green picture of the work so far, then waits until the test lets it finish."""
+
+    name = "test-preview"
+    label = "Previewing test backend"
+    release = threading.Event()
+
+    def plan_steps(self, request):
+        return 2
+
+    def edit(self, request, reporter):
+        reporter.advance(preview=np.tile(np.array([0, 255, 0, 255], np.uint8), (*request.shape, 1)))
+        while not PreviewBackend.release.wait(0.01):
+            reporter.check()
+        reporter.advance()
+        return [request.image.copy()], [None], []
+
+
+def test_the_picture_so_far_shows_on_the_canvas_until_the_result_arrives(qtbot, make_window):
+    from inference import registry
+
+    registry.register("test-preview", PreviewBackend, replace=True)
+    try:
+        window = make_window(collage_document())
+        panel, view, doc = window.edit_panel, window.view, window.document
+        panel.refresh_backends()
+        choose(panel.backend_combo, "test-preview")
+        panel.instruction.setPlainText("green")
+        centre = view.to_widget(QPointF(doc.width / 2, doc.height / 2)).toPoint()
+
+        def shown():
+            return view.grab().toImage().pixelColor(centre)
+
+        before = shown()
+        for cancel in (False, True):
+            PreviewBackend.release.clear()
+            n = len(doc.layers)
+            panel.run()
+            qtbot.waitUntil(lambda: view.preview_rect is not None, timeout=10000)
+            assert view.preview_rect == QRectF(0, 0, doc.width, doc.height)
+            colour = shown()
+            assert (colour.red(), colour.green(), colour.blue()) == (0, 255, 0)  # on the canvas
+            assert len(doc.layers) == n  # a preview is not in the document
+            if cancel:
+                with qtbot.waitSignal(window.runner.jobCancelled, timeout=10000):
+                    panel.cancel()
+                assert len(doc.layers) == n
+            else:
+                with qtbot.waitSignal(panel.resultInserted, timeout=10000):
+                    PreviewBackend.release.set()
+                assert len(doc.layers) == n + 1
+                doc.undo()
+            assert view.preview_rect is None  # gone with the job
+            assert shown() == before
+    finally:
+        PreviewBackend.release.set()
+        registry.unregister("test-preview")

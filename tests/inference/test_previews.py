@@ -16,8 +16,10 @@ import pytest
 import torch
 
 from desktop.edit_request import build_request
+from inference.backend import Backend, Capabilities
 from inference.diffusion import backend_for_model, previews
 from inference.progress import ProgressUpdate
+from inference.request import EditRequest
 from tests.inference import tiny_pipelines as tp
 from tests.inference.test_diffusion_families import PROMPT, SEED, document, size_of
 
@@ -176,3 +178,34 @@ def test_shrink_keeps_the_aspect_and_averages():
     assert small.mean().item() == pytest.approx(lat.mean().item(), rel=1e-6)
     tiny = torch.zeros(1, 4, 32, 40)
     assert previews.shrink(tiny) is tiny
+
+
+class PreviewingBackend(Backend):
+    """Sends one mid-grey preview of its work image, then returns the image."""
+
+    name = "test-previewing"
+    label = "Previewing test backend"
+    capabilities = Capabilities(reads_instruction=True, max_variations=1, working_size=64, size_multiple=8)
+
+    def edit(self, request, reporter):
+        reporter.advance(preview=np.full((*request.shape, 4), 128, np.uint8))
+        reporter.advance()
+        return [request.image.copy()], [None], []
+
+
+def test_previews_say_where_they_lie_in_the_request_image():
+    image = np.full((200, 300, 4), 255, np.uint8)
+    sel = np.zeros((200, 300), np.uint8)
+    sel[50:90, 100:160] = 255
+    b = PreviewingBackend()
+    for selection, region in ((None, "auto"), (sel, "selection")):
+        updates = []
+        b.run(EditRequest(image, "x", selection=selection, region=region), updates.append)
+        shown = [u for u in updates if u.preview is not None]
+        assert len(shown) == 1 and all(u.preview_rect is None for u in updates if u.preview is None)
+        x, y, w, h = shown[0].preview_rect
+        if selection is None:
+            assert (x, y, w, h) == (0, 0, 300, 200)  # the whole image, worked on at 64 px
+        else:  # the selection with some context around it, inside the image
+            assert x <= 100 and y <= 50 and x + w >= 160 and y + h >= 90
+            assert w < 300 and h < 200 and x >= 0 and y >= 0 and x + w <= 300 and y + h <= 200
