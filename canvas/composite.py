@@ -97,10 +97,14 @@ def _composite(sources: Sequence[_Source], rect: Rect, tile: tuple[int, int] | N
         k = 1
         while k < len(cands) and cands[k][0].normal:
             c = cands[k]
-            src = read(c).astype(np.float32)
-            wgt = src[..., 3] * np.float32(c[0].opacity / 255.0)
-            sl = (slice(c[2] - y0, c[4] - y0), slice(c[1] - x0, c[3] - x0))
-            base[sl] = cv2.blendLinear(src, np.ascontiguousarray(base[sl]), wgt, np.float32(1.0) - wgt)
+            px = read(c)
+            src = px.astype(np.float32)
+            wgt = np.multiply(px[..., 3], np.float32(c[0].opacity / 255.0), dtype=np.float32)
+            under = base[c[2] - y0 : c[4] - y0, c[1] - x0 : c[3] - x0]
+            if under.flags.c_contiguous:  # whole rows: blended in place, no copies
+                cv2.blendLinear(src, under, wgt, np.float32(1.0) - wgt, dst=under)
+            else:
+                under[...] = cv2.blendLinear(src, np.ascontiguousarray(under), wgt, np.float32(1.0) - wgt)
             k += 1
         base[..., 3] = 255.0
         rest = cands[k:]
