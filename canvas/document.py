@@ -118,6 +118,29 @@ class Document:
             return np.full((self.height, self.width), 255, np.uint8)
         return self.selection.copy()
 
+    def copy_pixels(self, layer_id: str | None = None) -> tuple[np.ndarray, Rect]:
+        """What Copy takes: a layer's pixels (``layer_id``) or, with None, the composite of the
+        content layers, inside the selection (transparent outside it) and cropped to the
+        selection's box; without a selection, the whole layer or the whole canvas.
+        Raises CanvasError when that holds no visible pixel."""
+        layer = self.layer(layer_id) if layer_id is not None else None
+        if self.selection is not None:
+            ys, xs = np.nonzero(self.selection)
+            rect = Rect(int(xs.min()), int(ys.min()), int(xs.max()) + 1 - int(xs.min()),
+                        int(ys.max()) + 1 - int(ys.min()))
+        else:
+            rect = layer.bounds() if layer is not None else self.rect
+        pixels = layer.read_padded(rect) if layer is not None else self.render(rect)
+        if self.selection is not None:
+            pixels = pixels.copy()
+            np.minimum(pixels[..., 3], self.selection[rect.slices()], out=pixels[..., 3])
+            pixels[pixels[..., 3] == 0] = 0
+        if rect.empty or not pixels[..., 3].any():
+            what = f"“{layer.name}”" if layer is not None else "the picture"
+            where = " inside the selection" if self.selection is not None else ""
+            raise CanvasError(f"nothing to copy: {what} has no pixels{where}")
+        return np.ascontiguousarray(pixels), rect
+
     # --- the command path ------------------------------------------------------------------------
     def execute(self, cmd: C.Command, merge: bool = True) -> None:
         cmd.do(self)

@@ -36,6 +36,7 @@ from PySide6.QtWidgets import (
 from canvas import commands as C
 from canvas.document import Document
 from canvas.errors import CanvasError, ImageImportError
+from canvas.geometry import Rect
 from canvas.layers import AnnotationLayer, PieceLayer, PixelLayer, Transform
 from desktop.bridge import DocumentBridge
 from desktop.canvas_view import CanvasView
@@ -45,7 +46,7 @@ from desktop.icons import swatch_icon, tool_icon
 from desktop.jobs import JobRunner
 from desktop.layers_panel import LayersPanel
 from desktop.notifier import Notifier
-from desktop.qimage import qimage_to_png_bytes
+from desktop.qimage import qimage_to_png_bytes, rgba_to_qimage
 from desktop.settings import Settings
 from desktop.tools import ANNOTATION_TOOLS, TOOL_CLASSES, MarkSelectTool, Tool, ToolOptions
 from inference.comfyui.servers import ServerStore
@@ -158,6 +159,7 @@ class MainWindow(QMainWindow):
         self.bridge: DocumentBridge | None = None
         self._doc_key = uuid.uuid4().hex[:12]
         self._force_modified = False  # a restored snapshot is unsaved work
+        self._copied: tuple[np.ndarray, Rect] | None = None  # this window's last Copy, and where from
         self._restored_entries: list = []
         self._edits = 0
         self._snapshot_edits = 0
@@ -323,6 +325,10 @@ class MainWindow(QMainWindow):
         self.quit_action = self._act("&Quit", self.close, K.Quit)
         self.undo_action = self._act("&Undo", self.undo, K.Undo)
         self.redo_action = self._act("&Redo", self.redo, ["Ctrl+Shift+Z", "Ctrl+Y"])
+        self.copy_action = self._act("&Copy", lambda: self.copy(merged=False), K.Copy,
+                                     "Copy the active layer inside the selection (all of it without one)")
+        self.copy_merged_action = self._act("Copy &merged", lambda: self.copy(merged=True), "Ctrl+Shift+C",
+                                            "Copy the picture as you see it (content layers) inside the selection")
         self.paste_action = self._act("&Paste as piece", self.paste, K.Paste,
                                       "Paste the image on the clipboard as a collage piece in the middle of the view")
         self.select_all_action = self._act("Select &all", self.select_all, "Ctrl+A")
@@ -373,7 +379,8 @@ class MainWindow(QMainWindow):
         for a in (self.undo_action, self.redo_action):
             m.addAction(a)
         m.addSeparator()
-        m.addAction(self.paste_action)
+        for a in (self.copy_action, self.copy_merged_action, self.paste_action):
+            m.addAction(a)
         m.addAction(self.delete_mark_action)
         m.addSeparator()
         for a in (self.select_all_action, self.select_none_action, self.invert_action):
@@ -753,8 +760,31 @@ class MainWindow(QMainWindow):
             raise ImageImportError("the clipboard holds no image")
         return self.load_image(qimage_to_png_bytes(img), name="the pasted image")
 
+    def copy(self, merged: bool = False) -> None:
+        """The active layer's pixels (or the picture, ``merged``) inside the selection, to the
+        clipboard as an image with its transparency."""
+        layer_id = None if merged else self.bridge.active_id
+        if layer_id is None and not merged:
+            self.show_hint("No layer to copy: pick one in the Layers panel, or use Copy merged.")
+            return
+        pixels, rect = self.document.copy_pixels(layer_id)  # CanvasError: said by _guard
+        QApplication.clipboard().setImage(rgba_to_qimage(pixels, premultiply=False))
+        self._copied = (pixels, rect)
+        what = "the picture" if merged else f"“{self.document.layer(layer_id).name}”"
+        self.show_hint(f"Copied {rect.w}×{rect.h} px of {what}.")
+
+    def _paste_place(self, pixels: np.ndarray) -> QPointF:
+        """Where a pasted image goes: back where it was copied from (this window's own copy,
+        unchanged on the clipboard), else the middle of the view."""
+        copied = self._copied
+        if copied is not None and copied[0].shape == pixels.shape and np.array_equal(copied[0], pixels):
+            r = copied[1]
+            return QPointF(r.x + r.w / 2, r.y + r.h / 2)
+        return self.view.centre_canvas_point()
+
     def paste(self) -> None:
-        """Clipboard image (or image files) as pieces centred in the view."""
+        """Clipboard image (or image files) as pieces centred in the view (a copy from this
+        window goes back where it came from)."""
         mime = QApplication.clipboard().mimeData()
         centre = self.view.centre_canvas_point()
         if mime is None:
@@ -769,7 +799,7 @@ class MainWindow(QMainWindow):
             except CanvasError as exc:
                 self.notifier.error(str(exc))
                 return
-            self.add_pieces([(pixels, "Pasted")], centre)
+            self.add_pieces([(pixels, "Pasted")], self._paste_place(pixels))
             return
         self.show_hint("The clipboard holds no image to paste.")
 

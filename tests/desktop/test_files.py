@@ -9,6 +9,7 @@ from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
 from PySide6.QtGui import QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import QApplication
 
+from canvas.geometry import Rect
 from canvas.layers import PieceLayer
 from desktop.qimage import rgba_to_qimage
 from tests.desktop.conftest import photo
@@ -91,6 +92,65 @@ def test_paste_from_the_clipboard_keeps_alpha_and_centres_the_piece(window):
     assert piece.original[20, 25, 3] == 0  # the transparent hole survived
     assert piece.original[2, 2, 3] == 100
     assert np.array_equal(piece.original[30:, :, :], img[30:, :, :])
+
+
+def clipboard_pixels() -> np.ndarray:
+    from canvas.imageio import load_image
+    from desktop.qimage import qimage_to_png_bytes
+
+    return load_image(qimage_to_png_bytes(QApplication.clipboard().image()))
+
+
+def test_copy_the_layer_or_the_picture_inside_the_selection_and_paste_it_back_in_place(window):
+    doc = window.document
+    piece = doc.add_layer(PieceLayer.at(photo(60, 40), 100, 80, "Piece"))
+    sel = np.zeros((doc.height, doc.width), np.uint8)
+    sel[90:110, 120:200] = 255  # half on the piece, half beside it
+    doc.set_selection(sel)
+    try:
+        window.bridge.set_active(piece.id)
+        window.copy_action.trigger()
+        got = clipboard_pixels()
+        assert got.shape == (20, 80, 4)
+        assert np.array_equal(got[:, :40], piece.read_padded(Rect(120, 90, 40, 20)))  # the piece's pixels
+        assert (got[:, 40:] == 0).all()  # beside the piece: transparent
+        assert "Copied 80×20 px" in window.statusBar().currentMessage()
+        window.copy_merged_action.trigger()
+        merged = clipboard_pixels()
+        assert np.array_equal(merged, doc.render(Rect(120, 90, 80, 20)))
+        # pasted back where it was copied from, pixel for pixel
+        before = doc.render()
+        window.paste_action.trigger()
+        pasted = window.bridge.active_layer()
+        assert isinstance(pasted, PieceLayer) and pasted.bounds() == Rect(120, 90, 80, 20)
+        assert np.array_equal(doc.render(), before)  # the same pixels on top of themselves
+        # an elliptic selection: outside it, nothing is copied
+        yy, xx = np.mgrid[0 : doc.height, 0 : doc.width]
+        doc.set_selection(np.where(((xx - 130) / 20) ** 2 + ((yy - 100) / 10) ** 2 <= 1, 255, 0).astype(np.uint8))
+        window.copy_merged_action.trigger()
+        oval = clipboard_pixels()
+        assert oval.shape[:2] == (21, 41) and oval[0, 0, 3] == 0 and oval[10, 20, 3] == 255
+        # nothing there: said, and the clipboard keeps what it had
+        empty = doc.new_pixel_layer("Empty")
+        window.bridge.set_active(empty.id)
+        window.copy_action.trigger()
+        assert any("nothing to copy" in text for _lvl, text in window.notifier.history)
+        assert np.array_equal(clipboard_pixels(), oval)
+    finally:
+        QApplication.clipboard().clear()
+
+
+def test_a_copy_from_elsewhere_is_pasted_in_the_middle_of_the_view(window):
+    doc = window.document
+    window.copy_merged_action.trigger()  # the whole canvas, no selection
+    assert clipboard_pixels().shape[:2] == (doc.height, doc.width)
+    other = photo(30, 20)
+    QApplication.clipboard().setImage(rgba_to_qimage(other, premultiply=False))
+    centre = window.view.centre_canvas_point()
+    window.paste_action.trigger()
+    piece = window.bridge.active_layer()
+    assert (piece.transform.cx, piece.transform.cy) == pytest.approx((centre.x(), centre.y()))
+    QApplication.clipboard().clear()
 
 
 def test_paste_png_bytes_from_another_app(window):
