@@ -246,9 +246,10 @@ class EditPanel(QWidget):
         self.cancel_button = QPushButton("Cancel")
         self.cancel_button.setToolTip("Cancel the running and queued edits (Esc)")
         self.cancel_button.clicked.connect(self.cancel)
-        QShortcut(QKeySequence("Ctrl+Return"), self, activated=self.run)
+        QShortcut(QKeySequence("Ctrl+Return"), self, activated=self.run).setWhatsThis("Run the edit")
         QShortcut(QKeySequence(Qt.Key.Key_Escape), self, activated=self.cancel,
-                  context=Qt.ShortcutContext.WidgetWithChildrenShortcut)
+                  context=Qt.ShortcutContext.WidgetWithChildrenShortcut).setWhatsThis(
+            "Cancel the running edit (focus in the panel)")
         self.progress = QProgressBar()
         self.progress.setTextVisible(True)
         self.progress.setRange(0, 1)

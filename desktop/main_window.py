@@ -41,6 +41,7 @@ from canvas.layers import AnnotationLayer, PieceLayer, PixelLayer, Transform
 from desktop.bridge import DocumentBridge
 from desktop.canvas_view import CanvasView
 from desktop.edit_panel import EditPanel
+from desktop.help_dialogs import ShortcutsDialog, show_about
 from desktop.history_panel import HistoryPanel
 from desktop.icons import swatch_icon, tool_icon
 from desktop.jobs import JobRunner
@@ -346,6 +347,9 @@ class MainWindow(QMainWindow):
                                          "Undo the scale, rotation and flips of the active piece")
         self.smaller_action = self._act("Smaller brush", lambda: self._resize_brush(1 / 1.25), "[")
         self.bigger_action = self._act("Bigger brush", lambda: self._resize_brush(1.25), "]")
+        self.shortcuts_action = self._act("&Keyboard shortcuts", self.show_shortcuts, ["F1", "Ctrl+/"],
+                                          "Every shortcut and mouse gesture, searchable")
+        self.about_action = self._act("&About Akapen", lambda: show_about(self), None)
         self.delete_mark_action = self._act("Delete selected mark", self.delete_mark, None,
                                             "Delete the mark picked with the mark-select tool (or press Delete)")
         self.tool_group = QActionGroup(self)
@@ -415,6 +419,9 @@ class MainWindow(QMainWindow):
         m.addSeparator()
         m.addAction(self.smaller_action)
         m.addAction(self.bigger_action)
+        m = mb.addMenu("&Help")
+        m.addAction(self.shortcuts_action)
+        m.addAction(self.about_action)
 
     def _build_toolbars(self) -> None:
         tb = QToolBar("Tools", self)
@@ -759,6 +766,11 @@ class MainWindow(QMainWindow):
         if img is None or img.isNull():
             raise ImageImportError("the clipboard holds no image")
         return self.load_image(qimage_to_png_bytes(img), name="the pasted image")
+
+    def show_shortcuts(self) -> None:
+        dlg = ShortcutsDialog(self)
+        dlg.open()  # not modal to the work: it can stay open beside the canvas
+        self._shortcuts_dialog = dlg
 
     def copy(self, merged: bool = False) -> None:
         """The active layer's pixels (or the picture, ``merged``) inside the selection, to the

@@ -146,3 +146,27 @@ def test_run_app_opens_files_and_exits(tmp_path, monkeypatch, qtbot):
     assert rc == 0
     assert seen["size"] == (60, 40)
     assert seen["layers"] == ["pixel", "piece", "annotation"]  # pieces go above the active layer
+
+
+def test_help_lists_every_menu_shortcut_and_filters(window, qtbot):
+    from PySide6.QtGui import QKeySequence
+
+    from desktop.help_dialogs import ShortcutsDialog, about_text
+
+    window.shortcuts_action.trigger()
+    dlg = window._shortcuts_dialog
+    assert isinstance(dlg, ShortcutsDialog) and dlg.isVisible()
+    rows = dlg.visible_rows()
+    native = QKeySequence.SequenceFormat.NativeText
+    # every action in the menus that has a shortcut is listed with its keys
+    for a in (window.copy_merged_action, window.undo_action, window.tool_actions["arrow"], window.fit_action):
+        keys = a.shortcut().toString(native)
+        assert keys and any(r[1] == a.text().replace("&", "") and keys in r[2] for r in rows), a.text()
+    assert ("Edit", "Copy merged", "Ctrl+Shift+C") in rows
+    assert any(r[0] == "Edit panel" and r[1] == "Run the edit" and r[2] == "Ctrl+Return" for r in rows)
+    assert any(r[0] == "Canvas" and r[1] == "Pan" for r in rows)  # and the gestures
+    dlg.filter.setText("copy")
+    shown = dlg.visible_rows()
+    assert shown and all("copy" in " ".join(r).lower() for r in shown) and len(shown) < len(rows)
+    dlg.close()
+    assert "Akapen" in about_text() and "Apache-2.0" in about_text()
