@@ -335,6 +335,25 @@ class SetSelection(Command):
         return sum(m.nbytes for m in (self.old, self.new) if m is not None) + 256
 
 
+class ResizeCanvas(Command):
+    """The canvas becomes ``new`` (w, h) with every layer moved by ``shift``; the selection is
+    ``new_selection`` (None: none). Layers keep the pixels that fall outside."""
+
+    def __init__(self, old: tuple[int, int], new: tuple[int, int], shift: tuple[int, int],
+                 old_selection: np.ndarray | None, new_selection: np.ndarray | None, label: str):
+        self.old, self.new, self.shift, self.label = old, new, shift, label
+        self.old_selection, self.new_selection = old_selection, new_selection
+
+    def do(self, doc):
+        doc._resize(self.new, self.shift, self.new_selection)
+
+    def undo(self, doc):
+        doc._resize(self.old, (-self.shift[0], -self.shift[1]), self.old_selection)
+
+    def nbytes(self):
+        return sum(m.nbytes for m in (self.old_selection, self.new_selection) if m is not None) + 256
+
+
 class SetReferences(Command):
     def __init__(self, old: list[Reference], new: list[Reference], label: str):
         self.old, self.new, self.label = list(old), list(new), label

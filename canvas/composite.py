@@ -154,6 +154,13 @@ class Projection:
     def canvas(self) -> Rect:
         return Rect(0, 0, self.width, self.height)
 
+    def resize(self, size: tuple[int, int]) -> None:
+        """The canvas changed size: a new buffer, all of it to recomposite."""
+        self.width, self.height = size
+        self.pixels = np.zeros((self.height, self.width, 4), np.uint8)
+        self._dirty = {}
+        self.invalidate()
+
     def invalidate(self, rect: Rect | None = None) -> None:
         rect = self.canvas if rect is None else rect.intersect(self.canvas)
         if rect.empty:

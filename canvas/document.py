@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Iterable
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -290,6 +291,34 @@ class Document:
             return
         self.execute(C.SetSelection(old, mask, label))
 
+    def resize_canvas(self, width: int, height: int, dx: int = 0, dy: int = 0, label: str = "Canvas size") -> None:
+        """Make the canvas ``width`` × ``height`` with everything moved by (``dx``, ``dy``): one
+        undo step. Nothing is lost: what falls outside stays in its layer, and comes back when
+        the canvas grows again. The selection moves with the picture."""
+        width, height, dx, dy = int(width), int(height), int(dx), int(dy)
+        if not (0 < width <= MAX_SIDE and 0 < height <= MAX_SIDE):
+            raise CanvasError(f"a canvas is 1 to {MAX_SIDE} pixels a side, not {width}×{height}")
+        if (width, height, dx, dy) == (self.width, self.height, 0, 0):
+            return
+        new_sel = None
+        if self.selection is not None:
+            new_sel = np.zeros((height, width), np.uint8)
+            src = Rect(0, 0, self.width, self.height).translated(dx, dy).intersect(Rect(0, 0, width, height))
+            if not src.empty:
+                new_sel[src.slices()] = self.selection[src.translated(-dx, -dy).slices()]
+            if not new_sel.any():
+                new_sel = None
+        self.execute(C.ResizeCanvas(self.size, (width, height), (dx, dy), self.selection, new_sel, label))
+
+    def crop_to_selection(self) -> None:
+        """The canvas becomes the selection's bounding box (the selection is then dropped)."""
+        if self.selection is None:
+            raise CanvasError("select the part to keep first: Crop to selection needs a selection")
+        ys, xs = np.nonzero(self.selection)
+        x0, y0 = int(xs.min()), int(ys.min())
+        w, h = int(xs.max()) + 1 - x0, int(ys.max()) + 1 - y0
+        self.execute(C.ResizeCanvas(self.size, (w, h), (-x0, -y0), self.selection, None, "Crop to selection"))
+
     def add_reference(self, pixels: np.ndarray, name: str = "Reference") -> Reference:
         ref = Reference(check_rgba(pixels, "reference").copy(), name)
         self.execute(C.SetReferences(self.references, [*self.references, ref], f"Add reference {name}"))
@@ -402,6 +431,24 @@ class Document:
 
     def _set_selection(self, mask: np.ndarray | None) -> None:
         self.selection = mask
+        self.events.emit(DocumentEvent("selection", None, self.rect))
+
+    def _resize(self, size: tuple[int, int], shift: tuple[int, int], selection: np.ndarray | None) -> None:
+        dx, dy = shift
+        for layer in self._layers:
+            if dx or dy:
+                if isinstance(layer, PixelLayer):
+                    layer.set_pixels(layer.pixels, layer.x + dx, layer.y + dy)
+                elif isinstance(layer, PieceLayer):
+                    tf = layer.transform
+                    layer.set_transform(replace(tf, cx=tf.cx + dx, cy=tf.cy + dy))
+                elif isinstance(layer, AnnotationLayer):
+                    layer.set_marks([m.translated(dx, dy) for m in layer.marks])
+        self.width, self.height = size
+        for proj in self._projections.values():
+            proj.resize(size)
+        self.selection = selection
+        self.events.emit(DocumentEvent("resized", None, self.rect))
         self.events.emit(DocumentEvent("selection", None, self.rect))
 
     def _set_references(self, refs: list[Reference]) -> None:

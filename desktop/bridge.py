@@ -24,6 +24,7 @@ class DocumentBridge(QObject):
     historyChanged = Signal()
     modifiedChanged = Signal(bool)
     activeLayerChanged = Signal(str)  # "" when none
+    canvasResized = Signal()  # the canvas changed size (Canvas size, Crop to selection, their undo)
 
     def __init__(self, document: Document, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -53,7 +54,11 @@ class DocumentBridge(QObject):
     # --- events -------------------------------------------------------------------------------
     def _on_event(self, ev: DocumentEvent) -> None:
         k = ev.kind
-        if ev.rect is not None and not ev.rect.empty and k in ("pixels", "inserted", "removed", "moved", "changed"):
+        if k == "resized":
+            self.canvasResized.emit()  # views rebuild their caches before they repaint
+            self.layersChanged.emit()  # every layer moved
+        if ev.rect is not None and not ev.rect.empty and k in ("pixels", "inserted", "removed", "moved", "changed",
+                                                                 "resized"):
             r = ev.rect
             self.pixelsChanged.emit(QRect(r.x, r.y, r.w, r.h))
         if k == "inserted":

@@ -188,7 +188,8 @@ class CanvasView(QWidget):
 
     def set_bridge(self, bridge) -> None:
         rewire(self.bridge, bridge, (("pixelsChanged", self._pixels_changed),
-                                     ("selectionChanged", self._selection_changed)))
+                                     ("selectionChanged", self._selection_changed),
+                                     ("canvasResized", self._canvas_resized)))
         self.bridge = bridge
         self._preview = None  # a preview belongs to the document it was made from
         doc = bridge.document
@@ -197,6 +198,14 @@ class CanvasView(QWidget):
         self._placed = False
         if self.width() > 0 and self.isVisible():
             self.fit()
+        self.update()
+
+    def _canvas_resized(self) -> None:
+        """New caches at the new size, and the whole canvas in view."""
+        doc = self.document
+        self._caches = [_Cache(doc.projection(("content",))), _Cache(doc.projection(("annotation",)))]
+        self._preview = None
+        self.fit()
         self.update()
 
     # --- a running edit's preview ------------------------------------------------------------

@@ -39,6 +39,7 @@ from canvas.errors import CanvasError, ImageImportError
 from canvas.geometry import Rect
 from canvas.layers import AnnotationLayer, PieceLayer, PixelLayer, Transform
 from desktop.bridge import DocumentBridge
+from desktop.canvas_size_dialog import CanvasSizeDialog
 from desktop.canvas_view import CanvasView
 from desktop.edit_panel import EditPanel
 from desktop.help_dialogs import ShortcutsDialog, show_about
@@ -248,6 +249,7 @@ class MainWindow(QMainWindow):
         bridge.activeLayerChanged.connect(self._active_layer_changed)
         bridge.layersChanged.connect(self._update_actions)
         bridge.selectionChanged.connect(self._update_actions)
+        bridge.canvasResized.connect(self._size_label_update)
         self.view.set_bridge(bridge)
         # start on the background layer: the brush paints, the red pen finds the marks layer
         pixel = next((lyr for lyr in reversed(bridge.document.layers) if isinstance(lyr, PixelLayer)), None)
@@ -347,6 +349,10 @@ class MainWindow(QMainWindow):
                                          "Undo the scale, rotation and flips of the active piece")
         self.smaller_action = self._act("Smaller brush", lambda: self._resize_brush(1 / 1.25), "[")
         self.bigger_action = self._act("Bigger brush", lambda: self._resize_brush(1.25), "]")
+        self.canvas_size_action = self._act("Canvas &size…", self.canvas_size, "Ctrl+Alt+C",
+                                            "Change the canvas size; the picture stays where you anchor it")
+        self.crop_action = self._act("&Crop to selection", self.crop_to_selection, None,
+                                     "Make the canvas the selection's bounding box")
         self.shortcuts_action = self._act("&Keyboard shortcuts", self.show_shortcuts, ["F1", "Ctrl+/"],
                                           "Every shortcut and mouse gesture, searchable")
         self.about_action = self._act("&About Akapen", lambda: show_about(self), None)
@@ -402,6 +408,9 @@ class MainWindow(QMainWindow):
         m.addSeparator()
         for dock in (self.layers_dock, self.history_dock, self.edit_dock):
             m.addAction(dock.toggleViewAction())
+        m = mb.addMenu("&Image")
+        m.addAction(self.canvas_size_action)
+        m.addAction(self.crop_action)
         m = mb.addMenu("&Layer")
         for name in ("add_pixel", "add_annotation", "duplicate", "delete", "move_up", "move_down",
                      "merge_down", "flatten", "rename"):
@@ -619,6 +628,7 @@ class MainWindow(QMainWindow):
         for a in (self.flip_h_action, self.flip_v_action, self.reset_tf_action):
             a.setEnabled(piece)
         self.select_none_action.setEnabled(doc.selection is not None)
+        self.crop_action.setEnabled(doc.selection is not None)
         self.invert_action.setEnabled(True)
 
     def _resize_brush(self, factor: float) -> None:
@@ -766,6 +776,14 @@ class MainWindow(QMainWindow):
         if img is None or img.isNull():
             raise ImageImportError("the clipboard holds no image")
         return self.load_image(qimage_to_png_bytes(img), name="the pasted image")
+
+    def canvas_size(self) -> None:
+        dlg = CanvasSizeDialog(self.document.size, self)
+        if dlg.exec() == CanvasSizeDialog.DialogCode.Accepted:
+            self.document.resize_canvas(*dlg.values())
+
+    def crop_to_selection(self) -> None:
+        self.document.crop_to_selection()
 
     def show_shortcuts(self) -> None:
         dlg = ShortcutsDialog(self)

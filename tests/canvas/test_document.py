@@ -270,3 +270,57 @@ def test_dabs_of_one_event_equal_painting_them_one_by_one():
     assert l2.pixels[10, 70, 3] == 0 and l2.pixels[52, 20, 3] == 0  # untouched so far
     dabs(many, l2.id, [(70.0, 10.0), (20.0, 52.0)], Brush(size=10), object(), mask=mask)
     assert l2.pixels[10, 70, 3] == 0 and l2.pixels[52, 20, 3] == 255
+
+
+def test_canvas_size_moves_everything_and_loses_nothing():
+    doc = sample_document(np.random.default_rng(5))
+    w, h = doc.size
+    before = doc.render()
+    marks_before = doc.render_annotations()
+    sel = np.zeros((h, w), np.uint8)
+    sel[20:60, 30:90] = 255
+    doc.set_selection(sel)
+    proj = doc.projection()
+    # grow by 40 left / 30 top and 10 right / 20 bottom: the old picture sits at (40, 30)
+    doc.resize_canvas(w + 50, h + 50, 40, 30)
+    assert doc.size == (w + 50, h + 50) and doc.history.undo_label == "Canvas size"
+    assert doc.projection() is proj and proj.pixels.shape == (h + 50, w + 50, 4)
+    grown = doc.render()
+    assert np.array_equal(grown[30 : 30 + h, 40 : 40 + w], before)
+    assert (grown[:30, :, 3] == 0).all() and (grown[:, :40, 3] == 0).all()  # new canvas is transparent
+    assert np.array_equal(grown, reference_composite(doc))
+    assert np.array_equal(doc.render_annotations()[30 : 30 + h, 40 : 40 + w], marks_before)
+    assert np.array_equal(doc.selection[30 : 30 + h, 40 : 40 + w], sel)
+    # shrink to a window inside: what falls outside stays in the layers
+    doc.resize_canvas(100, 80, -60, -50)
+    assert np.array_equal(doc.render(), before[20:100, 20:120])
+    doc.undo()
+    assert np.array_equal(doc.render(), grown)
+    doc.undo()
+    assert doc.size == (w, h) and np.array_equal(doc.render(), before) and np.array_equal(doc.selection, sel)
+    doc.redo()
+    assert np.array_equal(doc.render(), grown)
+    with pytest.raises(CanvasError):
+        doc.resize_canvas(0, 10)
+
+
+def test_crop_to_selection_keeps_the_selected_box_and_round_trips_through_ora(tmp_path):
+    from canvas.ora import load_ora, save_ora
+
+    doc = sample_document(np.random.default_rng(6))
+    before = doc.render()
+    with pytest.raises(CanvasError, match="needs a selection"):
+        doc.crop_to_selection()
+    yy, xx = np.mgrid[0 : doc.height, 0 : doc.width]
+    doc.set_selection(np.where(((xx - 150) / 60) ** 2 + ((yy - 100) / 40) ** 2 <= 1, 255, 0).astype(np.uint8))
+    doc.crop_to_selection()
+    assert doc.size == (121, 81) and doc.selection is None  # the ellipse's bounding box
+    assert doc.history.undo_label == "Crop to selection"
+    assert np.array_equal(doc.render(), before[60:141, 90:211])
+    save_ora(doc, tmp_path / "crop.ora")
+    back = load_ora(tmp_path / "crop.ora")
+    assert back.size == doc.size and np.array_equal(back.render(), doc.render())
+    back.resize_canvas(300, 200, 90, 60)  # grows back: nothing was lost
+    assert np.array_equal(back.render(), before)
+    doc.undo()
+    assert np.array_equal(doc.render(), before) and doc.selection is not None
