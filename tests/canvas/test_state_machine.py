@@ -100,10 +100,18 @@ class DocumentMachine(RuleBasedStateMachine):
 
     @rule(x=st.integers(0, W - 1), y=st.integers(0, H - 1), w=st.integers(1, W), h=st.integers(1, H))
     def select(self, x, y, w, h):
-        m = np.zeros((H, W), np.uint8)
+        m = np.zeros((self.doc.height, self.doc.width), np.uint8)
         r = Rect(x, y, w, h).intersect(self.doc.rect)
         m[r.slices()] = 255
         self.doc.set_selection(m)
+
+    @rule(w=st.integers(20, 140), h=st.integers(20, 110), dx=st.integers(-30, 30), dy=st.integers(-30, 30),
+          crop=st.booleans())
+    def resize(self, w, h, dx, dy, crop):
+        if crop and self.doc.selection is not None:
+            self.doc.crop_to_selection()
+        else:
+            self.doc.resize_canvas(w, h, dx, dy)
 
     @rule(n=st.integers(1, 3))
     def undo(self, n):
