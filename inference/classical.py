@@ -6,6 +6,8 @@ It does not read free text. Each operation is reached by choosing a task:
   moved toward the surroundings (Reinhard transfer in Lab), then Poisson seamless cloning with
   the piece's alpha as the mask. The piece keeps its own detail (its gradients), so it stays
   recognisable; only its colour and the seam change.
+- ``extend``: fill the empty (transparent) canvas around the picture by inpainting outward
+  (an outpaint after Image › Canvas size…); the result covers only the empty area
 - ``remove``: fill what the pen marked (or the selection) by inpainting (Telea or Navier-Stokes)
   at a sensible working resolution around the mark; nothing outside the grown mark changes.
 - ``stylise``: painterly, pencil, cartoon or detail presets (``params["style"]``).
@@ -28,7 +30,7 @@ from inference.progress import Reporter
 from inference.region import disk, expand_rect, feather, grow, mask_bbox
 from inference.request import EditRequest
 
-TASKS = ("refine-collage", "remove", "stylise", "replace-background")
+TASKS = ("refine-collage", "remove", "stylise", "replace-background", "extend")
 STYLES = ("painterly", "pencil", "cartoon", "detail")
 TILE = 1024
 TILE_OVERLAP = 96
@@ -181,6 +183,9 @@ class ClassicalBackend(Backend):
             raise InvalidRequest(f"unknown inpainting method {p.get('method')!r}; telea or ns")
         if request.task == "refine-collage" and p.get("mode", "normal") not in ("normal", "mixed"):
             raise InvalidRequest(f"unknown cloning mode {p.get('mode')!r}; normal or mixed")
+        if request.task == "extend" and not (request.image[..., 3] < 128).any():
+            raise InvalidRequest("nothing to extend: the picture has no empty (transparent) area; make the "
+                                 "canvas bigger first (Image › Canvas size…)")
         if request.task == "replace-background" and not request.references:
             raise InvalidRequest("replacing the background needs a reference image to put behind the subject; "
                                  "add one (a reference layer, or --ref FILE)")
@@ -192,7 +197,7 @@ class ClassicalBackend(Backend):
     def plan_steps(self, request: EditRequest) -> int:
         if request.task == "refine-collage":
             return 2 * max(1, len(request.pieces)) + 1
-        if request.task == "remove":
+        if request.task in ("remove", "extend"):
             return 3
         if request.task == "stylise":
             return len(_tiles(*request.shape)) + 1
@@ -210,6 +215,8 @@ class ClassicalBackend(Backend):
             img, warnings = self._stylise(request, reporter)
         elif task == "replace-background":
             img, warnings = self._background(request, reporter)
+        elif task == "extend":
+            img, warnings = self._extend(request, reporter)
         else:  # validate() prevents this
             raise InvalidRequest(f"unknown task {task!r}")
         return [img], [None], warnings
@@ -320,6 +327,48 @@ class ClassicalBackend(Backend):
         soft = np.maximum(feather(m, grow_r), core[cy:cy + ch, cx:cx + cw])
         out[cy:cy + ch, cx:cx + cw, :3] = _mix(rgb, fill, req.strength)
         out[cy:cy + ch, cx:cx + cw, 3] = np.minimum(soft, req.image[cy:cy + ch, cx:cx + cw, 3])
+        rep.advance()
+        return out, []
+
+    # --- extend (outpaint) ------------------------------------------------------------------------
+    def _extend(self, req: EditRequest, rep: Reporter):
+        """Fill the picture's empty (transparent) area by inpainting outward from its edges; the
+        result covers only that area, with the picture's own pixels kept on top of the fill."""
+        rep.phase("mask")
+        h, w = req.shape
+        alpha = req.image[..., 3]
+        work_side = int(req.params.get("working_size", 512))
+        s = min(1.0, work_side / max(h, w))
+        size = (max(1, round(w * s)), max(1, round(h * s)))
+        # premultiplied before shrinking, so the empty area's (undefined) colour does not bleed in
+        a = alpha.astype(np.float32)[..., None] / 255.0
+        prem = req.image[..., :3].astype(np.float32) * a
+        if s < 1.0:
+            prem = cv2.resize(prem, size, interpolation=cv2.INTER_AREA)
+            a_w = cv2.resize(a[..., 0], size, interpolation=cv2.INTER_AREA)[..., None]
+        else:
+            a_w = a
+        rgb_w = np.clip(prem / np.maximum(a_w, 1e-3) + 0.5, 0, 255).astype(np.uint8)
+        unknown = np.where(a_w[..., 0] < 0.98, 255, 0).astype(np.uint8)
+        rep.advance()
+        rep.phase("inpainting")
+        radius = float(req.params.get("radius", max(3.0, 0.01 * max(size))))
+        fill = cv2.inpaint(rgb_w, unknown, radius, cv2.INPAINT_TELEA)
+        # inpainting streaks outward; a blur that grows with the distance from the picture softens them
+        far = cv2.distanceTransform(unknown, cv2.DIST_L2, 3)
+        blurred = cv2.GaussianBlur(fill, (0, 0), max(1.0, 0.02 * max(size)))
+        t = np.clip(far / max(1.0, 0.1 * max(size)), 0, 1)[..., None]
+        fill = (fill * (1 - t) + blurred * t + 0.5).astype(np.uint8)
+        if s < 1.0:
+            fill = cv2.resize(fill, (w, h), interpolation=cv2.INTER_CUBIC)
+        rep.advance()
+        rep.phase("blend")
+        out = np.zeros((h, w, 4), np.uint8)
+        empty = alpha < 255
+        # where the picture is partly there, it stays on top of the fill: an opaque union
+        mixed = req.image[..., :3].astype(np.float32) * a + fill.astype(np.float32) * (1 - a)
+        out[..., :3] = np.where(empty[..., None], (mixed + 0.5).astype(np.uint8), 0)
+        out[..., 3] = np.where(empty, 255, 0)
         rep.advance()
         return out, []
 

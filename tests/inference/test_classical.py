@@ -248,3 +248,46 @@ def test_variations_are_honest():
     res, _ = run(EditRequest(astronaut(), task="stylise", variations=3))
     assert len(res.images) == 1
     assert any("1 result" in w for w in res.warnings)
+
+
+# --- extend (outpaint) ----------------------------------------------------------------------------
+def test_extend_fills_only_the_empty_canvas_and_continues_the_picture_at_its_edges():
+    photo = coffee()[..., :3]
+    ph, pw = photo.shape[:2]
+    img = np.zeros((ph + 80, pw + 120, 4), np.uint8)  # the canvas grown: 60 px left and right, 40 top and bottom
+    img[40 : 40 + ph, 60 : 60 + pw, :3] = photo
+    img[40 : 40 + ph, 60 : 60 + pw, 3] = 255
+    img[40 : 40 + ph, 60, 3] = 128  # a soft edge column stays on top of the fill
+    updates = []
+    res, out = run(EditRequest(img, task="extend"), progress=updates.append)
+    layer = res.images[0]
+    empty = img[..., 3] < 255
+    assert (layer[..., 3] == np.where(empty, 255, 0)).all()  # covers the empty area, nothing else
+    assert (out[..., 3] == 255).all()  # the picture is whole
+    solid = img[..., 3] == 255
+    assert np.array_equal(out[solid], img[solid])  # the picture's pixels are untouched
+    # the soft column: the picture half on top of the fill (the fill there ≈ its neighbour column)
+    col = out[40 : 40 + ph, 60, :3].astype(float)
+    half = (photo[:, 0].astype(float) * 128 + out[40 : 40 + ph, 59, :3].astype(float) * 127) / 255
+    assert np.abs(col - half).mean() < 6
+    # next to the picture the fill continues it: far closer to the edge than the image's overall mean
+    for outside, inside in (((slice(40, 40 + ph), 57), photo[:, 1]), ((slice(40, 40 + ph), 60 + pw + 2), photo[:, -1]),
+                            ((37, slice(60, 60 + pw)), photo[0]), ((40 + ph + 2, slice(60, 60 + pw)), photo[-1])):
+        got = out[outside][..., :3].astype(float)
+        gap = np.abs(got - inside.astype(float)).mean()
+        baseline = np.abs(photo.reshape(-1, 3).mean(axis=0) - inside.astype(float)).mean()
+        assert gap < 0.5 * baseline, (gap, baseline)
+    steps = [u.step for u in updates]
+    assert steps == sorted(steps) and updates[-1].step == updates[-1].total
+
+
+def test_extend_needs_an_empty_area_and_says_how_to_make_one():
+    with pytest.raises(InvalidRequest, match="Canvas size"):
+        BACKEND.run(EditRequest(coffee(), task="extend"))
+
+
+def test_the_extend_preset_runs_on_the_classical_backend():
+    from inference.presets import get_preset
+
+    p = get_preset("extend")
+    assert p.classical_task == "extend" and "empty" in p.instruction
