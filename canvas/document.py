@@ -48,6 +48,9 @@ class Document:
         self.events = EventEmitter()
         self.history = C.CommandStack(max_bytes=undo_bytes)
         self._projections: dict[frozenset[str], Any] = {}
+        # how far Canvas size / Crop moved the picture since this document was made (not saved):
+        # work begun before a resize (an edit that is running) is placed by the difference
+        self.canvas_shift: tuple[int, int] = (0, 0)
 
     @classmethod
     def assemble(cls, width: int, height: int, layers: list[Layer], *, selection: np.ndarray | None = None,
@@ -445,6 +448,7 @@ class Document:
                 elif isinstance(layer, AnnotationLayer):
                     layer.set_marks([m.translated(dx, dy) for m in layer.marks])
         self.width, self.height = size
+        self.canvas_shift = (self.canvas_shift[0] + dx, self.canvas_shift[1] + dy)
         for proj in self._projections.values():
             proj.resize(size)
         self.selection = selection

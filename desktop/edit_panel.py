@@ -132,7 +132,9 @@ class EditPanel(QWidget):
         self.runner = runner
         self.result_saver = result_saver
         self._presets: list[Preset] = presets()
-        self._results: list[tuple[Any, Any, int]] = []  # (request, result, index) per strip item
+        # (request, result, index, the canvas shift when the request was made) per strip item
+        self._results: list[tuple[Any, Any, int, tuple[int, int]]] = []
+        self._job_shift: dict[str, tuple[int, int]] = {}  # the canvas shift at each job's start
         self._job_docs: dict[str, Any] = {}
 
         self.preset_combo = QComboBox()
@@ -699,6 +701,7 @@ class EditPanel(QWidget):
         job_id = self.runner.submit(f"{backend.label}: {label}", lambda progress, cancel: backend.run(request, progress, cancel),
                                     payload=request)
         self._job_docs[job_id] = self.document
+        self._job_shift[job_id] = self.document.canvas_shift
         self.progress.setRange(0, 0)
         self.progress.setFormat("starting…")
         self._update_state()
@@ -721,11 +724,12 @@ class EditPanel(QWidget):
             self.preview.show()
             if self._job_docs[job_id] is self.document and update.preview_rect is not None:
                 # and on the canvas, where the result will go
-                self.previewChanged.emit(*place_preview(self.runner.jobs[job_id].payload, update.preview,
-                                                        update.preview_rect))
+                request = self._moved(self.runner.jobs[job_id].payload, self._job_shift.get(job_id, (0, 0)))
+                self.previewChanged.emit(*place_preview(request, update.preview, update.preview_rect))
 
     def _on_finished(self, job_id: str, result) -> None:
         doc = self._job_docs.pop(job_id, None)
+        shift = self._job_shift.pop(job_id, None)
         if doc is None:
             return
         request = self.runner.jobs[job_id].payload
@@ -744,7 +748,7 @@ class EditPanel(QWidget):
             seed = result.seeds[i] if i < len(result.seeds) else None
             item.setToolTip(f"{result.backend} · seed {seed} · {result.duration:.1f} s")
             self.results.addItem(item)
-            self._results.append((request, result, i))
+            self._results.append((request, result, i, shift or doc.canvas_shift))
         for w in result.warnings:
             self.statusMessage.emit(w)
         if len(result.images) == 1 or result.kind == "layers":
@@ -754,10 +758,21 @@ class EditPanel(QWidget):
             self.statusMessage.emit(f"{len(result.images)} results: double-click one to insert it")
         self._update_state()
 
+    def _moved(self, request, shift: tuple[int, int]):
+        """``request`` placed on today's canvas: Canvas size / Crop since it was made moved the
+        picture by the difference."""
+        dx, dy = self.document.canvas_shift[0] - shift[0], self.document.canvas_shift[1] - shift[1]
+        if not (dx or dy):
+            return request
+        import dataclasses
+
+        return dataclasses.replace(request, origin=(request.origin[0] + dx, request.origin[1] + dy))
+
     def insert_result(self, row: int) -> None:
         if not 0 <= row < len(self._results):
             return
-        request, result, index = self._results[row]
+        request, result, index, shift = self._results[row]
+        request = self._moved(request, shift)
         try:
             layer = apply_result(self.document, request, result, index)
         except CanvasError as exc:
@@ -768,12 +783,14 @@ class EditPanel(QWidget):
         self.statusMessage.emit(f"inserted “{layer.name}” ({result.backend}, {result.duration:.1f} s)")
 
     def _on_failed(self, job_id: str, message: str, expected: bool) -> None:
+        self._job_shift.pop(job_id, None)
         if self._job_docs.pop(job_id, None) is None:
             return
         self._idle("failed")
         self.errorRaised.emit(message)
 
     def _on_cancelled(self, job_id: str) -> None:
+        self._job_shift.pop(job_id, None)
         if self._job_docs.pop(job_id, None) is None:
             return
         self._idle("cancelled")

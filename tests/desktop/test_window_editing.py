@@ -108,3 +108,35 @@ def test_the_picture_so_far_shows_on_the_canvas_until_the_result_arrives(qtbot, 
     finally:
         PreviewBackend.release.set()
         registry.unregister("test-preview")
+
+
+def test_a_result_lands_on_its_picture_when_the_canvas_was_resized_during_the_run(qtbot, make_window):
+    from inference import registry
+
+    registry.register("test-preview", PreviewBackend, replace=True)
+    try:
+        window = make_window(collage_document())
+        panel, view, doc = window.edit_panel, window.view, window.document
+        panel.refresh_backends()
+        choose(panel.backend_combo, "test-preview")
+        panel.instruction.setPlainText("same picture back")
+        w, h = doc.size
+        before = doc.render()
+        PreviewBackend.release.clear()
+        panel.run()
+        qtbot.waitUntil(lambda: view.preview_rect is not None, timeout=10000)
+        doc.resize_canvas(w + 60, h + 40, 30, 20)  # the picture moves by (30, 20) while the edit runs
+        with qtbot.waitSignal(panel.resultInserted, timeout=10000) as sig:
+            PreviewBackend.release.set()
+        layer = doc.layer(sig.args[0])
+        assert (layer.x, layer.y) == (30, 20)  # on the picture, not at the old corner
+        assert np.array_equal(layer.pixels, before)  # the backend returned its input
+        # and a result inserted later from the strip lands there too, after one more resize
+        doc.undo()  # the inserted layer
+        doc.resize_canvas(w + 60, h + 40, -10, 0)
+        panel.insert_result(0)
+        again = window.bridge.active_layer()
+        assert again is not layer and (again.x, again.y) == (20, 20)
+    finally:
+        PreviewBackend.release.set()
+        registry.unregister("test-preview")
