@@ -19,6 +19,7 @@ from canvas.blend import composite_into, premultiplied_float, straight_uint8
 from canvas.errors import CanvasError, LayerLockedError
 from canvas.events import DocumentEvent, EventEmitter
 from canvas.geometry import Rect
+from canvas.imageio import MAX_PIXELS
 from canvas.layers import (
     LAYER_PROPS,
     AnnotationLayer,
@@ -33,13 +34,21 @@ from canvas.layers import (
 from canvas.marks import Mark
 
 MAX_SIDE = 32768
+
+
+def check_canvas_size(width: int, height: int) -> None:
+    """A canvas Akapen can hold and read back from its own file (the loader's pixel limit)."""
+    if not (0 < width <= MAX_SIDE and 0 < height <= MAX_SIDE):
+        raise CanvasError(f"a canvas is 1 to {MAX_SIDE} pixels a side, not {width}×{height}")
+    if width * height > MAX_PIXELS:
+        raise CanvasError(f"a canvas holds at most {MAX_PIXELS / 1e6:.0f} million pixels (about 12 000 × 12 000), "
+                          f"not {width}×{height}")
 CONTENT = frozenset({"content"})
 
 
 class Document:
     def __init__(self, width: int, height: int, *, undo_bytes: int = 1 << 30) -> None:
-        if not (0 < width <= MAX_SIDE and 0 < height <= MAX_SIDE):
-            raise CanvasError(f"a canvas is 1 to {MAX_SIDE} pixels a side, not {width}×{height}")
+        check_canvas_size(width, height)
         self.width, self.height = int(width), int(height)
         self._layers: list[Layer] = []
         self.selection: np.ndarray | None = None
@@ -299,8 +308,7 @@ class Document:
         undo step. Nothing is lost: what falls outside stays in its layer, and comes back when
         the canvas grows again. The selection moves with the picture."""
         width, height, dx, dy = int(width), int(height), int(dx), int(dy)
-        if not (0 < width <= MAX_SIDE and 0 < height <= MAX_SIDE):
-            raise CanvasError(f"a canvas is 1 to {MAX_SIDE} pixels a side, not {width}×{height}")
+        check_canvas_size(width, height)
         if (width, height, dx, dy) == (self.width, self.height, 0, 0):
             return
         new_sel = None

@@ -324,3 +324,16 @@ def test_crop_to_selection_keeps_the_selected_box_and_round_trips_through_ora(tm
     assert np.array_equal(back.render(), before)
     doc.undo()
     assert np.array_equal(doc.render(), before) and doc.selection is not None
+
+
+def test_a_canvas_is_never_bigger_than_its_own_file_can_be_read_back():
+    from canvas.imageio import MAX_PIXELS
+
+    with pytest.raises(CanvasError, match="million pixels"):
+        Document(20000, 20000)  # 400 MP: saved, it could not be opened again
+    doc = Document(100, 100)
+    with pytest.raises(CanvasError, match="million pixels"):
+        doc.resize_canvas(30000, 30000)
+    assert doc.size == (100, 100) and not doc.history.can_undo  # nothing happened
+    side = int(MAX_PIXELS ** 0.5)
+    Document(side, 1).resize_canvas(side, side)  # the limit itself is allowed (no pixels allocated yet)
