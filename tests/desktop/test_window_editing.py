@@ -3,6 +3,7 @@
 import threading
 
 import numpy as np
+import pytest
 from PySide6.QtCore import QPointF, QRectF, Qt
 
 from tests.desktop.test_edit_panel import SlowBackend, choose, collage_document
@@ -69,74 +70,71 @@ class PreviewBackend(SlowBackend):
         return [request.image.copy()], [None], []
 
 
-def test_the_picture_so_far_shows_on_the_canvas_until_the_result_arrives(qtbot, make_window):
+@pytest.fixture
+def preview_window(make_window):
+    """A window over the collage with the previewing test backend chosen (released afterwards)."""
     from inference import registry
 
     registry.register("test-preview", PreviewBackend, replace=True)
+    PreviewBackend.release.clear()
     try:
         window = make_window(collage_document())
-        panel, view, doc = window.edit_panel, window.view, window.document
-        panel.refresh_backends()
-        choose(panel.backend_combo, "test-preview")
-        panel.instruction.setPlainText("green")
-        centre = view.to_widget(QPointF(doc.width / 2, doc.height / 2)).toPoint()
-
-        def shown():
-            return view.grab().toImage().pixelColor(centre)
-
-        before = shown()
-        for cancel in (False, True):
-            PreviewBackend.release.clear()
-            n = len(doc.layers)
-            panel.run()
-            qtbot.waitUntil(lambda: view.preview_rect is not None, timeout=10000)
-            assert view.preview_rect == QRectF(0, 0, doc.width, doc.height)
-            colour = shown()
-            assert (colour.red(), colour.green(), colour.blue()) == (0, 255, 0)  # on the canvas
-            assert len(doc.layers) == n  # a preview is not in the document
-            if cancel:
-                with qtbot.waitSignal(window.runner.jobCancelled, timeout=10000):
-                    panel.cancel()
-                assert len(doc.layers) == n
-            else:
-                with qtbot.waitSignal(panel.resultInserted, timeout=10000):
-                    PreviewBackend.release.set()
-                assert len(doc.layers) == n + 1
-                doc.undo()
-            assert view.preview_rect is None  # gone with the job
-            assert shown() == before
+        window.edit_panel.refresh_backends()
+        choose(window.edit_panel.backend_combo, "test-preview")
+        window.edit_panel.instruction.setPlainText("the same picture back, after a green preview")
+        yield window
     finally:
         PreviewBackend.release.set()
         registry.unregister("test-preview")
 
 
-def test_a_result_lands_on_its_picture_when_the_canvas_was_resized_during_the_run(qtbot, make_window):
-    from inference import registry
+def test_the_picture_so_far_shows_on_the_canvas_until_the_result_arrives(qtbot, preview_window):
+    window = preview_window
+    panel, view, doc = window.edit_panel, window.view, window.document
+    centre = view.to_widget(QPointF(doc.width / 2, doc.height / 2)).toPoint()
 
-    registry.register("test-preview", PreviewBackend, replace=True)
-    try:
-        window = make_window(collage_document())
-        panel, view, doc = window.edit_panel, window.view, window.document
-        panel.refresh_backends()
-        choose(panel.backend_combo, "test-preview")
-        panel.instruction.setPlainText("same picture back")
-        w, h = doc.size
-        before = doc.render()
+    def shown():
+        return view.grab().toImage().pixelColor(centre)
+
+    before = shown()
+    for cancel in (False, True):
         PreviewBackend.release.clear()
+        n = len(doc.layers)
         panel.run()
         qtbot.waitUntil(lambda: view.preview_rect is not None, timeout=10000)
-        doc.resize_canvas(w + 60, h + 40, 30, 20)  # the picture moves by (30, 20) while the edit runs
-        with qtbot.waitSignal(panel.resultInserted, timeout=10000) as sig:
-            PreviewBackend.release.set()
-        layer = doc.layer(sig.args[0])
-        assert (layer.x, layer.y) == (30, 20)  # on the picture, not at the old corner
-        assert np.array_equal(layer.pixels, before)  # the backend returned its input
-        # and a result inserted later from the strip lands there too, after one more resize
-        doc.undo()  # the inserted layer
-        doc.resize_canvas(w + 60, h + 40, -10, 0)
-        panel.insert_result(0)
-        again = window.bridge.active_layer()
-        assert again is not layer and (again.x, again.y) == (20, 20)
-    finally:
+        assert view.preview_rect == QRectF(0, 0, doc.width, doc.height)
+        colour = shown()
+        assert (colour.red(), colour.green(), colour.blue()) == (0, 255, 0)  # on the canvas
+        assert len(doc.layers) == n  # a preview is not in the document
+        if cancel:
+            with qtbot.waitSignal(window.runner.jobCancelled, timeout=10000):
+                panel.cancel()
+            assert len(doc.layers) == n
+        else:
+            with qtbot.waitSignal(panel.resultInserted, timeout=10000):
+                PreviewBackend.release.set()
+            assert len(doc.layers) == n + 1
+            doc.undo()
+        assert view.preview_rect is None  # gone with the job
+        assert shown() == before
+
+
+def test_a_result_lands_on_its_picture_when_the_canvas_was_resized_during_the_run(qtbot, preview_window):
+    window = preview_window
+    panel, view, doc = window.edit_panel, window.view, window.document
+    w, h = doc.size
+    before = doc.render()
+    panel.run()
+    qtbot.waitUntil(lambda: view.preview_rect is not None, timeout=10000)
+    doc.resize_canvas(w + 60, h + 40, 30, 20)  # the picture moves by (30, 20) while the edit runs
+    with qtbot.waitSignal(panel.resultInserted, timeout=10000) as sig:
         PreviewBackend.release.set()
-        registry.unregister("test-preview")
+    layer = doc.layer(sig.args[0])
+    assert (layer.x, layer.y) == (30, 20)  # on the picture, not at the old corner
+    assert np.array_equal(layer.pixels, before)  # the backend returned its input
+    # and a result inserted later from the strip lands there too, after one more resize
+    doc.undo()  # the inserted layer
+    doc.resize_canvas(w + 60, h + 40, -10, 0)
+    panel.insert_result(0)
+    again = window.bridge.active_layer()
+    assert again is not layer and (again.x, again.y) == (20, 20)
