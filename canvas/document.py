@@ -43,6 +43,8 @@ def check_canvas_size(width: int, height: int) -> None:
     if width * height > MAX_PIXELS:
         raise CanvasError(f"a canvas holds at most {MAX_PIXELS / 1e6:.0f} million pixels (about 12 000 × 12 000), "
                           f"not {width}×{height}")
+
+
 CONTENT = frozenset({"content"})
 
 
@@ -131,6 +133,14 @@ class Document:
             return np.full((self.height, self.width), 255, np.uint8)
         return self.selection.copy()
 
+    def selection_box(self) -> Rect:
+        """The bounding box of the selection (the whole canvas without one)."""
+        if self.selection is None:
+            return self.rect
+        ys, xs = np.nonzero(self.selection)
+        x0, y0 = int(xs.min()), int(ys.min())
+        return Rect(x0, y0, int(xs.max()) + 1 - x0, int(ys.max()) + 1 - y0)
+
     def copy_pixels(self, layer_id: str | None = None) -> tuple[np.ndarray, Rect]:
         """What Copy takes: a layer's pixels (``layer_id``) or, with None, the composite of the
         content layers, inside the selection (transparent outside it) and cropped to the
@@ -138,9 +148,7 @@ class Document:
         Raises CanvasError when that holds no visible pixel."""
         layer = self.layer(layer_id) if layer_id is not None else None
         if self.selection is not None:
-            ys, xs = np.nonzero(self.selection)
-            rect = Rect(int(xs.min()), int(ys.min()), int(xs.max()) + 1 - int(xs.min()),
-                        int(ys.max()) + 1 - int(ys.min()))
+            rect = self.selection_box()
         else:
             rect = layer.bounds() if layer is not None else self.rect
         pixels = layer.read_padded(rect) if layer is not None else self.render(rect)
@@ -325,10 +333,9 @@ class Document:
         """The canvas becomes the selection's bounding box (the selection is then dropped)."""
         if self.selection is None:
             raise CanvasError("select the part to keep first: Crop to selection needs a selection")
-        ys, xs = np.nonzero(self.selection)
-        x0, y0 = int(xs.min()), int(ys.min())
-        w, h = int(xs.max()) + 1 - x0, int(ys.max()) + 1 - y0
-        self.execute(C.ResizeCanvas(self.size, (w, h), (-x0, -y0), self.selection, None, "Crop to selection"))
+        box = self.selection_box()
+        self.execute(C.ResizeCanvas(self.size, (box.w, box.h), (-box.x, -box.y), self.selection, None,
+                                    "Crop to selection"))
 
     def add_reference(self, pixels: np.ndarray, name: str = "Reference") -> Reference:
         ref = Reference(check_rgba(pixels, "reference").copy(), name)
