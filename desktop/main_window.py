@@ -349,6 +349,9 @@ class MainWindow(QMainWindow):
                                          "Undo the scale, rotation and flips of the active piece")
         self.smaller_action = self._act("Smaller brush", lambda: self._resize_brush(1 / 1.25), "[")
         self.bigger_action = self._act("Bigger brush", lambda: self._resize_brush(1.25), "]")
+        self.piece_from_selection_action = self._act(
+            "New &piece from selection", self.piece_from_selection, "Ctrl+J",
+            "Copy the selected part of the active layer into a collage piece on top of it, ready to move")
         self.canvas_size_action = self._act("Canvas &size…", self.canvas_size, "Ctrl+Alt+C",
                                             "Change the canvas size; the picture stays where you anchor it")
         self.crop_action = self._act("&Crop to selection", self.crop_to_selection, None,
@@ -418,6 +421,7 @@ class MainWindow(QMainWindow):
             if a is not None:
                 m.addAction(a)
         m.addSeparator()
+        m.addAction(self.piece_from_selection_action)
         for a in (self.flip_h_action, self.flip_v_action, self.reset_tf_action):
             m.addAction(a)
         m = mb.addMenu("&Tools")
@@ -781,6 +785,20 @@ class MainWindow(QMainWindow):
         dlg = CanvasSizeDialog(self.document.size, self)
         if dlg.exec() == CanvasSizeDialog.DialogCode.Accepted:
             self.document.resize_canvas(*dlg.values())
+
+    def piece_from_selection(self) -> None:
+        """The active layer inside the selection (all of it without one) as a new collage piece
+        in the same place: the picture looks the same until the piece is moved."""
+        active = self.bridge.active_layer()
+        if active is None:
+            self.show_hint("Pick the layer to take the piece from in the Layers panel.")
+            return
+        pixels, rect = self.document.copy_pixels(active.id)  # CanvasError: said by _guard
+        name = f"Piece of {active.name}"
+        piece = PieceLayer(pixels, Transform(cx=rect.x + rect.w / 2, cy=rect.y + rect.h / 2), name)
+        self.document.add_layer(piece, self._insert_index())
+        self.set_tool("move")
+        self.show_hint(f"“{name}”: drag it to move it, its corners and edges to scale it.")
 
     def crop_to_selection(self) -> None:
         self.document.crop_to_selection()
