@@ -2,7 +2,8 @@
 
 Differs by how inputs are arranged: a double-width canvas with the reference on the left and
 the image to edit on the right; the mask covers the right half (or, with a selection or
-marks used as a mask, that part of the right half). The edit is the right half of the output.
+marks used as a mask, that part of the right half, and any empty canvas). The edit is the
+right half of the output.
 Defaults (FLUX.1 Fill model card / ACE++): 28 steps, guidance 30.
 """
 
@@ -46,6 +47,9 @@ class SideBySideBackend(DiffusionBackend):
             reference = target
             warnings.append("no reference image: the image itself is on the left of the side-by-side canvas")
         area = [m for m in (request.selection, request.annotation_mask) if m is not None]  # selection, pen marks
+        empty = request.image[..., 3] < 128
+        if area and empty.any():  # empty canvas (after Canvas size) is always filled: an outpaint
+            area.append(np.where(empty, 255, 0).astype(np.uint8))
         canvas, mask = side_by_side_canvas(reference, target, np.maximum.reduce(area) if area else None)
         return {"prompt": request.instruction, "image": canvas, "mask_image": mask, "height": h, "width": 2 * w,
                 "num_inference_steps": self.steps(request), "guidance_scale": self.guidance(request)}, warnings

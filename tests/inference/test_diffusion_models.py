@@ -313,3 +313,20 @@ def test_how_families_arrange_their_inputs():
     assert canvas.size == (32, 16) and canvas.getpixel((0, 0)) == (255, 0, 0) and canvas.getpixel((20, 0)) == (0, 0, 255)
     m = np.asarray(mask)
     assert not m[:, :16].any() and np.array_equal(m[:, 16:], sel)
+
+
+def test_side_by_side_always_fills_empty_canvas_besides_the_selection():
+    from inference.diffusion.side_by_side import SideBySideBackend
+    from inference.request import EditRequest
+
+    img = np.full((32, 32, 4), 200, np.uint8)
+    img[:, 24:, 3] = 0  # the canvas was grown on the right: empty
+    sel = np.zeros((32, 32), np.uint8)
+    sel[4:10, 4:10] = 255
+    b = SideBySideBackend(working_size=32)
+    kw, _ = b.call_kwargs(EditRequest(img, "extend it", selection=sel), None)
+    m = np.asarray(kw["mask_image"])[:, 32:]
+    assert np.array_equal(m[4:10, 4:10], sel[4:10, 4:10]) and (m[:, 24:] == 255).all()
+    assert m[20, 12] == 0  # the rest of the picture stays
+    kw, _ = b.call_kwargs(EditRequest(np.full((32, 32, 4), 200, np.uint8), "x", selection=sel), None)
+    assert np.array_equal(np.asarray(kw["mask_image"])[:, 32:], sel)  # no empty canvas: the selection only
