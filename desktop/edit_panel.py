@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from PySide6.QtCore import QSize, Qt, Signal
+from PySide6.QtCore import QRect, QSize, Qt, Signal
 from PySide6.QtGui import QIcon, QKeySequence, QPainter, QPixmap, QShortcut
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -41,7 +41,7 @@ from canvas.errors import CanvasError
 from desktop.bridge import rewire
 from desktop.edit_request import apply_result, build_request, place_preview
 from desktop.jobs import JobRunner, Relay
-from desktop.qimage import rgba_to_qimage
+from desktop.qimage import paint_checker, rgba_to_qimage
 from inference import registry
 from inference.comfyui import WORKFLOW_BACKEND
 from inference.errors import InferenceError, InvalidRequest
@@ -109,8 +109,17 @@ class ElidedLabel(QLabel):
 
 
 def _thumb(rgba: np.ndarray, size: int = 96) -> QPixmap:
+    """``rgba`` scaled into ``size``², over a checkerboard where it is transparent."""
     pm = QPixmap.fromImage(rgba_to_qimage(rgba))
-    return pm.scaled(size, size, Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.SmoothTransformation)
+    pm = pm.scaled(size, size, Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.SmoothTransformation)
+    if rgba[..., 3].min() == 255:
+        return pm
+    out = QPixmap(pm.size())
+    p = QPainter(out)
+    paint_checker(p, QRect(0, 0, pm.width(), pm.height()), 6)
+    p.drawPixmap(0, 0, pm)
+    p.end()
+    return out
 
 
 class EditPanel(QWidget):

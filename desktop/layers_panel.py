@@ -58,7 +58,7 @@ from canvas.blend import BLEND_MODES
 from canvas.errors import CanvasError
 from canvas.layers import ROLES, Layer
 from desktop.bridge import DocumentBridge, rewire
-from desktop.qimage import rgba_to_qimage
+from desktop.qimage import paint_checker, rgba_to_qimage
 
 LAYER_MIME = "application/x-akapen-layer-ids"
 
@@ -82,15 +82,6 @@ ROLE_LABELS = {"content": "Content", "annotation": "Annotation", "reference": "R
 
 
 # --- thumbnails ---------------------------------------------------------------------------
-def _checker(painter: QPainter, rect: QRect, cell: int = 5) -> None:
-    painter.fillRect(rect, QColor(250, 250, 250))
-    dark = QColor(206, 206, 206)
-    for y in range(rect.top(), rect.bottom() + 1, cell):
-        for x in range(rect.left(), rect.right() + 1, cell):
-            if ((x - rect.left()) // cell + (y - rect.top()) // cell) % 2:
-                painter.fillRect(QRect(x, y, cell, cell).intersected(rect), dark)
-
-
 def _max_pool(a: np.ndarray, step: int) -> np.ndarray:
     """Max over step×step blocks (the far edges padded with transparency), in two strided passes."""
     h, w = a.shape[:2]
@@ -121,7 +112,7 @@ def render_thumbnail(layer: Layer, doc_size: tuple[int, int], box: int = THUMB, 
     img = QImage(pw, ph, QImage.Format.Format_ARGB32_Premultiplied)
     img.setDevicePixelRatio(dpr)
     p = QPainter(img)
-    _checker(p, QRect(0, 0, tw, th), 5)
+    paint_checker(p, QRect(0, 0, tw, th), 5)
     pixels, r = layer.raster()
     # the part of the raster that lies on the canvas
     x0, y0 = max(r.x, 0), max(r.y, 0)

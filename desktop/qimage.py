@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import numpy as np
-from PySide6.QtGui import QImage
+from PySide6.QtCore import QRect
+from PySide6.QtGui import QColor, QImage, QPainter
 
 from canvas.blend import premultiply_uint8
 
@@ -66,3 +67,13 @@ def qimage_to_png_bytes(img: QImage) -> bytes:
         raise ValueError("the image could not be encoded")
     buf.close()
     return bytes(ba.data())
+
+
+def paint_checker(painter: QPainter, rect: QRect, cell: int = 5) -> None:
+    """The light checkerboard that shows transparency in thumbnails."""
+    painter.fillRect(rect, QColor(250, 250, 250))
+    dark = QColor(206, 206, 206)
+    for y in range(rect.top(), rect.bottom() + 1, cell):
+        for x in range(rect.left(), rect.right() + 1, cell):
+            if ((x - rect.left()) // cell + (y - rect.top()) // cell) % 2:
+                painter.fillRect(QRect(x, y, cell, cell).intersected(rect), dark)
