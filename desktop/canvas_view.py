@@ -177,6 +177,7 @@ class CanvasView(QWidget):
         self._checker_dpr = 0.0
         self.paint_count = 0  # number of paint events (for tests and the benchmark)
         self._preview: tuple[QImage, QRectF] | None = None  # a running edit's picture so far
+        self.welcome = ""  # words over an untouched starting canvas: what to do first
         self.last_update_rects: list[QRect] = []  # widget rects asked for by document changes
         if bridge is not None:
             self.set_bridge(bridge)
@@ -428,6 +429,15 @@ class CanvasView(QWidget):
             # a thin frame so a white canvas stands out from the backdrop
             p.setPen(QPen(QColor(0, 0, 0, 90), 1))
             p.drawRect(canvas_w.adjusted(-0.5, -0.5, 0.5, 0.5))
+        if self.welcome and not canvas_w.isEmpty():
+            p.save()
+            font = p.font()
+            font.setPointSizeF(font.pointSizeF() * 1.25)
+            p.setFont(font)
+            p.setPen(QColor(120, 120, 128))
+            p.drawText(canvas_w.adjusted(24, 24, -24, -24),
+                       int(Qt.AlignmentFlag.AlignCenter) | int(Qt.TextFlag.TextWordWrap), self.welcome)
+            p.restore()
         if not self._sel_path.isEmpty():
             path = self.transform().map(self._sel_path)
             p.setRenderHint(QPainter.RenderHint.Antialiasing, False)

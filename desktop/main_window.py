@@ -55,6 +55,16 @@ from inference.comfyui.servers import ServerStore
 
 DEFAULT_SIZE = (1024, 768)
 AUTOSAVE_MS = 60_000
+
+
+def welcome_text(tools: dict) -> str:
+    """What the blank starting canvas says (the red-pen keys read from the tools themselves)."""
+    pen = ", ".join(f"{tools[n].shortcut} {tools[n].label.lower()}" for n in ("pen", "arrow", "ellipse"))
+    return ("Drop a photo here, paste one (Ctrl+V) or open one (Ctrl+O).\n\n"
+            f"Then paste collage pieces, mark with the red pen ({pen}), type an instruction "
+            "and Run (Ctrl+Return). F1 lists every shortcut.")
+
+
 OPEN_FILTER = ("Akapen documents and images (*.ora *.png *.jpg *.jpeg *.webp *.bmp *.tif *.tiff *.gif);;"
                "OpenRaster (*.ora);;Images (*.png *.jpg *.jpeg *.webp *.bmp *.tif *.tiff *.gif);;All files (*)")
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff", ".gif")
@@ -182,6 +192,7 @@ class MainWindow(QMainWindow):
         self.notifier.message.connect(self._show_message)
 
         doc = document if document is not None else default_document()
+        welcome = document is None  # the blank starting canvas says what to do first
         self.bridge = DocumentBridge(doc, self)
         self.layers_panel = LayersPanel(self.bridge, self)
         self.history_panel = HistoryPanel(self.bridge, self)
@@ -216,6 +227,8 @@ class MainWindow(QMainWindow):
         self._autosave.start()
 
         self._attach(self.bridge, path)
+        if welcome:
+            self.view.welcome = welcome_text(self.tools)
         self.resize(1400, 900)
         geo, state = self.settings.window_geometry(), self.settings.window_state()
         if geo is not None:
@@ -267,6 +280,7 @@ class MainWindow(QMainWindow):
         if isinstance(self.tools.get("mark_select"), MarkSelectTool):
             self.tools["mark_select"].selected = None
         self.recovery.discard_document(self._doc_key)
+        self.view.welcome = ""
         self._doc_key = uuid.uuid4().hex[:12]
         self._force_modified = False
         self._edits = self._snapshot_edits = 0
@@ -290,6 +304,9 @@ class MainWindow(QMainWindow):
         self.setWindowModified(self.is_modified())
 
     def _history_changed(self) -> None:
+        if self.view.welcome:  # the first change: the canvas is in use
+            self.view.welcome = ""
+            self.view.update()
         self._edits += 1
         self._update_actions()
         self._update_title()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 
 import numpy as np
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QPointF, Qt
 from PySide6.QtTest import QTest
 
 from canvas.errors import ImageImportError
@@ -214,3 +214,23 @@ def test_canvas_size_and_crop_from_the_image_menu(window, monkeypatch):
         window.undo_action.trigger()
     assert doc.size == (w, h) and np.array_equal(doc.render(), before)
     assert window.size_label.text() == f"{w} × {h} px"
+
+
+def test_the_blank_starting_canvas_says_what_to_do_until_it_is_used(make_window):
+    from tests.desktop.conftest import drag, photo
+
+    window = make_window()
+    text = window.view.welcome
+    assert "Drop a photo" in text and "Ctrl+O" in text
+    assert "P pen" in text and "A arrow" in text and "O ellipse" in text  # the tools' own keys
+    centre = window.view.to_widget(QPointF(window.document.width / 2, window.document.height / 2)).toPoint()
+    img = window.view.grab().toImage()
+    shown = {img.pixelColor(centre.x() + dx, centre.y() + dy).rgb() for dx in range(-200, 200, 3)
+             for dy in range(-40, 40, 3)}
+    assert len(shown) > 2  # words drawn over the white canvas
+    drag(window.view, [(30, 30), (60, 40)])  # the first brush stroke
+    assert window.view.welcome == ""
+    # a document opened or passed in never shows it
+    from desktop.main_window import default_document
+
+    assert make_window(default_document(image=photo(80, 60))).view.welcome == ""
