@@ -112,7 +112,7 @@ def cmd_edit(args) -> int:
     from canvas.errors import CanvasError
     from desktop.edit_request import build_request
     from inference import registry
-    from inference.presets import resolve_task
+    from inference.presets import first_blank, resolve_task
     from inference.region import composite_over
 
     out = Path(args.output)
@@ -141,6 +141,13 @@ def cmd_edit(args) -> int:
     instruction = args.instruction
     if not instruction and preset is not None and caps.reads_instruction:
         instruction = preset.instruction
+        blank = first_blank(instruction)
+        if blank is not None:
+            from inference.errors import InvalidRequest
+
+            raise InvalidRequest(f"the task {preset.id!r} has a blank to fill in, {blank.group()}: write the "
+                                 f"instruction yourself after the input, with the blank filled (the task reads: "
+                                 f"“{instruction}”)")
     params.update(dict(args.param or ()))
     if args.workflow:
         params["workflow"] = str(Path(args.workflow).resolve())

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 from PySide6.QtCore import QRect, QSize, Qt, Signal
-from PySide6.QtGui import QIcon, QKeySequence, QPainter, QPixmap, QShortcut
+from PySide6.QtGui import QIcon, QKeySequence, QPainter, QPixmap, QShortcut, QTextCursor
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -45,7 +45,7 @@ from desktop.qimage import paint_checker, rgba_to_qimage
 from inference import registry
 from inference.comfyui import WORKFLOW_BACKEND
 from inference.errors import InferenceError, InvalidRequest
-from inference.presets import Preset, presets
+from inference.presets import Preset, first_blank, presets
 
 ANNOTATION_CHOICES = (
     ("draw", "Draw marks into the image"),
@@ -392,6 +392,12 @@ class EditPanel(QWidget):
         p = self.preset()
         if p is not None:
             self.instruction.setPlainText(p.instruction)
+            m = first_blank(p.instruction)
+            if m is not None:  # the first blank to fill in is selected: typing replaces it
+                cursor = self.instruction.textCursor()
+                cursor.setPosition(m.start())
+                cursor.setPosition(m.end(), QTextCursor.MoveMode.KeepAnchor)
+                self.instruction.setTextCursor(cursor)
             if p.annotation_use:
                 self.marks_auto.setChecked(False)
                 for key, cb in self.marks_boxes.items():
@@ -421,8 +427,13 @@ class EditPanel(QWidget):
         task, _, why = self._task_for_backend(info)
         if why:
             return why
-        if task is None and not self.instruction.toPlainText().strip() and not self._workflow_without_prompt(info):
-            return "type an instruction"
+        text = self.instruction.toPlainText()
+        if task is None and not self._workflow_without_prompt(info):
+            if not text.strip():
+                return "type an instruction"
+            blank = first_blank(text)
+            if blank is not None:  # a preset's blank left as it is would reach the model verbatim
+                return f"fill in {blank.group()} in the instruction"
         return None
 
     def _update_state(self, *_args) -> None:

@@ -4,6 +4,7 @@ exists, the classical task that implements it."""
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -12,6 +13,12 @@ from typing import Any
 from inference.errors import InvalidRequest
 
 PRESETS_FILE = Path(__file__).resolve().parent.parent / "resources" / "presets.json"
+BLANK = re.compile(r"\{[^{}\n]+\}")  # a preset's blank for the user to fill in, e.g. "{new object}"
+
+
+def first_blank(text: str) -> re.Match | None:
+    """The first preset blank left in ``text`` (sent as it is, a model would read the braces)."""
+    return BLANK.search(text)
 
 
 @dataclass(frozen=True)
@@ -26,7 +33,7 @@ class Preset:
 
     @property
     def has_placeholders(self) -> bool:
-        return "{" in self.instruction
+        return first_blank(self.instruction) is not None
 
 
 def load_presets(path: Path | str | None = None) -> list[Preset]:

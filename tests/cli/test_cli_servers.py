@@ -74,3 +74,16 @@ def test_headless_family_edit_names_the_missing_model_files(tmp_path, comfy_serv
                comfy_server.url, "--backend", "comfyui-kontext")
     assert r.returncode == 1
     assert "lacks" in r.stderr and "model files" in r.stderr and ".safetensors" in r.stderr
+
+
+def test_a_task_with_a_blank_asks_for_the_instruction_instead_of_sending_braces(tmp_path, comfy_server):
+    img = tmp_path / "in.png"
+    Image.new("RGB", (64, 64), (90, 120, 200)).save(img)
+    r = akapen(tmp_path / "config", "edit", img, "-o", tmp_path / "o.png", "--server", comfy_server.url,
+               "--backend", "comfyui-kontext", "--task", "relight")
+    assert r.returncode != 0 and not (tmp_path / "o.png").exists()
+    assert "blank to fill in, {new lighting" in r.stderr and "write the instruction yourself" in r.stderr
+    # a task without blanks still runs its own instruction (here it stops at the missing model files)
+    r = akapen(tmp_path / "config", "edit", img, "-o", tmp_path / "o.png", "--server", comfy_server.url,
+               "--backend", "comfyui-kontext", "--task", "colourise")
+    assert "blank" not in r.stderr and "model files" in r.stderr

@@ -162,3 +162,17 @@ def test_queued_jobs_are_visible(qtbot, panel):
     panel.cancel()
     qtbot.waitUntil(lambda: not panel.runner.busy, timeout=10000)
     assert panel.queue_label.text() == ""
+
+
+def test_a_preset_blank_is_selected_for_typing_and_must_be_filled_before_run(qtbot, panel):
+    choose(panel.backend_combo, "test-slow")  # a backend that reads instructions
+    choose(panel.preset_combo, "relight")
+    cursor = panel.instruction.textCursor()
+    assert cursor.selectedText().startswith("{new lighting")  # typing replaces the blank
+    assert not panel.run_button.isEnabled()
+    assert "fill in {new lighting" in panel.why_not_runnable()
+    cursor.insertText("warm evening light from the left")
+    assert "{" not in panel.instruction.toPlainText()
+    assert panel.why_not_runnable() is None and panel.run_button.isEnabled()
+    choose(panel.preset_combo, "colourise")  # no blank: runnable as it is
+    assert panel.why_not_runnable() is None
