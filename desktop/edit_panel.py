@@ -433,7 +433,8 @@ class EditPanel(QWidget):
                 return "type an instruction"
             blank = first_blank(text)
             if blank is not None:  # a preset's blank left as it is would reach the model verbatim
-                return f"fill in {blank.group()} in the instruction"
+                name = blank.group() if len(blank.group()) <= 30 else blank.group()[:27].rstrip(" ,") + "…}"
+                return f"fill in {name} in the instruction"
         return None
 
     def _update_state(self, *_args) -> None:
