@@ -17,6 +17,7 @@ SEPARABLE = {
     "lighten": np.maximum,
     "hard-light": lambda cb, cs: np.where(cs <= 0.5, 2 * cs * cb, 1 - 2 * (1 - cs) * (1 - cb)),
     "difference": lambda cb, cs: np.abs(cb - cs),
+    "add": lambda cb, cs: np.minimum(cb + cs, 1.0),  # Krita's and GIMP's reading of svg:plus
     "soft-light": lambda cb, cs: np.where(
         cs <= 0.5,
         cb - (1 - 2 * cs) * cb * (1 - cb),
@@ -40,13 +41,9 @@ def reference_composite(doc: Document, roles=("content",)) -> np.ndarray:
         pix, pr = layer.raster()
         src[r.slices()] = pix[r.slices(pr.x, pr.y)] / 255.0
         cs, as_ = src[..., :3], src[..., 3:4] * layer.opacity
-        if layer.blend == "add":
-            co_p = np.minimum(cs * as_ + cb * ab, 1.0)
-            ao = np.minimum(as_ + ab, 1.0)  # svg:plus adds alphas too
-        else:
-            bl = SEPARABLE[layer.blend](cb, cs)
-            ao = as_ + ab * (1 - as_)
-            co_p = (1 - ab) * as_ * cs + (1 - as_) * ab * cb + as_ * ab * bl
+        bl = SEPARABLE[layer.blend](cb, cs)
+        ao = as_ + ab * (1 - as_)
+        co_p = (1 - ab) * as_ * cs + (1 - as_) * ab * cb + as_ * ab * bl
         cb = np.where(ao > 0, co_p / np.where(ao > 0, ao, 1), 0.0)
         ab = ao
     out = np.concatenate([cb, ab], axis=-1)

@@ -116,3 +116,35 @@ def test_stack_of_normal_layers_over_opaque_photo_matches_reference():
     want = reference_composite(doc).astype(int)
     assert (got[..., 3] == 255).all()
     assert np.abs(got - want).max() <= 1
+
+
+def test_add_reads_svg_plus_as_krita_and_gimp_do(tmp_path):
+    """An "add" (svg:plus) layer at 80 % over an opaque photo: Krita's Addition composited over,
+    (1 - a)·cb + a·min(1, cb + cs) — not the Porter-Duff plus min(1, cb + a·cs) MyPaint reads.
+    The pixels are chosen where the two readings differ (cb + cs > 1): up to 41 levels apart."""
+    import zipfile
+
+    from canvas.imageio import decode_png
+    from canvas.ora import load_ora, save_ora
+
+    cb = np.array([51, 128, 200, 255, 0], np.float64)  # backdrop, one value per pixel (grey)
+    cs = np.array([255, 200, 128, 255, 255], np.float64)  # the add layer, fully opaque pixels
+    a = 0.8
+    krita = (1 - a) * cb + a * np.minimum(cb + cs, 255)
+    porter_duff = np.minimum(cb + a * cs, 255)
+    assert np.abs(krita - porter_duff).max() > 30  # the case the issue measured in Krita
+
+    doc = Document(5, 1)
+    grey = lambda v: np.dstack([v, v, v, np.full(5, 255)]).astype(np.uint8).reshape(1, 5, 4)  # noqa: E731
+    doc.add_layer(PixelLayer(grey(cb), name="photo"))
+    doc.add_layer(PixelLayer(grey(cs), name="glow", blend="add", opacity=a))
+    got = doc.render()[0, :, 0].astype(float)
+    assert np.abs(got - krita).max() <= 1
+
+    path = tmp_path / "add.ora"
+    save_ora(doc, path)
+    with zipfile.ZipFile(path) as zf:
+        assert b'composite-op="svg:plus"' in zf.read("stack.xml")
+        merged = decode_png(zf.read("mergedimage.png"), "mergedimage.png")
+    assert np.abs(merged[0, :, 0].astype(float) - krita).max() <= 1  # what other programs show first
+    assert np.array_equal(load_ora(path).render(), doc.render())
