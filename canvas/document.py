@@ -28,6 +28,7 @@ from canvas.layers import (
     PixelLayer,
     Reference,
     Transform,
+    check_piece,
     check_rgba,
     validate_prop,
 )
@@ -72,6 +73,9 @@ class Document:
         if len(set(ids)) != len(ids):
             raise CanvasError("two layers share one id")
         doc._layers = list(layers)
+        for layer in doc._layers:
+            if isinstance(layer, AnnotationLayer):
+                layer.set_clip(doc.rect)
         if selection is not None:
             if selection.shape != (doc.height, doc.width) or selection.dtype != np.uint8:
                 raise CanvasError("the selection mask does not match the canvas size")
@@ -202,6 +206,14 @@ class Document:
     def new_pixel_layer(self, name: str = "Layer", index: int | None = None) -> PixelLayer:
         return self.add_layer(PixelLayer.blank(self.width, self.height, name), index)  # type: ignore[return-value]
 
+    def unique_name(self, base: str) -> str:
+        """``base``, or ``base 2``, ``base 3`` … — the first no layer has."""
+        names = {lyr.name for lyr in self._layers}
+        n = 1
+        while (f"{base} {n}" if n > 1 else base) in names:
+            n += 1
+        return f"{base} {n}" if n > 1 else base
+
     def new_annotation_layer(self, name: str = "Marks", index: int | None = None) -> AnnotationLayer:
         return self.add_layer(AnnotationLayer([], name), index)  # type: ignore[return-value]
 
@@ -269,6 +281,10 @@ class Document:
     def set_transform(self, layer_id: str, tf: Transform, gesture: object | None = None,
                       label: str = "Transform") -> None:
         layer = self._editable(layer_id, PieceLayer)
+        try:
+            check_piece(layer.original.shape[1], layer.original.shape[0], tf)
+        except ValueError as exc:
+            raise CanvasError(str(exc)) from None
         if tf != layer.transform:
             self.execute(C.SetTransform(layer_id, layer.transform, tf, f"{label} {layer.name}", gesture))
 
@@ -402,6 +418,8 @@ class Document:
     def _insert(self, layer: Layer, index: int) -> None:
         self.events.emit(DocumentEvent("inserting", layer.id, None, {"index": index}))
         self._layers.insert(index, layer)
+        if isinstance(layer, AnnotationLayer):
+            layer.set_clip(self.rect)
         self._changed("inserted", layer.id, layer.bounds(), index=index)
 
     def _remove(self, layer_id: str) -> None:
@@ -463,6 +481,9 @@ class Document:
                 elif isinstance(layer, AnnotationLayer):
                     layer.set_marks([m.translated(dx, dy) for m in layer.marks])
         self.width, self.height = size
+        for layer in self._layers:
+            if isinstance(layer, AnnotationLayer):
+                layer.set_clip(self.rect)
         self.canvas_shift = (self.canvas_shift[0] + dx, self.canvas_shift[1] + dy)
         for proj in self._projections.values():
             proj.resize(size)

@@ -103,8 +103,10 @@ def load_image(source, *, name: str | None = None, max_pixels: int = MAX_PIXELS)
     try:
         with warnings.catch_warnings():
             # our cap (checked below and on the PNG header above) decides, not Pillow's
-            # 89-megapixel warning; Pillow still refuses more than 2× its limit outright.
+            # 89-megapixel warning; Pillow still refuses more than 2× its limit outright. Its
+            # other warnings are about damaged metadata (TIFF tags, EXIF), which it skips.
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            warnings.simplefilter("ignore", UserWarning)
             img = Image.open(io.BytesIO(data), formats=list(ALLOWED_FORMATS))
             check_size(img.width, img.height, what, max_pixels)
             if img.format == "PNG" and _png_bit_depth(data) == 16:
@@ -166,6 +168,29 @@ def encode_png(rgba: np.ndarray, compress_level: int = 1) -> bytes:
     return buf.tobytes()
 
 
+def png_damage(data: bytes) -> str | None:
+    """What is wrong with a PNG's chunk structure (lengths, checksums, the end chunk), or None.
+
+    Checked before OpenCV decodes: its libpng would print its own complaint on stderr, and a
+    damaged file is then one clear error instead (CRC-32 runs at gigabytes per second).
+    """
+    import zlib
+
+    i, n = 8, len(data)
+    while i + 12 <= n:
+        length = int.from_bytes(data[i:i + 4], "big")
+        end = i + 12 + length
+        if length > 0x7FFFFFFF or end > n:
+            return "it is truncated"
+        kind = data[i + 4:i + 8]
+        if zlib.crc32(memoryview(data)[i + 4:i + 8 + length]) != int.from_bytes(data[end - 4:end], "big"):
+            return f"the checksum of its {kind.decode('latin-1')!r} chunk is wrong"
+        if kind == b"IEND":
+            return None
+        i = end
+    return "it is truncated"
+
+
 def decode_png(data: bytes, what: str, max_pixels: int = MAX_PIXELS) -> np.ndarray:
     """PNG bytes -> straight RGBA, with the pixel cap checked on the header first."""
     if len(data) < 33 or data[:8] != b"\x89PNG\r\n\x1a\n" or data[12:16] != b"IHDR":
@@ -173,6 +198,10 @@ def decode_png(data: bytes, what: str, max_pixels: int = MAX_PIXELS) -> np.ndarr
     w = int.from_bytes(data[16:20], "big")
     h = int.from_bytes(data[20:24], "big")
     check_size(w, h, what, max_pixels)
+    damage = png_damage(data)
+    if damage is not None:
+        raise ImageImportError(f"{what}: the PNG is damaged ({damage}); "
+                               "try saving it again from the program that made it")
     arr = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
     if arr is None:
         raise ImageImportError(f"{what}: the PNG is damaged or truncated; "

@@ -19,6 +19,7 @@ import numpy as np
 from canvas.blend import BLEND_MODES, premultiplied_float, straight_uint8
 from canvas.draw import render_marks
 from canvas.geometry import Rect, union_all
+from canvas.imageio import MAX_PIXELS
 from canvas.marks import Mark
 from canvas.tiles import AlphaStats, tile_range
 
@@ -260,11 +261,39 @@ class Transform:
         )
 
 
+MAX_PIECE_SIDE = 32767  # OpenCV's warpAffine renders at most SHRT_MAX pixels a side
+MAX_PIECE_PIXELS = MAX_PIXELS  # as many as a canvas holds
+MAX_PIECE_CENTRE = float(1 << 24)
+
+
+def piece_rect(w: int, h: int, tf: Transform) -> Rect:
+    """The canvas rect a ``w``×``h`` original covers through ``tf`` (what :func:`render_piece` renders)."""
+    if tf.is_integer_translation(w, h):
+        return Rect(int(tf.cx - w / 2), int(tf.cy - h / 2), w, h)
+    corners = tf.matrix(w, h) @ np.array([[0, w, w, 0], [0, 0, h, h], [1, 1, 1, 1]], dtype=np.float64)
+    return Rect.from_bounds(corners[0].min(), corners[1].min(), corners[0].max(), corners[1].max())
+
+
+def check_piece(w: int, h: int, tf: Transform) -> None:
+    """ValueError when a piece this size, through ``tf``, would be too big to render (or lies too far away)."""
+    if abs(tf.cx) > MAX_PIECE_CENTRE or abs(tf.cy) > MAX_PIECE_CENTRE:
+        raise ValueError(f"a piece centred at ({tf.cx:.0f}, {tf.cy:.0f}) lies too far from the canvas")
+    if tf.is_integer_translation(w, h):
+        return  # drawn as it is, no resampling
+    if max(abs(tf.sx) * w, abs(tf.sy) * h) > 2 * MAX_PIECE_SIDE:  # before any arithmetic can overflow
+        raise ValueError(f"a piece scaled ×{max(abs(tf.sx), abs(tf.sy)):.3g} would be larger than "
+                         f"{MAX_PIECE_SIDE} pixels a side")
+    r = piece_rect(w, h, tf)
+    if max(r.w, r.h) > MAX_PIECE_SIDE or r.area > MAX_PIECE_PIXELS:
+        raise ValueError(f"a piece rendered {r.w}×{r.h} would be larger than Akapen draws a piece "
+                         f"({MAX_PIECE_SIDE} pixels a side, {MAX_PIECE_PIXELS / 1e6:.0f} million in all)")
+
+
 def render_piece(original: np.ndarray, tf: Transform) -> tuple[np.ndarray, Rect]:
     """Render ``original`` (straight RGBA) through ``tf``: premultiplied resampling, no fringes."""
     h, w = original.shape[:2]
     if tf.is_integer_translation(w, h):
-        return original, Rect(int(tf.cx - w / 2), int(tf.cy - h / 2), w, h)
+        return original, piece_rect(w, h, tf)
     src = original
     ax, ay = abs(tf.sx), abs(tf.sy)
     pre_x = pre_y = 1.0
@@ -274,9 +303,7 @@ def render_piece(original: np.ndarray, tf: Transform) -> tuple[np.ndarray, Rect]
         src = cv2.resize(original, (nw, nh), interpolation=cv2.INTER_AREA)
         pre_x, pre_y = nw / w, nh / h
     m = tf.matrix(w, h) @ np.diag([1 / pre_x, 1 / pre_y, 1.0])
-    sh, sw = src.shape[:2]
-    corners = m @ np.array([[0, sw, sw, 0], [0, 0, sh, sh], [1, 1, 1, 1]], dtype=np.float64)
-    rect = Rect.from_bounds(corners[0].min(), corners[1].min(), corners[0].max(), corners[1].max())
+    rect = piece_rect(w, h, tf)
     # continuous -> index coordinates on both sides, then shift into the output rect
     to_idx = np.array([[1, 0, -0.5 - rect.x], [0, 1, -0.5 - rect.y], [0, 0, 1]])
     from_idx = np.array([[1, 0, 0.5], [0, 1, 0.5], [0, 0, 1]])
@@ -298,6 +325,7 @@ class PieceLayer(Layer):
         self.original = check_rgba(original, "piece pixels")
         h, w = original.shape[:2]
         self.transform = transform or Transform(cx=w / 2, cy=h / 2)
+        check_piece(w, h, self.transform)
         self._cache: tuple[np.ndarray, Rect] | None = None
 
     @classmethod
@@ -315,6 +343,7 @@ class PieceLayer(Layer):
         return self.raster()[1]
 
     def set_transform(self, tf: Transform) -> None:
+        check_piece(self.original.shape[1], self.original.shape[0], tf)
         self.transform = tf
         self._cache = None
         self._content_changed()
@@ -344,10 +373,18 @@ class AnnotationLayer(Layer):
         super().__init__(name, **kw)
         self.marks: list[Mark] = list(marks or [])
         self._cache: tuple[np.ndarray, Rect] | None = None
+        self.clip: Rect | None = None  # the document's canvas: marks are drawn only where they can be seen
+
+    def set_clip(self, rect: Rect | None) -> None:
+        if rect != self.clip:
+            self.clip = rect
+            self._cache = None
 
     def raster(self) -> tuple[np.ndarray, Rect]:
         if self._cache is None:
             rect = union_all(m.bounds() for m in self.marks)
+            if self.clip is not None:
+                rect = rect.intersect(self.clip)
             self._cache = (render_marks(self.marks, rect), rect) if not rect.empty else (
                 np.zeros((0, 0, 4), np.uint8), EMPTY)
         return self._cache

@@ -14,6 +14,11 @@ from typing import Any, ClassVar
 from canvas.geometry import Rect
 
 RED = (230, 30, 30, 255)
+MAX_COORD = 1 << 20  # marks lie within a million pixels of the canvas origin
+MAX_WIDTH = 1000.0
+MAX_TEXT_SIZE = 4000.0
+MAX_TEXT = 100_000  # characters of one label
+MAX_POINTS = 1_000_000  # of one stroke
 
 
 def new_id() -> str:
@@ -25,12 +30,32 @@ Point = tuple[float, float]
 
 
 def _color(value) -> Color:
-    vals = tuple(int(v) for v in value)
+    if isinstance(value, str | bytes | dict) or not hasattr(value, "__len__") or len(value) not in (3, 4):
+        raise ValueError(f"a colour is 3 or 4 integers in 0..255, not {value!r:.60}")
+    try:
+        vals = tuple(int(v) for v in value)
+    except OverflowError:
+        raise ValueError(f"a colour is 3 or 4 integers in 0..255, not {value!r:.60}") from None
     if len(vals) == 3:
         vals = (*vals, 255)
     if len(vals) != 4 or any(v < 0 or v > 255 for v in vals):
         raise ValueError(f"a colour is 3 or 4 integers in 0..255, not {value!r}")
     return vals  # type: ignore[return-value]
+
+
+def _number(v, what: str, lo: float, hi: float) -> float:
+    if isinstance(v, bool) or not isinstance(v, int | float):
+        raise ValueError(f"a mark's {what} must be a number, not {v!r:.40}")
+    f = float(v)
+    if not lo <= f <= hi:  # also refuses nan and infinities
+        raise ValueError(f"a mark's {what} {v!r:.40} is outside {lo:g}..{hi:g}")
+    return f
+
+
+def _point(p) -> Point:
+    if not isinstance(p, list | tuple) or len(p) != 2:
+        raise ValueError(f"a point is [x, y], not {p!r:.40}")
+    return (_number(p[0], "x", -MAX_COORD, MAX_COORD), _number(p[1], "y", -MAX_COORD, MAX_COORD))
 
 
 @dataclass(frozen=True)
@@ -88,12 +113,18 @@ class Mark:
             if f.name == "color":
                 v = _color(v)
             elif f.name in ("points_",):
-                v = tuple((float(p[0]), float(p[1])) for p in v)
+                if not isinstance(v, list | tuple) or len(v) > MAX_POINTS:
+                    raise ValueError(f"a stroke's points are a list of at most {MAX_POINTS} [x, y] pairs")
+                v = tuple(_point(p) for p in v)
             elif f.name in ("start", "end", "p0", "p1", "pos"):
-                v = (float(v[0]), float(v[1]))
-            elif f.name in ("width", "size"):
-                v = float(v)
+                v = _point(v)
+            elif f.name == "width":
+                v = _number(v, "width", 0.0, MAX_WIDTH)
+            elif f.name == "size":
+                v = _number(v, "text size", 1.0, MAX_TEXT_SIZE)
             elif f.name in ("id", "text"):
+                if not isinstance(v, str | int | float) or (f.name == "text" and len(str(v)) > MAX_TEXT):
+                    raise ValueError(f"a mark's {f.name} must be a string (at most {MAX_TEXT} characters)")
                 v = str(v)
             kwargs[f.name] = v
         return cls(**kwargs)

@@ -25,11 +25,16 @@ the optional ``warnings`` list passed to ``load_ora``.
 from __future__ import annotations
 
 import json
+import lzma
+import math
 import re
+import struct
 import threading
 import weakref
 import xml.etree.ElementTree as ET
 import zipfile
+import zlib
+from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -58,6 +63,10 @@ MAX_TOTAL_BYTES = 16 << 30
 MAX_TOTAL_PIXELS = 1_500_000_000  # all decoded images together (6 GB of RGBA): ~90 layers of 4096²
 PNG_LEVEL = 1  # fast: a 4096² layer encodes in a fraction of a second
 _ID_RE = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
+# what zipfile and its decompressors raise on a damaged archive or member (a broken header, a
+# compression method or zip version Python lacks, an encrypted member, sizes that overflow)
+_ZIP_ERRORS = (zipfile.BadZipFile, zlib.error, lzma.LZMAError, OSError, EOFError, ValueError, NotImplementedError,
+               RuntimeError, OverflowError, struct.error, LookupError)
 
 
 def _a(name: str) -> str:
@@ -225,8 +234,8 @@ class _Reader:
         try:
             with self.zf.open(info) as f:
                 data = f.read(limit + 1)  # never trust the declared size
-        except (zipfile.BadZipFile, zlib_error(), OSError, EOFError, NotImplementedError) as exc:
-            raise self.fail(f"{name} is damaged ({exc})") from None
+        except _ZIP_ERRORS as exc:
+            raise self.fail(f"{name} is damaged ({_short(exc)})") from None
         if len(data) > limit:
             raise self.fail(f"{name} is larger than the {limit}-byte limit")
         self.total += len(data)
@@ -279,15 +288,14 @@ class _Reader:
 
     def json(self, name: str) -> Any:
         data = self.read(name, MAX_JSON_BYTES)
-        try:
-            return json.loads(data.decode("utf-8"))
-        except (UnicodeDecodeError, ValueError) as exc:
-            raise self.fail(f"{name} is not valid JSON ({exc})") from None
+        return _json(data, name, self)
 
     def member(self, name: str | None, attr: str) -> str:
         """Validate a member name referenced from the stack."""
         if not name:
             raise self.fail(f"a layer has no {attr}")
+        if not isinstance(name, str):
+            raise self.fail(f"the {attr} {name!r:.60} is not a member name")
         bad = (name.startswith(("/", "\\")) or "\\" in name or ":" in name
                or any(part in ("", ".", "..") for part in name.split("/")))
         if bad:
@@ -297,10 +305,19 @@ class _Reader:
         return name
 
 
-def zlib_error():
-    import zlib
+def _short(exc: BaseException) -> str:
+    """An exception's text on one line, at most 200 characters."""
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    return text if len(text) <= 200 else text[:199] + "…"
 
-    return zlib.error
+
+def _json(data: bytes | str, what: str, reader: _Reader):
+    try:
+        return json.loads(data.decode("utf-8") if isinstance(data, bytes) else data)
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise reader.fail(f"{what} is not valid JSON ({_short(exc)})") from None
+    except RecursionError:
+        raise reader.fail(f"{what} nests too deeply") from None
 
 
 def _float(v: str | None, default: float, what: str, reader: _Reader) -> float:
@@ -319,12 +336,12 @@ def _int(v: str | None, default: int, what: str, reader: _Reader, lo: int = -(1 
     if v is None:
         return default
     try:
-        i = int(round(float(v)))
+        f = float(v)
     except ValueError:
-        raise reader.fail(f"{what} {v!r} is not a number") from None
-    if not lo <= i <= hi:
-        raise reader.fail(f"{what} {i} is out of range")
-    return i
+        raise reader.fail(f"{what} {v[:40]!r} is not a number") from None
+    if not math.isfinite(f) or not lo <= f <= hi:
+        raise reader.fail(f"{what} {v[:40]!r} is out of range")
+    return int(round(f))
 
 
 def _parse_xml(data: bytes, reader: _Reader) -> ET.Element:
@@ -334,7 +351,9 @@ def _parse_xml(data: bytes, reader: _Reader) -> ET.Element:
     try:
         return ET.fromstring(data)
     except ET.ParseError as exc:
-        raise reader.fail(f"stack.xml is not valid XML ({exc})") from None
+        raise reader.fail(f"stack.xml is not valid XML ({_short(exc)})") from None
+    except (LookupError, ValueError) as exc:  # an encoding expat does not know, or a multi-byte one
+        raise reader.fail(f"stack.xml declares an encoding Akapen cannot read ({_short(exc)})") from None
 
 
 def _walk(stack: ET.Element, reader: _Reader, inherited_visible=True, inherited_opacity=1.0, depth=0):
@@ -378,10 +397,7 @@ def _build_layer(el: ET.Element, vis_in: bool, op_in: float, reader: _Reader, se
     prov_text = el.get(_a("provenance"))
     provenance = {}
     if prov_text:
-        try:
-            provenance = json.loads(prov_text)
-        except ValueError:
-            raise reader.fail(f"layer {name!r} has unreadable provenance") from None
+        provenance = _json(prov_text, f"the provenance of layer {name!r}", reader)
         if not isinstance(provenance, dict):
             raise reader.fail(f"layer {name!r} has unreadable provenance")
     common = dict(name=name, id=lid, visible=visible, opacity=opacity, blend=blend, locked=locked,
@@ -389,10 +405,11 @@ def _build_layer(el: ET.Element, vis_in: bool, op_in: float, reader: _Reader, se
     try:
         if kind == "piece":
             original = reader.png(reader.member(el.get(_a("original")), "piece original"))
+            raw_tf = _json(el.get(_a("transform"), "{}"), f"the transform of piece {name!r}", reader)
             try:
-                tf = Transform.from_dict(json.loads(el.get(_a("transform"), "{}")))
-            except (ValueError, TypeError, AttributeError) as exc:
-                raise reader.fail(f"piece {name!r} has an unreadable transform ({exc})") from None
+                tf = Transform.from_dict(raw_tf)
+            except (ValueError, TypeError, AttributeError, OverflowError) as exc:
+                raise reader.fail(f"piece {name!r} has an unreadable transform ({_short(exc)})") from None
             layer: Layer = PieceLayer(original, tf, **common)
         elif kind == "annotation":
             raw = reader.json(reader.member(el.get(_a("marks")), "marks"))
@@ -401,14 +418,14 @@ def _build_layer(el: ET.Element, vis_in: bool, op_in: float, reader: _Reader, se
             try:
                 marks = [Mark.from_dict(m) for m in raw]
             except (ValueError, TypeError, KeyError, IndexError) as exc:
-                raise reader.fail(f"annotation layer {name!r} has an unreadable mark ({exc})") from None
+                raise reader.fail(f"annotation layer {name!r} has an unreadable mark ({_short(exc)})") from None
             layer = AnnotationLayer(marks, **common)
         else:
             if kind != "pixel":
                 reader.warnings.append(f"layer {name!r}: unknown kind {kind!r}, read as pixels")
             layer = PixelLayer(reader.png(src), x, y, **common)
     except (ValueError, TypeError) as exc:
-        raise reader.fail(f"layer {name!r}: {exc}") from None
+        raise reader.fail(f"layer {name!r}: {_short(exc)}") from None
     seen.add(layer.id)
     return layer
 
@@ -430,14 +447,18 @@ def load_ora(source, *, warnings: list[str] | None = None, max_pixels: int = MAX
         raise OraError(f"{what}: is a folder, not an OpenRaster file") from None
     except PermissionError:
         raise OraError(f"{what}: no permission to read it") from None
-    except (zipfile.BadZipFile, OSError, EOFError, ValueError) as exc:
-        raise OraError(f"{what}: not an OpenRaster file (it is not a valid zip archive: {exc})") from None
+    except _ZIP_ERRORS as exc:
+        raise OraError(f"{what}: not an OpenRaster file (it is not a valid zip archive: {_short(exc)})") from None
     with zf:
         infos = zf.infolist()
         if len(infos) > MAX_MEMBERS:
             raise OraError(f"{what}: the archive has {len(infos)} members, more than the {MAX_MEMBERS} Akapen reads")
         reader = _Reader(zf, what, max_pixels)
         reader.names = {i.filename for i in infos}
+        if len(reader.names) < len(infos):  # zip readers disagree on which of two same-named members counts
+            twice = next(n for n, k in Counter(i.filename for i in infos).items() if k > 1)
+            raise reader.fail(f"the archive holds two members named {twice!r} (refused: it is damaged or "
+                              "was tampered with)")
         if sum(i.file_size for i in infos) > MAX_TOTAL_BYTES:
             raise reader.fail("the archive declares more data than Akapen accepts")
         if "mimetype" not in reader.names:
@@ -478,7 +499,10 @@ def load_ora(source, *, warnings: list[str] | None = None, max_pixels: int = MAX
             metadata = info.get("metadata") or {}
             if not isinstance(metadata, dict):
                 raise reader.fail("the document metadata is not an object")
-            for r in info.get("references") or []:
+            refs = info.get("references") or []
+            if not isinstance(refs, list):
+                raise reader.fail("the references in akapen/document.json are not a list")
+            for r in refs:
                 if not isinstance(r, dict):
                     raise reader.fail("a reference entry is not an object")
                 px = reader.png(reader.member(r.get("src"), "reference src"))
@@ -510,7 +534,7 @@ def read_thumbnail(path) -> np.ndarray | None:
             if "Thumbnails/thumbnail.png" not in reader.names:
                 return None
             return reader.png("Thumbnails/thumbnail.png")
-    except (OraError, zipfile.BadZipFile, OSError):
+    except (OraError, *_ZIP_ERRORS):
         return None
 
 

@@ -47,6 +47,7 @@ class RecoveryStore:
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="recovery")
         self._lock = threading.Lock()
         self._latest: dict[str, Path] = {}  # document key -> its current snapshot
+        self.problems: list[str] = []  # what the last list() could not read, one line each, naming the file
 
     def _ensure_folder(self) -> None:
         try:
@@ -98,23 +99,33 @@ class RecoveryStore:
             except OSError:
                 pass
 
-    def _entry(self, info: Path) -> RecoveryEntry | None:
+    def _entry(self, info: Path, problems: list[str] | None = None) -> RecoveryEntry | None:
         try:
+            if info.stat().st_size > 1 << 20:
+                raise ValueError("larger than a recovery entry")
             meta = json.loads(info.read_text(encoding="utf-8"))
             ora = info.with_name(str(meta["ora"]))
             if ora.name != Path(meta["ora"]).name or not ora.is_file():
-                return None
-            return RecoveryEntry(ora, info, float(meta["time"]), meta.get("source"), str(meta.get("title", "")),
-                                 ora.stat().st_size, str(meta.get("session", "")))
-        except (OSError, ValueError, KeyError, TypeError):
+                return None  # its snapshot was removed (or never finished): nothing to offer
+            source = meta.get("source")
+            when = float(meta["time"])
+            if not 0.0 <= when < 1e11:  # seconds since 1970, finite: a date the dialog can show
+                raise ValueError(f"time {when!r}")
+            return RecoveryEntry(ora, info, when, source if isinstance(source, str) else None,
+                                 str(meta.get("title", ""))[:200], ora.stat().st_size, str(meta.get("session", "")))
+        except (OSError, ValueError, KeyError, TypeError, AttributeError, RecursionError) as exc:
+            if problems is not None:  # a damaged entry is not listed, but it is said
+                why = "nested too deeply" if isinstance(exc, RecursionError) else type(exc).__name__
+                problems.append(f"{info}: a damaged recovery entry was skipped ({why})")
             return None
 
     def list(self, other_sessions_only: bool = False) -> list[RecoveryEntry]:
         """Complete snapshots, newest first (with ``other_sessions_only``: not this app's own)."""
+        self.problems = []
         if not self.folder.is_dir():
             return []
-        out = [e for e in (self._entry(p) for p in self.folder.glob("*.json") if not p.name.startswith("."))
-               if e is not None]
+        out = [e for e in (self._entry(p, self.problems) for p in sorted(self.folder.glob("*.json"))
+                           if not p.name.startswith(".")) if e is not None]
         if other_sessions_only:
             out = [e for e in out if e.session != self.session]
         return sorted(out, key=lambda e: e.time, reverse=True)

@@ -12,12 +12,28 @@ import os
 
 from PySide6.QtCore import QByteArray, QSettings
 
+from inference.diffusion.device import MEMORY_MODES
+
 MAX_RECENT = 10
 
 
 class Settings:
+    """Every getter returns a usable value whatever the file holds; what was damaged (and left at its
+    default) is said in ``problem``, naming the file."""
+
     def __init__(self, qsettings: QSettings | None = None) -> None:
         self.q = qsettings if qsettings is not None else QSettings()
+        self._problems: dict[str, str] = {}
+
+    @property
+    def problem(self) -> str:
+        if not self._problems:
+            return ""
+        keys = ", ".join(sorted(self._problems))
+        return f"{self.q.fileName()}: unreadable settings ({keys}) were left at their defaults"
+
+    def _damaged(self, key: str, why: str = "") -> None:
+        self._problems[key] = why
 
     @staticmethod
     def at(path: str) -> Settings:
@@ -38,19 +54,37 @@ class Settings:
         self.q.setValue("window/state", state)
 
     # --- tool options ---------------------------------------------------------------------------
-    def tool_options(self) -> dict:
-        raw = self.q.value("tools/options", "")
+    def _json(self, key: str, kind: type):
+        """The JSON value stored under ``key`` if it is a ``kind``, else None (damaged or missing)."""
+        raw = self.q.value(key, "")
+        if raw in ("", None):
+            return None
         try:
-            data = json.loads(raw) if raw else {}
-        except (TypeError, ValueError):
-            return {}
-        return data if isinstance(data, dict) else {}
+            data = json.loads(raw) if isinstance(raw, str) else None
+        except (ValueError, RecursionError):
+            data = None
+        if not isinstance(data, kind):
+            self._damaged(key)
+            return None
+        return data
+
+    def _text(self, key: str, default: str) -> str:
+        v = self.q.value(key, default)
+        if v is None or v == "":
+            return default
+        if not isinstance(v, str):
+            self._damaged(key)
+            return default
+        return v
+
+    def tool_options(self) -> dict:
+        return self._json("tools/options", dict) or {}
 
     def set_tool_options(self, data: dict) -> None:
         self.q.setValue("tools/options", json.dumps(data))
 
     def current_tool(self) -> str:
-        return str(self.q.value("tools/current", "brush") or "brush")
+        return self._text("tools/current", "brush")
 
     def set_current_tool(self, name: str) -> None:
         self.q.setValue("tools/current", name)
@@ -58,12 +92,8 @@ class Settings:
     # --- files ----------------------------------------------------------------------------------
     def _strings(self, key: str) -> list[str]:
         """A list of strings stored as JSON under ``key`` (empty when missing or damaged)."""
-        raw = self.q.value(key, "")
-        try:
-            items = json.loads(raw) if raw else []
-        except (TypeError, ValueError):
-            items = []
-        return [str(p) for p in items if isinstance(p, str)] if isinstance(items, list) else []
+        items = self._json(key, list) or []
+        return [p for p in items if isinstance(p, str)]
 
     def recent_files(self) -> list[str]:
         return self._strings("files/recent")[:MAX_RECENT]
@@ -85,7 +115,7 @@ class Settings:
         self.q.setValue("files/recent", json.dumps([]))
 
     def last_folder(self) -> str:
-        return str(self.q.value("files/last_folder", "") or "")
+        return self._text("files/last_folder", "")
 
     def set_last_folder(self, folder: str) -> None:
         self.q.setValue("files/last_folder", folder)
@@ -98,7 +128,11 @@ class Settings:
         self.q.setValue("models/folders", json.dumps([str(f) for f in folders]))
 
     def memory_mode(self) -> str:
-        return str(self.q.value("models/memory_mode", "auto") or "auto")
+        mode = self._text("models/memory_mode", "auto")
+        if mode not in MEMORY_MODES:
+            self._damaged("models/memory_mode")
+            return "auto"
+        return mode
 
     def set_memory_mode(self, mode: str) -> None:
         self.q.setValue("models/memory_mode", mode)

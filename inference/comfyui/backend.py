@@ -386,6 +386,7 @@ class ComfyFamilyBackend(ComfyBackend):
 
 
 def read_workflow_file(path: str | Path) -> dict:
+    """A workflow file's JSON (UI or API format); every problem is an error naming the file."""
     p = Path(path)
     try:
         if p.stat().st_size > workflow.MAX_BYTES:  # refused before it is read into memory
@@ -393,6 +394,29 @@ def read_workflow_file(path: str | Path) -> dict:
         return workflow.parse_workflow(p.read_bytes())
     except OSError as exc:
         raise InvalidRequest(f"cannot read the workflow {p}: {exc.strerror or exc}") from None
+    except workflow.WorkflowError as exc:
+        raise workflow.WorkflowError(f"{p}: {exc}") from None
+
+
+def load_workflow(path: str | Path, object_info: dict | None) -> tuple[dict, workflow.WorkflowInfo]:
+    """A workflow file as the API prompt it runs and where its inputs are, or an error naming the file.
+
+    A UI-format file becomes a prompt through ``object_info`` (a server's node list); without one
+    it cannot be read and the error says to connect a server.
+    """
+    data = read_workflow_file(path)
+    try:
+        if workflow.is_api_format(data):
+            workflow.check_acyclic(data)
+            prompt = data
+        elif object_info is None:
+            raise workflow.WorkflowError("a workflow in ComfyUI's UI format is read through a server's node list: "
+                                         "connect a server (Edit › Servers…)")
+        else:
+            prompt = workflow.ui_to_api(data, object_info)
+        return prompt, workflow.analyse(prompt, object_info)
+    except workflow.WorkflowError as exc:
+        raise workflow.WorkflowError(f"{path}: {exc}") from None
 
 
 def workflow_prompt(source: str | Path | dict, client: ComfyClient | None) -> dict | None:

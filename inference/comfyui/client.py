@@ -53,9 +53,13 @@ def normalise_url(url: str) -> str:
         raise InvalidRequest("a server address is needed, e.g. http://127.0.0.1:8188")
     if "://" not in url:
         url = "http://" + url
-    parts = urllib.parse.urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise InvalidRequest(f"{url!r} is not a server address: use http://host:port or https://host")
+    try:
+        parts = urllib.parse.urlsplit(url)
+        host = parts.hostname
+    except ValueError:  # e.g. "http://[1, 2" (a bracketed host that is no IPv6 address)
+        host = None
+    if host is None or parts.scheme not in ("http", "https"):
+        raise InvalidRequest(f"{url[:200]!r} is not a server address: use http://host:port or https://host")
     if parts.query or parts.fragment:
         raise InvalidRequest(f"{url!r}: a server address has no ?query or #fragment")
     try:

@@ -48,6 +48,8 @@ class ServerConfig:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "url", normalise_url(self.url))
+        if any(not " " <= c <= "~" for c in self.token):  # it goes into an HTTP header as it is
+            raise InvalidRequest("a bearer token is printable ASCII text, without control characters")
 
     @property
     def label(self) -> str:
@@ -89,8 +91,9 @@ class ServerStore:
             data = json.loads(self.path.read_text(encoding="utf-8"))
         except FileNotFoundError:
             return []
-        except (OSError, ValueError) as exc:
-            self.problem = f"{self.path} could not be read ({exc}); no servers loaded"
+        except (OSError, ValueError, RecursionError) as exc:
+            why = "nested too deeply" if isinstance(exc, RecursionError) else " ".join(str(exc).split())[:200]
+            self.problem = f"{self.path} could not be read ({why}); no servers loaded"
             return []
         items = data.get("servers") if isinstance(data, dict) else None
         out: list[ServerConfig] = []
@@ -99,7 +102,7 @@ class ServerStore:
                 out.append(ServerConfig(str(item["url"]), str(item.get("token", "")), str(item.get("name", "")),
                                         bool(item.get("enabled", True))))
             except (KeyError, TypeError, AttributeError, InvalidRequest) as exc:
-                self.problem = f"{self.path}: an entry was skipped ({exc})"
+                self.problem = f"{self.path}: an entry was skipped ({' '.join(str(exc).split())[:200]})"
         return out
 
     def save(self, servers: Sequence[ServerConfig]) -> None:

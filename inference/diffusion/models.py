@@ -110,8 +110,9 @@ def read_json(path: Path) -> dict:
         data = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise ModelError(f"{path}: missing") from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ModelError(f"{path}: unreadable ({exc}); the download may be incomplete — "
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+        why = "nested too deeply" if isinstance(exc, RecursionError) else " ".join(str(exc).split())[:200]
+        raise ModelError(f"{path}: unreadable ({why}); the download may be incomplete — "
                          "download the model again") from None
     if not isinstance(data, dict):
         raise ModelError(f"{path}: not a JSON object; the file is damaged")
@@ -135,8 +136,9 @@ def safetensors_header(path: Path) -> dict:
         if not isinstance(data, dict):
             raise ValueError("header is not an object")
         return data
-    except (OSError, ValueError, UnicodeDecodeError) as exc:
-        raise ModelError(f"{path}: not a readable safetensors file ({exc}); download it again") from None
+    except (OSError, ValueError, UnicodeDecodeError, RecursionError) as exc:
+        why = "nested too deeply" if isinstance(exc, RecursionError) else " ".join(str(exc).split())[:200]
+        raise ModelError(f"{path}: not a readable safetensors file ({why}); download it again") from None
 
 
 def _folder_size(path: Path) -> int:
@@ -216,9 +218,12 @@ def check_folder(path: str | Path) -> ModelInfo:
     notes: list[str] = []
     vae = configs.get("vae", {})
     if spec.pipeline in ("FluxKontextPipeline", "FluxFillPipeline"):
-        lc = int(vae.get("latent_channels", 16))
-        vsf = 2 ** (len(vae.get("block_out_channels", [0, 0, 0, 0])) - 1)
-        fill = int(den.get("in_channels", 0)) == 8 * lc + 4 * vsf * vsf
+        lc = _config_int(vae, "latent_channels", 16, path / "vae" / "config.json")
+        blocks = vae.get("block_out_channels", [0, 0, 0, 0])
+        if not isinstance(blocks, list) or not 1 <= len(blocks) <= 16:
+            raise ModelError(f"{path / 'vae' / 'config.json'}: block_out_channels is not a list of channel counts")
+        vsf = 2 ** (len(blocks) - 1)
+        fill = _config_int(den, "in_channels", 0, path / "transformer" / "config.json") == 8 * lc + 4 * vsf * vsf
         if fill != (family == "flux-fill"):
             kind = "a Fill (inpainting)" if fill else "a text-to-image/Kontext"
             raise ModelError(f"{path / 'transformer' / 'config.json'}: the transformer is {kind} transformer, "
@@ -230,6 +235,13 @@ def check_folder(path: str | Path) -> ModelInfo:
         variant = "base" if cfg is False else None
     return ModelInfo(path=path, family=family, pipeline=cls, size_bytes=_folder_size(path), source="folder",
                      variant=variant, notes=tuple(notes))
+
+
+def _config_int(cfg: dict, key: str, default: int, where: Path) -> int:
+    v = cfg.get(key, default)
+    if isinstance(v, bool) or not isinstance(v, int) or not 0 <= v <= 1 << 20:
+        raise ModelError(f"{where}: {key} is {v!r:.40}, not a whole number; the file is damaged")
+    return v
 
 
 # --- where to look -----------------------------------------------------------------------------
@@ -371,7 +383,8 @@ PREFIXES = ("model.diffusion_model.", "diffusion_model.", "transformer.", "unet.
 
 
 def _shapes(header: dict) -> dict[str, tuple]:
-    return {k: tuple(v.get("shape", ())) for k, v in header.items() if k != "__metadata__" and isinstance(v, dict)}
+    return {k: tuple(v["shape"]) if isinstance(v.get("shape"), list) else ()
+            for k, v in header.items() if k != "__metadata__" and isinstance(v, dict)}
 
 
 def _strip(shapes: dict[str, tuple]) -> dict[str, tuple]:

@@ -172,3 +172,176 @@ def test_member_whose_header_lies_about_its_size(tmp_path):
     with pytest.raises(OraError, match="damaged|not valid XML"):
         load_ora(path)
     assert time.perf_counter() - t0 < 5
+
+
+# --- archive-level damage and hostile stack.xml values, one case each (the fuzz harness runs thousands) ---
+def _patch(data: bytes, sig: bytes, offset: int, fmt: str, value: int, which: int = 0) -> bytes:
+    """Set one field of the ``which``-th record with signature ``sig`` (a local header, a central entry)."""
+    import struct
+
+    b = bytearray(data)
+    at = -1
+    for _ in range(which + 1):
+        at = b.find(sig, at + 1)
+    struct.pack_into("<" + fmt, b, at + offset, value)
+    return bytes(b)
+
+
+def _good() -> bytes:
+    return ora({"stack.xml": stack(GOOD_LAYER), "data/a.png": png()})
+
+
+ARCHIVE_CASES = {
+    # central directory entry of stack.xml (the 2nd entry): method, sizes, offset, flags
+    "unsupported compression method": (_patch(_good(), b"PK\x01\x02", 10, "H", 99, 1), "damaged|compression|method"),
+    "encrypted member": (_patch(_good(), b"PK\x01\x02", 8, "H", 1, 1), "damaged|encrypt"),
+    "zip version from the future": (_patch(_good(), b"PK\x01\x02", 6, "H", 0x00FF, 1), "damaged|version|not a valid"),
+    "member offset past the end": (_patch(_good(), b"PK\x01\x02", 42, "I", 0x7FFFFFF0, 1), "damaged|not a valid"),
+    "declared size of 4 GB": (_patch(_good(), b"PK\x01\x02", 24, "I", 0xFFFFFFFF, 1), "limit|damaged|not a valid"),
+    "local header name length lies": (_patch(_good(), b"PK\x03\x04", 26, "H", 0xFFFF, 1), "damaged|not a valid"),
+    "central directory size lies": (_patch(_good(), b"PK\x05\x06", 12, "I", 5, 0), "not a valid|damaged"),
+    # the directory is read by its size; a wrong entry count alone leaves the file readable
+    "entry count lies": (_patch(_good(), b"PK\x05\x06", 10, "H", 0xFFFF, 0), None),
+}
+
+
+def _zip64_lie() -> bytes:
+    """stack.xml's central entry says its sizes are in a zip64 extra field that holds garbage."""
+    import struct
+
+    data = bytearray(_good())
+    at = -1
+    for _ in range(2):
+        at = data.find(b"PK\x01\x02", at + 1)
+    name_len, extra_len = struct.unpack_from("<HH", data, at + 28)
+    struct.pack_into("<II", data, at + 20, 0xFFFFFFFF, 0xFFFFFFFF)
+    extra = struct.pack("<HHQQ", 1, 16, 2**63, 2**64 - 1)
+    struct.pack_into("<H", data, at + 30, extra_len + len(extra))
+    end = at + 46 + name_len + extra_len
+    out = bytearray(bytes(data[:end]) + extra + bytes(data[end:]))
+    eocd = out.rfind(b"PK\x05\x06")
+    (cd_size,) = struct.unpack_from("<I", out, eocd + 12)
+    struct.pack_into("<I", out, eocd + 12, cd_size + len(extra))
+    return bytes(out)
+
+
+def _duplicate_stack() -> bytes:
+    import warnings
+
+    b = io.BytesIO()
+    with warnings.catch_warnings(), zipfile.ZipFile(b, "w") as zf:
+        warnings.simplefilter("ignore")
+        zf.writestr("mimetype", "image/openraster")
+        zf.writestr("stack.xml", stack(GOOD_LAYER))
+        zf.writestr("stack.xml", stack('<layer name="b" src="data/a.png" opacity="0.1"/>'))
+        zf.writestr("data/a.png", png())
+    return b.getvalue()
+
+
+ARCHIVE_CASES["zip64 extra field that lies"] = (_zip64_lie(), "declares more data than Akapen accepts")
+ARCHIVE_CASES["two members with one name"] = (_duplicate_stack(), "two members named 'stack.xml'")
+
+
+def _value(attrs: str, w=8, h=8) -> bytes:
+    return ora({"stack.xml": stack(f'<layer name="a" src="data/a.png" {attrs}/>', w, h), "data/a.png": png()})
+
+
+STACK_CASES = {
+    "opacity inf": (_value('opacity="inf"'), "finite"),
+    "opacity 1e308 is clamped": None,
+    "x nan": (_value('x="nan"'), "out of range"),
+    "x 1e308": (_value('x="1e308"'), "out of range"),
+    "y -1e308": (_value('y="-1e308"'), "out of range"),
+    "width inf": (_value("", w="inf"), "out of range"),
+    "negative height": (_value("", h=-8), "out of range"),
+    "zero width": (_value("", w=0), "out of range"),
+    "huge offsets": (_value('x="99999999999" y="-99999999999"'), "out of range"),
+    "deep nesting": (ora({"stack.xml": '<image w="8" h="8">' + "<stack>" * 50_000 + "</stack>" * 50_000 + "</image>"}),
+                     "too deeply"),
+    "UTF-16 declared and used": (ora({"stack.xml": stack(GOOD_LAYER).replace('version="1.0"', 'version="1.0" '
+                                                                              'encoding="UTF-16"').encode("utf-16"),
+                                      "data/a.png": png()}), None),
+    "unknown encoding": (ora({"stack.xml": stack(GOOD_LAYER).replace('version="1.0"', 'version="1.0" '
+                                                                       'encoding="ebcdic-x"'), "data/a.png": png()}),
+                         "encoding"),
+    "invalid UTF-8 in a name": (ora({"stack.xml": stack(GOOD_LAYER).encode().replace(b'name="a"', b'name="\xc3\x28"'),
+                                     "data/a.png": png()}), "not valid XML"),
+}
+STACK_CASES["opacity 1e308 is clamped"] = (_value('opacity="1e308"'), None)
+
+
+@pytest.mark.parametrize("name", sorted(ARCHIVE_CASES) + sorted(STACK_CASES))
+def test_archive_damage_and_hostile_values(tmp_path, name):
+    data, message = {**ARCHIVE_CASES, **STACK_CASES}[name]
+    path = tmp_path / "case.ora"
+    path.write_bytes(data)
+    if message is None:  # readable: the values are taken within their ranges
+        doc = load_ora(path)
+        assert doc.render().shape == (doc.height, doc.width, 4)
+        assert all(0.0 <= lyr.opacity <= 1.0 for lyr in doc.layers)
+        return
+    with pytest.raises(OraError, match=message) as info:
+        load_ora(path)
+    assert str(path) in str(info.value) and "\n" not in str(info.value)
+
+
+def _doc_with(tmp_path, change) -> "object":
+    import numpy as np
+
+    from canvas.document import Document
+    from canvas.layers import AnnotationLayer, PieceLayer
+    from canvas.marks import Stroke
+    from canvas.ora import save_ora
+
+    doc = Document(64, 48)
+    doc.add_layer(PieceLayer.at(np.full((10, 10, 4), 200, np.uint8), 5, 5, name="P"))
+    doc.add_layer(AnnotationLayer([Stroke(points_=((1, 1), (20, 20)))], name="M"))
+    path = tmp_path / "doc.ora"
+    save_ora(doc, path)
+    members = {}
+    with zipfile.ZipFile(path) as zf:
+        for i in zf.infolist():
+            members[i.filename] = zf.read(i)
+    change(members)
+    path.write_bytes(ora({k: v for k, v in members.items() if k != "mimetype"}))
+    return path
+
+
+def test_a_piece_scaled_past_what_can_be_drawn_is_refused(tmp_path):
+    import re
+
+    def scale(m):
+        m["stack.xml"] = re.sub(rb"&quot;sx&quot;: [0-9.e+-]+", b"&quot;sx&quot;: 1000000.0", m["stack.xml"])
+
+    path = _doc_with(tmp_path, scale)
+    with pytest.raises(OraError, match="larger than"):
+        load_ora(path)
+
+
+def test_marks_far_outside_the_canvas_load_and_render_only_the_canvas(tmp_path):
+    import json
+
+    def far(m):
+        name = next(k for k in m if k.startswith("akapen/marks/"))
+        marks = json.loads(m[name])
+        marks[0]["points_"] = [[-900000, -900000], [900000, 900000]]
+        m[name] = json.dumps(marks).encode()
+
+    doc = load_ora(_doc_with(tmp_path, far))
+    marks_layer = doc.layers[-1]
+    assert marks_layer.bounds() == doc.rect  # drawn only where it can be seen: 64×48, not 1.8 million a side
+    assert doc.render_annotations(doc.rect)[..., 3].any()
+
+
+@pytest.mark.parametrize("bad", [[1e300, 5], ["nan", 1], [float("inf"), 0], [1, 2, 3], "xy"])
+def test_a_mark_with_coordinates_out_of_range_is_refused(tmp_path, bad):
+    import json
+
+    def put(m):
+        name = next(k for k in m if k.startswith("akapen/marks/"))
+        marks = json.loads(m[name])
+        marks[0]["points_"] = [[0, 0], bad]
+        m[name] = json.dumps(marks).encode()
+
+    with pytest.raises(OraError, match="unreadable mark"):
+        load_ora(_doc_with(tmp_path, put))
