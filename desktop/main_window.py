@@ -237,6 +237,8 @@ class MainWindow(QMainWindow):
             self.restoreState(state)
         start_tool = self.settings.current_tool()
         self.set_tool(start_tool if start_tool in self.tools else "brush")
+        if self.settings.problem:  # a damaged settings file never stops the window; it is said once
+            self.notifier.info(self.settings.problem, 10000)
 
     # --- host interface for the tools ------------------------------------------------------
     def show_hint(self, text: str) -> None:
@@ -1075,6 +1077,9 @@ class MainWindow(QMainWindow):
     def check_recovery(self) -> bool:
         """At start: offer snapshots left by an earlier run. True when one was restored."""
         entries = self.recovery.list(other_sessions_only=True)
+        if self.recovery.problems:
+            more = len(self.recovery.problems) - 1
+            self.notifier.info(self.recovery.problems[0] + (f" (and {more} more)" if more else ""), 10000)
         if not entries:
             return False
         choice = self.ask_recovery(entries)

@@ -27,6 +27,7 @@ from PySide6.QtCore import QLineF, QObject, QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import QColor, QCursor, QPainter, QPen, QPixmap, QPolygonF
 
 from canvas.brush import Brush, dabs, stroke_points
+from canvas.errors import CanvasError
 from canvas.geometry import Rect
 from canvas.layers import AnnotationLayer, PieceLayer, PixelLayer, Transform
 from canvas.marks import RED, Arrow, Ellipse, Mark, Rectangle, Stroke, TextLabel
@@ -84,9 +85,13 @@ class ToolOptions(QObject):
     @staticmethod
     def _clean(k, v):
         if k.endswith("_color"):
-            vals = tuple(int(min(max(c, 0), 255)) for c in v)
+            if isinstance(v, str | bytes | dict):
+                raise TypeError(f"{k} is a list of numbers")
+            vals = tuple(int(min(max(float(c), 0), 255)) for c in v)
             return vals[:3] if k == "brush_color" else (vals + (255,))[:4]
         v = float(v)
+        if not math.isfinite(v):
+            raise ValueError(f"{k} must be a finite number")
         limits = {"brush_size": (1, 1000), "brush_hardness": (0, 1), "brush_opacity": (0.01, 1),
                   "mark_width": (1, 200), "text_size": (6, 400)}[k]
         return min(max(v, limits[0]), limits[1])
@@ -518,8 +523,12 @@ class MoveTool(Tool):
             tf = Transform(tf0.cx, tf0.cy, tf0.sx, tf0.sy, rot, tf0.flip_h, tf0.flip_v)
         else:
             tf = self._scaled(piece, ev)
-        self.doc.set_transform(piece.id, tf, gesture=self._gesture,
-                               label={"move": "Move", "rotate": "Rotate"}.get(self._mode, "Scale"))
+        try:
+            self.doc.set_transform(piece.id, tf, gesture=self._gesture,
+                                   label={"move": "Move", "rotate": "Rotate"}.get(self._mode, "Scale"))
+        except CanvasError as exc:  # scaled past what can be drawn: the piece stays at its last size
+            self.hint(str(exc).capitalize() + ".")
+            return
         self.view.update()
 
     def _scaled(self, piece: PieceLayer, ev: ToolEvent) -> Transform:
@@ -604,17 +613,30 @@ class _MarkTool(Tool):
         return _symbol_cursor(self.symbol)
 
     def target_layer(self, create: bool = True) -> AnnotationLayer | None:
-        """The active annotation layer, else the topmost one, else a new "Marks" layer on top."""
+        """Where a new mark goes: the active annotation layer if it is shown, else the topmost shown
+        one, else a new marks layer on top.
+
+        A mark is never drawn into a hidden layer, where it could not be seen. Nor is a hidden
+        layer shown again: an edit hides the marks it answered, so showing them would bring the
+        last round's marks back into the next request. The next round gets a layer of its own.
+        """
         active = self.bridge.active_layer()
-        if isinstance(active, AnnotationLayer):
+        shown = [lyr for lyr in reversed(self.doc.layers) if isinstance(lyr, AnnotationLayer) and lyr.visible]
+        if isinstance(active, AnnotationLayer) and active.visible:
             layer = active
         else:
-            layer = next((lyr for lyr in reversed(self.doc.layers) if isinstance(lyr, AnnotationLayer)), None)
+            layer = shown[0] if shown else None
             if layer is None:
                 if not create:
                     return None
-                layer = self.doc.new_annotation_layer("Marks")
-                self.hint("Added the annotation layer “Marks” for the red-pen marks.")
+                hidden = next((lyr for lyr in reversed(self.doc.layers) if isinstance(lyr, AnnotationLayer)), None)
+                name = self.doc.unique_name("Marks")
+                layer = self.doc.new_annotation_layer(name)
+                if hidden is None:
+                    self.hint(f"Added the annotation layer “{name}” for the red-pen marks.")
+                else:
+                    self.hint(f"New marks go on “{name}”: “{hidden.name}” is hidden (an edit answered its marks; "
+                              "its eye in the Layers panel shows them again).")
             self.bridge.set_active(layer.id)
         if layer.locked:
             self.hint(f"Layer “{layer.name}” is locked; unlock it to draw marks on it.")
@@ -887,9 +909,15 @@ class MarkSelectTool(Tool):
         if isinstance(active, AnnotationLayer) and active in layers:
             layers.remove(active)
             layers.insert(0, active)
-        found = nearest_mark(layers, (ev.pos.x(), ev.pos.y()), 8.0 / self.view.scale)
+        p, tolerance = (ev.pos.x(), ev.pos.y()), 8.0 / self.view.scale
+        found = nearest_mark(layers, p, tolerance)
         if found is None:
             self.selected = None
+            hidden = [lyr for lyr in reversed(self.doc.layers) if isinstance(lyr, AnnotationLayer) and not lyr.visible]
+            under = nearest_mark(hidden, p, tolerance)
+            if under is not None:  # what cannot be seen is not picked, but the user learns why
+                self.hint(f"That mark is on “{under[0].name}”, which is hidden; show it (its eye in the Layers "
+                          "panel) to select its marks.")
             self.view.update()
             return
         layer, mark = found

@@ -138,3 +138,72 @@ def test_a_result_lands_on_its_picture_when_the_canvas_was_resized_during_the_ru
     panel.insert_result(0)
     again = window.bridge.active_layer()
     assert again is not layer and (again.x, again.y) == (20, 20)
+
+
+def _remove_with_the_pen(qtbot, window):
+    """Circle a spot with the red pen and run the classical Remove: the marks layer is hidden after."""
+    from tests.desktop.conftest import drag
+
+    panel = window.edit_panel
+    window.set_tool("ellipse")
+    drag(window.view, [(20, 20), (40, 35)])
+    choose(panel.backend_combo, "classical")
+    choose(panel.preset_combo, "remove")
+    with qtbot.waitSignal(panel.resultInserted, timeout=30000):
+        qtbot.mouseClick(panel.run_button, Qt.MouseButton.LeftButton)
+
+
+@pytest.mark.parametrize("tool,points", [("pen", [(60, 40), (70, 45), (80, 42)]), ("arrow", [(60, 40), (90, 44)]),
+                                         ("ellipse", [(60, 30), (90, 44)])])
+def test_marks_drawn_after_an_edit_are_seen_on_a_layer_of_their_own(qtbot, make_window, tool, points):
+    """After an edit hid the marks it answered, the next marks go to a new, shown layer — never into the
+    hidden one (where they would not be seen), and the old marks stay hidden (out of the next request)."""
+    from canvas.layers import AnnotationLayer
+    from tests.desktop.conftest import drag
+
+    window = make_window(collage_document())
+    doc = window.document
+    _remove_with_the_pen(qtbot, window)
+    old = next(lyr for lyr in doc.layers if isinstance(lyr, AnnotationLayer))
+    assert not old.visible and len(old.marks) == 1
+    window.set_tool(tool)
+    drag(window.view, points)
+    new = window.bridge.active_layer()
+    assert isinstance(new, AnnotationLayer) and new is not old and new.visible and new.name == "Marks 2"
+    assert len(new.marks) == 1 and len(old.marks) == 1 and not old.visible
+    x, y = (round(c) for c in points[-1])
+    assert doc.render_annotations()[y - 3:y + 4, x - 3:x + 4, 3].max() > 0  # it can be seen
+    assert "hidden" in window.statusBar().currentMessage()
+    drag(window.view, [(p[0] + 5, p[1] + 5) for p in points])  # a second mark joins the shown layer
+    assert len(new.marks) == 2 and [lyr.name for lyr in doc.layers].count("Marks 2") == 1
+    window.undo_action.trigger()
+    window.undo_action.trigger()  # each mark is one step back, then the layer made for them
+    assert new.marks == [] and new in doc.layers
+    window.undo_action.trigger()
+    assert new not in doc.layers and not old.visible and len(old.marks) == 1
+
+
+def test_text_and_select_marks_after_an_edit(qtbot, make_window, monkeypatch):
+    from canvas.layers import AnnotationLayer
+    from canvas.marks import TextLabel
+    from tests.desktop.conftest import send_mouse
+
+    window = make_window(collage_document())
+    doc = window.document
+    _remove_with_the_pen(qtbot, window)
+    old = next(lyr for lyr in doc.layers if isinstance(lyr, AnnotationLayer))
+    window.set_tool("mark_select")  # the hidden ellipse is not picked, and the hint says why
+    send_mouse(window.view, "press", (20, 27.5))
+    send_mouse(window.view, "release", (20, 27.5))
+    assert window.tools["mark_select"].selected is None
+    assert "hidden" in window.statusBar().currentMessage()
+    monkeypatch.setattr(window, "ask_text", lambda *a, **k: "a bus here")
+    window.set_tool("text")
+    send_mouse(window.view, "press", (50, 50))
+    send_mouse(window.view, "release", (50, 50))
+    new = window.bridge.active_layer()
+    assert new is not old and new.visible and isinstance(new.marks[0], TextLabel)
+    window.set_tool("mark_select")  # a shown mark is picked as before
+    send_mouse(window.view, "press", (52, 55))
+    send_mouse(window.view, "release", (52, 55))
+    assert window.tools["mark_select"].selected == (new.id, new.marks[0].id)
