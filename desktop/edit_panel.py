@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from PySide6.QtCore import QRect, QSize, Qt, Signal
+from PySide6.QtCore import QEvent, QRect, QSize, Qt, Signal
 from PySide6.QtGui import QIcon, QKeySequence, QPainter, QPixmap, QShortcut, QTextCursor
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -67,15 +67,13 @@ def read_workflow(path: str, servers) -> tuple[Any, str]:
     Raises InvalidRequest when the file is not a workflow, ServerError when the server fails.
     """
     from inference.comfyui import workflow
-    from inference.comfyui.backend import read_workflow_file, workflow_prompt
+    from inference.comfyui.backend import load_workflow, read_workflow_file
 
-    data = read_workflow_file(path)
-    if workflow.is_api_format(data):
-        return workflow.analyse(data, None), ""
+    if workflow.is_api_format(read_workflow_file(path)):
+        return load_workflow(path, None)[1], ""
     if not servers:
         return None, "connect a server to read this workflow (Edit › Servers…)"
-    client = servers[0].client()
-    return workflow.analyse(workflow_prompt(data, client), client.object_info()), f"read through {servers[0].label}"
+    return load_workflow(path, servers[0].client().object_info())[1], f"read through {servers[0].label}"
 
 
 class ElidedLabel(QLabel):
@@ -151,6 +149,9 @@ class EditPanel(QWidget):
         for p in self._presets:
             self.preset_combo.addItem(p.label, p.id)
         self.preset_combo.currentIndexChanged.connect(self._preset_chosen)
+        self.preset_combo.activated.connect(self._preset_activated)
+        self.preset_combo.installEventFilter(self)
+        self._preset_keyed = False  # the last choice came from a key on the closed Task box
         self.instruction = QPlainTextEdit()
         self.instruction.setPlaceholderText("Describe the edit, e.g. “place a red bus at the circle”")
         self.instruction.setMaximumHeight(96)
@@ -405,6 +406,38 @@ class EditPanel(QWidget):
             else:
                 self.marks_auto.setChecked(True)
         self._update_state()
+
+    def _blank_pending(self) -> bool:
+        """The chosen preset's blank is still selected in the instruction, waiting to be typed over."""
+        p = self.preset()
+        cursor = self.instruction.textCursor()
+        return (p is not None and cursor.hasSelection() and self.instruction.isEnabled()
+                and first_blank(cursor.selectedText()) is not None)
+
+    def _preset_activated(self, _index: int) -> None:
+        # chosen from the list (mouse or Enter in the popup): the blank is typed over next, so the
+        # keyboard goes there; a choice made by walking the closed box with the arrow keys stays
+        # in the box, so that walking on still works
+        if not self._preset_keyed and self._blank_pending():
+            self.instruction.setFocus(Qt.FocusReason.OtherFocusReason)
+        self._preset_keyed = False
+
+    def eventFilter(self, obj, event) -> bool:
+        if obj is self.preset_combo and event.type() == QEvent.Type.MouseButtonPress:
+            self._preset_keyed = False
+        elif obj is self.preset_combo and event.type() == QEvent.Type.KeyPress:
+            mods = event.modifiers() & ~(Qt.KeyboardModifier.ShiftModifier | Qt.KeyboardModifier.KeypadModifier)
+            text = event.text()
+            if text and text.isprintable() and mods == Qt.KeyboardModifier.NoModifier and self._blank_pending():
+                # typing on the Task box with a blank waiting: the words go into the blank, they do
+                # not walk the task list (typing "COMO" would pick "Colourise")
+                self.instruction.setFocus(Qt.FocusReason.OtherFocusReason)
+                cursor = self.instruction.textCursor()
+                cursor.insertText(text)
+                self.instruction.setTextCursor(cursor)
+                return True
+            self._preset_keyed = True
+        return super().eventFilter(obj, event)
 
     def _task_for_backend(self, info) -> tuple[str | None, dict, str | None]:
         """(task, params, why not) for the chosen preset on this backend."""

@@ -176,3 +176,57 @@ def test_a_preset_blank_is_selected_for_typing_and_must_be_filled_before_run(qtb
     assert panel.why_not_runnable() is None and panel.run_button.isEnabled()
     choose(panel.preset_combo, "colourise")  # no blank: runnable as it is
     assert panel.why_not_runnable() is None
+
+
+def _focus(qtbot, widget):
+    widget.window().activateWindow()
+    widget.setFocus()
+    qtbot.waitUntil(widget.hasFocus, timeout=5000)
+
+
+def _type(text: str) -> None:
+    """Type as a person does: each key goes to whichever widget has the keyboard focus at that moment."""
+    from PySide6.QtTest import QTest
+    from PySide6.QtWidgets import QApplication
+
+    for ch in text:
+        QTest.keyClick(QApplication.focusWidget(), ch)
+
+
+def test_typing_on_the_task_box_fills_the_blank_not_the_task_list(qtbot, panel):
+    """Real key events: the Task box is walked to "Edit text" with the arrow keys, then the words are typed
+    straight away. They replace the selected blank; the task stays "Edit text" (not "Colourise")."""
+    from PySide6.QtTest import QTest
+
+    choose(panel.backend_combo, "test-slow")
+    combo = panel.preset_combo
+    _focus(qtbot, combo)
+    while combo.currentData() != "text":
+        QTest.keyClick(combo, Qt.Key.Key_Down)
+    assert combo.hasFocus()  # walking the closed box keeps the keyboard there, so walking on works
+    _type("COMO HOPPER")
+    assert combo.currentData() == "text"
+    assert panel.instruction.hasFocus()
+    assert panel.instruction.toPlainText().startswith('Change the text "COMO HOPPER" to "{new text}"')
+    QTest.keyClick(combo, Qt.Key.Key_Up)  # back on the box, the arrows walk the list again
+    assert combo.currentData() != "text"
+
+
+def test_choosing_a_task_with_a_blank_from_the_list_moves_the_keyboard_into_it(qtbot, panel):
+    from PySide6.QtTest import QTest
+
+    choose(panel.backend_combo, "test-slow")
+    combo = panel.preset_combo
+    _focus(qtbot, combo)
+    combo.showPopup()
+    view = combo.view()
+    qtbot.waitUntil(view.isVisible, timeout=5000)
+    index = view.model().index(combo.findData("relight"), 0)
+    view.scrollTo(index)
+    QTest.mouseClick(view.viewport(), Qt.MouseButton.LeftButton, pos=view.visualRect(index).center())
+    qtbot.waitUntil(lambda: panel.instruction.hasFocus(), timeout=5000)
+    assert combo.currentData() == "relight"
+    _type("warm sunset light")
+    assert panel.instruction.toPlainText().startswith("Change the lighting to warm sunset light, with")
+    choose(combo, "colourise")  # a task without a blank leaves the keyboard where it is
+    assert "{" not in panel.instruction.toPlainText()
