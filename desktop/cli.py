@@ -9,7 +9,9 @@
     akapen backends                      list the editing backends, available or why not
     akapen models [--folder DIR]...      list the diffusers models found, with family and size
 
-Headless commands never import Qt. Errors are one line on stderr and a non-zero exit.
+Headless commands never import Qt. Errors are one line on stderr and a non-zero exit (2 for a
+word that is neither a command nor a file, 3 when the window cannot open here, 130 when Ctrl+C
+cancelled the work). On a terminal, long work shows a progress bar on stderr.
 """
 
 from __future__ import annotations
@@ -176,19 +178,21 @@ def cmd_edit(args) -> int:
         print(f"akapen: note: the {backend.name} backend takes {caps.max_references} reference image(s); "
               "the rest were left out", file=sys.stderr)
     t0 = time.perf_counter()
-    result = backend.run(request)
+    result = _run_with_progress(backend, request)
     elapsed = time.perf_counter() - t0
     base = request.image
-    written = []
-    for i in range(len(result.images)):
-        img = result.images[i]
-        if result.scale != 1.0:
-            full = img
-        else:
-            full = composite_over(base, img, result.rect)
-        path = _variation_path(out, i)
-        write_image(path, full)
-        written.append(path)
+    written: list[Path] = []
+    try:
+        for i in range(len(result.images)):
+            img = result.images[i]
+            full = img if result.scale != 1.0 else composite_over(base, img, result.rect)
+            path = _variation_path(out, i)
+            write_image(path, full)
+            written.append(path)
+    except KeyboardInterrupt:  # all the variations or none
+        for p in written:
+            p.unlink(missing_ok=True)
+        raise
     what = request.task or "instruction"
     x, y, w, h = result.rect
     phases = ", ".join(f"{k} {v:.2f} s" for k, v in result.timings.items())
@@ -204,6 +208,20 @@ def cmd_edit(args) -> int:
     for path in written:
         print(f"wrote {path}")
     return 0
+
+
+def _run_with_progress(backend, request):
+    """``backend.run`` with a progress bar on a terminal; Ctrl+C cancels at the next step."""
+    from desktop.terminal import TerminalProgress, cancel_on_interrupt
+    from inference.progress import CancelToken
+
+    token = CancelToken()
+    bar = TerminalProgress()
+    try:
+        with cancel_on_interrupt(token):
+            return backend.run(request, progress=bar, cancel=token)
+    finally:
+        bar.close()
 
 
 def _load_servers() -> None:
@@ -391,18 +409,48 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def window_args_problem(argv: list[str]) -> str | None:
+    """Why ``akapen ARGS`` cannot mean "open these files in the window", or None (a typo is not a file)."""
+    import difflib
+
+    commands = f"the commands are {', '.join(HEADLESS)} (akapen --help, akapen COMMAND --help)"
+    for arg in argv:
+        if arg.startswith("-"):
+            return f"unknown option {arg!r}: {commands}; akapen FILE … opens files in the window"
+        p = Path(arg)
+        if p.exists():
+            continue
+        if p.suffix or "/" in arg or "\\" in arg:
+            return f"{arg}: no such file"
+        close = difflib.get_close_matches(arg, HEADLESS, n=1, cutoff=0.6)
+        return (f"{arg!r} is neither a command nor a file{f' (did you mean {close[0]!r}?)' if close else ''}; "
+                f"{commands}")
+    return None
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     if not argv or (argv[0] not in HEADLESS and argv[0] not in ("-h", "--help")):
+        why = window_args_problem(argv)
+        if why is not None:
+            print(f"akapen: {why}", file=sys.stderr)
+            return 2
+        from desktop.display import check_or_exit
+
+        check_or_exit()  # one clear line where Qt would abort the process
         from desktop.app import run_app
 
         return run_app(argv)
     args = build_parser().parse_args(argv)
     from canvas.errors import CanvasError
-    from inference.errors import InferenceError
+    from desktop.terminal import INTERRUPTED
+    from inference.errors import Cancelled, InferenceError
 
     try:
         return args.func(args)
+    except (Cancelled, KeyboardInterrupt):
+        print(f"akapen: {args.command} cancelled; nothing was written", file=sys.stderr)
+        return INTERRUPTED
     except (CanvasError, InferenceError) as exc:
         print(f"akapen: {exc}", file=sys.stderr)
         return 1

@@ -53,6 +53,7 @@ class ProgressUpdate:
     phase: str = ""
     preview: np.ndarray | None = None
     preview_rect: tuple[int, int, int, int] | None = None
+    phase_start: bool = False  # says that ``phase`` began; no step was counted (loading a model is one)
 
     @property
     def fraction(self) -> float:
@@ -88,10 +89,12 @@ class Reporter:
         self.cancel.raise_if_cancelled()
 
     def phase(self, name: str) -> None:
-        """Start timing phase ``name`` (ends the previous one); checks cancellation."""
+        """Start timing phase ``name`` (ends the previous one); checks cancellation and reports it (so a
+        long phase without steps, such as loading a model, is shown while it lasts)."""
         self._close_phase()
         self.check()
         self._phase, self._phase_start = name, time.perf_counter()
+        self.progress(ProgressUpdate(self.step, self.total, name, phase_start=True))
 
     def _close_phase(self) -> None:
         if self._phase is not None:

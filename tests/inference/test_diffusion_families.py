@@ -161,12 +161,15 @@ def test_progress_reaches_the_last_step_and_cancel_gives_no_result(tiny_models, 
     app_run(family, folder, doc, ref, progress=updates.append)
     steps = [u.step for u in updates]
     assert steps == sorted(steps) and updates[-1].step == updates[-1].total
-    assert sum(1 for u in updates if u.phase == "denoise") == STEPS
+    assert sum(1 for u in updates if u.phase == "denoise" and not u.phase_start) == STEPS
+    assert updates[0].phase_start and any(u.phase == "load" and u.phase_start for u in updates)  # shown while it lasts
 
     token = CancelToken()
     seen = []
 
     def cancel_mid_run(update):
+        if update.phase_start:
+            return
         seen.append(update.phase)
         if update.phase == "denoise":
             token.cancel()

@@ -92,7 +92,7 @@ def run_collecting(family, folder, steps):
     updates: list[ProgressUpdate] = []
     with tp.small_sizes(family):
         result = b.run(req, updates.append)
-    return [u for u in updates if u.phase == "denoise"], result
+    return [u for u in updates if u.phase == "denoise" and not u.phase_start], result
 
 
 @pytest.mark.parametrize("family", WITH_PREVIEWS)
