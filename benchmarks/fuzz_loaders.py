@@ -37,9 +37,6 @@ def main() -> int:
     ap.add_argument("--keep", metavar="FILE", help="with --replay: write the damaged file here")
     args = ap.parse_args()
 
-    import cv2
-
-    cv2.setLogLevel(0)  # libpng's complaints about the damaged PNGs are expected by the thousand
     if args.replay:
         from tests.fuzzing.harness import replay
 

@@ -46,8 +46,9 @@ from canvas.atomic import atomic_write
 from canvas.blend import FROM_ORA_OP, ORA_OPS
 from canvas.document import MAX_SIDE, Document
 from canvas.errors import CanvasError, ImageImportError, OraError
+from canvas.geometry import Rect, union_all
 from canvas.imageio import MAX_PIXELS, check_size, decode_png, encode_png
-from canvas.layers import AnnotationLayer, Layer, PieceLayer, PixelLayer, Reference, Transform
+from canvas.layers import AnnotationLayer, Layer, PieceLayer, PixelLayer, Reference, Transform, piece_rect
 from canvas.marks import Mark
 
 NS = "https://akapen.app/ns/ora/1"
@@ -374,7 +375,7 @@ def _walk(stack: ET.Element, reader: _Reader, inherited_visible=True, inherited_
     return out[::-1]
 
 
-def _build_layer(el: ET.Element, vis_in: bool, op_in: float, reader: _Reader, seen: set[str]) -> Layer:
+def _build_layer(el: ET.Element, vis_in: bool, op_in: float, reader: _Reader, seen: set[str], canvas: Rect) -> Layer:
     src = reader.member(el.get("src"), "src")
     name = el.get("name", "Layer")[:512]
     x = _int(el.get("x"), 0, "layer x", reader)
@@ -411,6 +412,7 @@ def _build_layer(el: ET.Element, vis_in: bool, op_in: float, reader: _Reader, se
             except (ValueError, TypeError, AttributeError, OverflowError) as exc:
                 raise reader.fail(f"piece {name!r} has an unreadable transform ({_short(exc)})") from None
             layer: Layer = PieceLayer(original, tf, **common)
+            reader._count(piece_rect(original.shape[1], original.shape[0], tf).area)  # what it renders to
         elif kind == "annotation":
             raw = reader.json(reader.member(el.get(_a("marks")), "marks"))
             if not isinstance(raw, list):
@@ -420,6 +422,7 @@ def _build_layer(el: ET.Element, vis_in: bool, op_in: float, reader: _Reader, se
             except (ValueError, TypeError, KeyError, IndexError) as exc:
                 raise reader.fail(f"annotation layer {name!r} has an unreadable mark ({_short(exc)})") from None
             layer = AnnotationLayer(marks, **common)
+            reader._count(union_all(m.bounds() for m in marks).intersect(canvas).area)  # drawn within the canvas
         else:
             if kind != "pixel":
                 reader.warnings.append(f"layer {name!r}: unknown kind {kind!r}, read as pixels")
@@ -488,7 +491,7 @@ def load_ora(source, *, warnings: list[str] | None = None, max_pixels: int = MAX
             elif kind != "annotation":
                 needed.append(el.get("src"))
         reader.prefetch(needed)
-        layers = [_build_layer(el, vis, op, reader, seen) for el, vis, op in elements]
+        layers = [_build_layer(el, vis, op, reader, seen, Rect(0, 0, w, h)) for el, vis, op in elements]
         metadata: dict[str, Any] = {}
         references: list[Reference] = []
         selection = None

@@ -345,3 +345,20 @@ def test_a_mark_with_coordinates_out_of_range_is_refused(tmp_path, bad):
 
     with pytest.raises(OraError, match="unreadable mark"):
         load_ora(_doc_with(tmp_path, put))
+
+
+def test_what_marks_and_pieces_render_to_counts_against_the_pixel_budget(tmp_path, monkeypatch):
+    """Two thousand copies of one full-canvas marks layer (tiny in the file, gigabytes once drawn) are
+    refused before anything is drawn, as decoded pixels are."""
+    import json
+
+    import canvas.ora as ora_mod
+
+    marks = json.dumps([{"kind": "rectangle", "p0": [0, 0], "p1": [63, 47], "width": 2}])
+    layer = ('<layer xmlns:k="https://akapen.app/ns/ora/1" k:kind="annotation" k:role="annotation" '
+             'k:marks="akapen/m.json" name="m" src="data/a.png"/>')
+    path = tmp_path / "marks_bomb.ora"
+    path.write_bytes(ora({"stack.xml": stack(layer * 1900, 64, 48), "data/a.png": png(), "akapen/m.json": marks}))
+    monkeypatch.setattr(ora_mod, "MAX_TOTAL_PIXELS", 64 * 48 * 100)
+    with pytest.raises(OraError, match="in total"):
+        load_ora(path)
