@@ -154,6 +154,16 @@ class DiffusionBackend(Backend):
         return self.cache.get(self.model_info(), self.memory_mode, self.device)
 
     def edit(self, request: EditRequest, reporter: Reporter):
+        # one in-process model at work at a time: an edit waits for another edit, never for a training
+        try:
+            with dev.lease("an edit", wait=lambda holder: not holder.startswith("training"), cancel=reporter.cancel):
+                return self._edit(request, reporter)
+        except dev.ModelBusy as busy:
+            raise BackendUnavailable(f"the model is busy {busy.holder}: an in-process edit runs when it is done — "
+                                     "cancel the training, or edit with the classical backend or a ComfyUI server "
+                                     "meanwhile") from None
+
+    def _edit(self, request: EditRequest, reporter: Reporter):
         reporter.phase("load")
         loaded = self.pipeline()
         with loaded.lock:

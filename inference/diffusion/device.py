@@ -12,7 +12,9 @@ torch is imported only when a function here is called.
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
+import threading
 from dataclasses import dataclass
 
 MEMORY_MODES = ("auto", "gpu", "model-offload", "group-offload", "sequential-offload", "quantized", "cpu")
@@ -117,3 +119,44 @@ def free_memory() -> None:
             mps.empty_cache()
     except ImportError:
         pass
+
+
+# --- one model at work at a time --------------------------------------------------------------------
+class ModelBusy(Exception):
+    """Raised by :func:`lease` when the device's model work is held by someone else (typed by callers)."""
+
+    def __init__(self, holder: str) -> None:
+        super().__init__(holder)
+        self.holder = holder
+
+
+_LEASE = threading.Condition()
+_HOLDER: list[str] = []
+
+
+def holder() -> str | None:
+    """Who holds the in-process model work now ("training my-style.safetensors", "an edit"), or None."""
+    with _LEASE:
+        return _HOLDER[0] if _HOLDER else None
+
+
+@contextlib.contextmanager
+def lease(who: str, *, wait=False, cancel=None):
+    """Hold the in-process model work (the GPU, or the CPU's memory on a machine without one) while the
+    block runs. Training and an edit with an in-process model never run at once: the second one
+    either waits (``wait``: True, or a function of the holder's name saying whether to wait for it;
+    ``cancel`` stops the wait) or raises ModelBusy naming the holder."""
+    with _LEASE:
+        while _HOLDER:
+            if not (wait(_HOLDER[0]) if callable(wait) else wait):
+                raise ModelBusy(_HOLDER[0])
+            _LEASE.wait(0.2)
+            if cancel is not None:
+                cancel.raise_if_cancelled()
+        _HOLDER.append(who)
+    try:
+        yield
+    finally:
+        with _LEASE:
+            _HOLDER.clear()
+            _LEASE.notify_all()
