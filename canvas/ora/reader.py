@@ -1,25 +1,9 @@
-"""OpenRaster (.ora), Akapen's native format, readable by Krita, GIMP and MyPaint.
+"""Reading OpenRaster, defensively: ``load_ora`` and ``read_thumbnail``.
 
-Layout (per the OpenRaster spec): ``mimetype`` first and stored, ``stack.xml`` (layers
-topmost first), ``data/<id>.png`` with each layer's rendered pixels, ``mergedimage.png`` and
-``Thumbnails/thumbnail.png``. Akapen-only data lives in attributes of the ``akapen``
-namespace and in members under ``akapen/``: piece originals and transforms, annotation
-vectors, roles, provenance, references, the selection and document metadata. Other
-programs see correct pixels; Akapen gets its document back exactly.
-
-Writing: ``save_ora`` (atomic, keeps ``NAME.ora~``) and ``write_ora`` encode the layer PNGs
-in a thread pool (fast Up-filter/RLE PNGs) and reuse the encoded bytes of layers whose
-revision has not changed since the last save. ``freeze(doc)`` takes what a save needs on the
-calling thread (cached bytes of unchanged layers, copies of the others) so that
-``frozen.write(f)`` can run in the background (the recovery store does this).
-
-Reading is defensive: member count and size limits, bounded reads that do not trust the zip
-headers, pixel caps checked on every PNG header (and on their sum) before decoding, no DTDs
-or entities, and every ``src`` must name a plain member of the archive. Every failure is an
-``OraError`` with a one-line message that names the file. What another program's file holds
-that Akapen cannot represent (nested groups, which are flattened into the layer list with
-their opacity and visibility folded in; unknown blend modes, read as normal) is reported in
-the optional ``warnings`` list passed to ``load_ora``.
+Member count and size limits, bounded reads that do not trust the zip headers, pixel caps
+checked on every PNG header (and on their sum) before decoding, no DTDs or entities, and every
+``src`` must name a plain member of the archive. Every failure is an ``OraError`` with a
+one-line message that names the file.
 """
 
 from __future__ import annotations
@@ -29,30 +13,23 @@ import lzma
 import math
 import re
 import struct
-import threading
-import weakref
 import xml.etree.ElementTree as ET
 import zipfile
 import zlib
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any
 
-import cv2
 import numpy as np
 
-from canvas.atomic import atomic_write
-from canvas.blend import FROM_ORA_OP, ORA_OPS
+from canvas.blend import FROM_ORA_OP
 from canvas.document import MAX_SIDE, Document
 from canvas.errors import CanvasError, ImageImportError, OraError
-from canvas.imageio import MAX_PIXELS, check_size, decode_png, encode_png
+from canvas.imageio import MAX_PIXELS, check_size, decode_png
 from canvas.layers import AnnotationLayer, Layer, PieceLayer, PixelLayer, Reference, Transform
 from canvas.marks import Mark
-
-NS = "https://akapen.app/ns/ora/1"
-ET.register_namespace("akapen", NS)
-MIMETYPE = b"image/openraster"
+from canvas.ora.spec import MIMETYPE, qname
 
 MAX_MEMBERS = 10_000
 MAX_LAYERS = 2_000
@@ -61,7 +38,6 @@ MAX_JSON_BYTES = 64 << 20
 MAX_MEMBER_BYTES = 2 << 30
 MAX_TOTAL_BYTES = 16 << 30
 MAX_TOTAL_PIXELS = 1_500_000_000  # all decoded images together (6 GB of RGBA): ~90 layers of 4096²
-PNG_LEVEL = 1  # fast: a 4096² layer encodes in a fraction of a second
 _ID_RE = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 # what zipfile and its decompressors raise on a damaged archive or member (a broken header, a
 # compression method or zip version Python lacks, an encrypted member, sizes that overflow)
@@ -69,146 +45,6 @@ _ZIP_ERRORS = (zipfile.BadZipFile, zlib.error, lzma.LZMAError, OSError, EOFError
                RuntimeError, OverflowError, struct.error, LookupError)
 
 
-def _a(name: str) -> str:
-    return f"{{{NS}}}{name}"
-
-
-# --- writing ----------------------------------------------------------------------------------
-def _layer_png_name(layer: Layer) -> str:
-    return f"data/{layer.id}.png"
-
-
-# Encoded PNGs of unchanged layers are reused by the next save: keyed by the layer object
-# (never by id: another document can hold a layer with the same id) and its revision.
-_CACHE: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
-_CACHE_LOCK = threading.Lock()
-
-
-def _cache_get(key):
-    if key is None:
-        return None
-    layer, what, revision = key
-    with _CACHE_LOCK:
-        entry = _CACHE.get(layer, {}).get(what)
-    return entry[1] if entry is not None and entry[0] == revision else None
-
-
-def _cache_put(key, data: bytes) -> None:
-    if key is None:
-        return
-    layer, what, revision = key
-    with _CACHE_LOCK:
-        _CACHE.setdefault(layer, {})[what] = (revision, data)
-
-
-class FrozenDocument:
-    """What a save needs from a document, taken on the calling thread; the slow part (PNG
-    encoding and zipping) can then run on any thread while the document keeps changing.
-
-    Layers whose encoded PNG is cached for their current revision contribute those bytes;
-    the others contribute their pixels (copied when ``copy`` is true).
-    """
-
-    def __init__(self, doc: Document, copy: bool) -> None:
-        self.jobs: dict[str, np.ndarray | bytes] = {}
-        self.cache_keys: dict[str, tuple] = {}
-        self.json: dict[str, str] = {}
-        root = ET.Element("image", {"version": "0.0.5", "w": str(doc.width), "h": str(doc.height),
-                                    "xres": "72", "yres": "72", _a("version"): "1"})
-        stack = ET.SubElement(root, "stack")
-        for layer in reversed(doc.layers):  # topmost first
-            pixels, rect = layer.raster()
-            if rect.empty:  # an empty annotation layer: other programs still need a src
-                pixels, rect = np.zeros((1, 1, 4), np.uint8), rect.__class__(0, 0, 1, 1)
-            src = _layer_png_name(layer)
-            self._add(src, pixels, (layer, "raster", layer.revision), copy)
-            attrs = {
-                "name": layer.name, "src": src, "x": str(rect.x), "y": str(rect.y),
-                "opacity": repr(float(layer.opacity)),
-                "visibility": "visible" if layer.visible else "hidden",
-                "composite-op": ORA_OPS[layer.blend],
-                _a("id"): layer.id, _a("kind"): layer.kind, _a("role"): layer.role,
-                _a("locked"): "true" if layer.locked else "false",
-            }
-            if layer.locked:
-                attrs["edit-locked"] = "true"
-            if layer.provenance:
-                attrs[_a("provenance")] = json.dumps(layer.provenance, sort_keys=True)
-            if isinstance(layer, PieceLayer):
-                orig = f"akapen/pieces/{layer.id}.png"
-                # a piece's original never changes after the piece is made: never copied
-                self._add(orig, layer.original, (layer, "original", 0), False)
-                attrs[_a("original")] = orig
-                attrs[_a("transform")] = json.dumps(layer.transform.to_dict())
-            elif isinstance(layer, AnnotationLayer):
-                member = f"akapen/marks/{layer.id}.json"
-                self.json[member] = json.dumps([m.to_dict() for m in layer.marks], sort_keys=True)
-                attrs[_a("marks")] = member
-            ET.SubElement(stack, "layer", attrs)
-        refs = []
-        for ref in doc.references:
-            member = f"akapen/references/{ref.id}.png"
-            self._add(member, ref.pixels, None, copy)
-            refs.append({"id": ref.id, "name": ref.name, "src": member})
-        selection = None
-        if doc.selection is not None:
-            selection = "akapen/selection.png"
-            sel = doc.selection
-            self.jobs[selection] = np.dstack([sel, sel, sel, np.full(sel.shape, 255, np.uint8)])
-        self.json["akapen/document.json"] = json.dumps(
-            {"version": 1, "metadata": doc.metadata, "references": refs, "selection": selection},
-            sort_keys=True)
-        self.jobs["mergedimage.png"] = doc.render()  # a fresh array, never a view of the cache
-        self.xml = ET.tostring(root, encoding="utf-8", xml_declaration=True)
-
-    def _add(self, name: str, pixels: np.ndarray, key: tuple | None, copy: bool) -> None:
-        hit = _cache_get(key)
-        if hit is not None:
-            self.jobs[name] = hit
-        else:
-            self.jobs[name] = pixels.copy() if copy else pixels
-            if key is not None:
-                self.cache_keys[name] = key
-
-    def write(self, fileobj: BinaryIO) -> None:
-        merged = self.jobs["mergedimage.png"]
-        h, w = merged.shape[:2]
-        s = min(1.0, 256.0 / max(w, h))
-        self.jobs["Thumbnails/thumbnail.png"] = cv2.resize(
-            merged, (max(1, round(w * s)), max(1, round(h * s))), interpolation=cv2.INTER_AREA) if s < 1 else merged
-        names = list(self.jobs)
-        encoded = {n: d for n, d in self.jobs.items() if isinstance(d, bytes)}
-        todo = sorted((n for n in names if n not in encoded), key=lambda n: -self.jobs[n].size)  # largest first
-        with ThreadPoolExecutor(max_workers=4) as pool:  # OpenCV's encoder releases the GIL
-            for n, data in zip(todo, pool.map(lambda n: encode_png(self.jobs[n], PNG_LEVEL), todo), strict=True):
-                encoded[n] = data
-                _cache_put(self.cache_keys.get(n), data)
-        with zipfile.ZipFile(fileobj, "w") as zf:
-            zf.writestr(zipfile.ZipInfo("mimetype"), MIMETYPE, compress_type=zipfile.ZIP_STORED)
-            zf.writestr("stack.xml", self.xml, compress_type=zipfile.ZIP_DEFLATED)
-            for name in names:  # PNG is compressed already
-                zf.writestr(name, encoded[name], compress_type=zipfile.ZIP_STORED)
-            for name, text in self.json.items():
-                zf.writestr(name, text, compress_type=zipfile.ZIP_DEFLATED)
-
-
-def freeze(doc: Document) -> FrozenDocument:
-    """An independent snapshot for writing on another thread (``frozen.write(fileobj)``):
-    unchanged layers contribute their cached PNG bytes, changed ones a copy of their pixels."""
-    return FrozenDocument(doc, copy=True)
-
-
-def write_ora(doc: Document, fileobj: BinaryIO) -> None:
-    """Write ``doc`` as OpenRaster into a binary file object."""
-    FrozenDocument(doc, copy=False).write(fileobj)
-
-
-def save_ora(doc: Document, path) -> None:
-    """Save atomically; the previous file is kept as ``NAME.ora~``. Raises SaveError."""
-    atomic_write(Path(path), lambda f: write_ora(doc, f), backup=True)
-
-
-# --- reading ----------------------------------------------------------------------------------
 class _Reader:
     def __init__(self, zf: zipfile.ZipFile, what: str, max_pixels: int) -> None:
         self.zf = zf
@@ -386,15 +222,15 @@ def _build_layer(el: ET.Element, vis_in: bool, op_in: float, reader: _Reader, se
     if blend is None:
         reader.warnings.append(f"layer {name!r}: blend {op!r} is not supported; using normal")
         blend = "normal"
-    lid = el.get(_a("id"))
+    lid = el.get(qname("id"))
     if lid is None or not _ID_RE.match(lid) or lid in seen:
         lid = None
-    kind = el.get(_a("kind"), "pixel")
-    role = el.get(_a("role"), "content")
+    kind = el.get(qname("kind"), "pixel")
+    role = el.get(qname("role"), "content")
     if role not in ("content", "annotation", "reference"):
         raise reader.fail(f"layer {name!r} has an unknown role {role!r}")
-    locked = el.get(_a("locked"), el.get("edit-locked", "false")) == "true"
-    prov_text = el.get(_a("provenance"))
+    locked = el.get(qname("locked"), el.get("edit-locked", "false")) == "true"
+    prov_text = el.get(qname("provenance"))
     provenance = {}
     if prov_text:
         provenance = _json(prov_text, f"the provenance of layer {name!r}", reader)
@@ -404,15 +240,15 @@ def _build_layer(el: ET.Element, vis_in: bool, op_in: float, reader: _Reader, se
                   role=role, provenance=provenance)
     try:
         if kind == "piece":
-            original = reader.png(reader.member(el.get(_a("original")), "piece original"))
-            raw_tf = _json(el.get(_a("transform"), "{}"), f"the transform of piece {name!r}", reader)
+            original = reader.png(reader.member(el.get(qname("original")), "piece original"))
+            raw_tf = _json(el.get(qname("transform"), "{}"), f"the transform of piece {name!r}", reader)
             try:
                 tf = Transform.from_dict(raw_tf)
             except (ValueError, TypeError, AttributeError, OverflowError) as exc:
                 raise reader.fail(f"piece {name!r} has an unreadable transform ({_short(exc)})") from None
             layer: Layer = PieceLayer(original, tf, **common)
         elif kind == "annotation":
-            raw = reader.json(reader.member(el.get(_a("marks")), "marks"))
+            raw = reader.json(reader.member(el.get(qname("marks")), "marks"))
             if not isinstance(raw, list):
                 raise reader.fail(f"annotation layer {name!r}: the marks are not a list")
             try:
@@ -482,9 +318,9 @@ def load_ora(source, *, warnings: list[str] | None = None, max_pixels: int = MAX
         needed = []
         for el, _vis, _op in elements:
             reader.member(el.get("src"), "src")
-            kind = el.get(_a("kind"), "pixel")
+            kind = el.get(qname("kind"), "pixel")
             if kind == "piece":
-                needed.append(reader.member(el.get(_a("original")), "piece original"))
+                needed.append(reader.member(el.get(qname("original")), "piece original"))
             elif kind != "annotation":
                 needed.append(el.get("src"))
         reader.prefetch(needed)
@@ -537,5 +373,3 @@ def read_thumbnail(path) -> np.ndarray | None:
     except (OraError, *_ZIP_ERRORS):
         return None
 
-
-__all__ = ["load_ora", "save_ora", "write_ora", "freeze", "FrozenDocument", "read_thumbnail", "NS"]
