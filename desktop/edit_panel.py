@@ -1,7 +1,7 @@
 """The edit panel: instruction, task preset, backend, references, region, marks, seed and
 parameters, Run / Cancel with progress and step previews, and a strip of results.
 
-The panel builds a frozen request from the document (``desktop.edit_request``), hands a job
+The panel builds a frozen request from the document (``desktop.headless.edit_request``), hands a job
 to the ``JobRunner`` (the worker never sees the document) and, when a result arrives on the
 GUI thread, saves it for recovery first, shows it in the results strip and inserts the chosen
 one as a new layer in one undoable step.
@@ -39,7 +39,7 @@ from PySide6.QtWidgets import (
 from canvas import commands as C
 from canvas.errors import CanvasError
 from desktop.bridge import rewire
-from desktop.edit_request import apply_result, build_request, place_preview
+from desktop.headless.edit_request import apply_result, build_request, place_preview
 from desktop.jobs import JobRunner, Relay
 from desktop.qimage import paint_checker, rgba_to_qimage
 from inference import registry
@@ -499,7 +499,7 @@ class EditPanel(QWidget):
 
     # --- references -----------------------------------------------------------------------------------
     def _refresh_references(self, *_args) -> None:
-        from desktop.edit_request import document_references
+        from desktop.headless.edit_request import document_references
 
         self.refs.clear()
         info = self.backend_info()
@@ -655,7 +655,7 @@ class EditPanel(QWidget):
         by default the first input gets the canvas image and the next ones the references)."""
         if not self._image_combos:
             return
-        from desktop.edit_request import document_references
+        from desktop.headless.edit_request import document_references
 
         labels = [r.label for r in document_references(self.document)]
         for i, combo in enumerate(self._image_combos.values()):

@@ -1140,7 +1140,7 @@ class MainWindow(QMainWindow):
 
     def _save_result(self, request, result) -> None:
         """Every edit result goes to the recovery folder before it is shown (crash-proof)."""
-        from desktop.edit_request import provenance
+        from desktop.headless.edit_request import provenance
 
         x, y, _, _ = result.rect
         for i, image in enumerate(result.images):

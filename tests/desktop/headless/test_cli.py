@@ -10,11 +10,11 @@ from PIL import Image
 
 from tests.inference.photos import astronaut, coffee
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 
 
 def akapen(*args, cwd=None):
-    return subprocess.run([sys.executable, "-m", "desktop.cli", *map(str, args)], capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", "desktop.headless.cli", *map(str, args)], capture_output=True, text=True,
                           cwd=cwd or ROOT, timeout=300)
 
 
@@ -131,7 +131,7 @@ def test_info_flatten_and_edit_of_an_ora_document(tmp_path):
 
 def test_headless_commands_never_import_qt(photo, tmp_path):
     code = (
-        "import sys; from desktop.cli import main; "
+        "import sys; from desktop.headless.cli import main; "
         f"rc = main(['edit', {str(photo)!r}, '-o', {str(tmp_path / 'o.png')!r}, '--task', 'stylise']); "
         "rc2 = main(['backends']); "
         "assert rc == rc2 == 0; "

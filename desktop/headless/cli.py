@@ -112,7 +112,7 @@ def cmd_edit(args) -> int:
     import numpy as np
 
     from canvas.errors import CanvasError
-    from desktop.edit_request import build_request
+    from desktop.headless.edit_request import build_request
     from inference import registry
     from inference.presets import first_blank, resolve_task
     from inference.region import composite_over
@@ -212,7 +212,7 @@ def cmd_edit(args) -> int:
 
 def _run_with_progress(backend, request):
     """``backend.run`` with a progress bar on a terminal; Ctrl+C cancels at the next step."""
-    from desktop.terminal import TerminalProgress, cancel_on_interrupt
+    from desktop.headless.terminal import TerminalProgress, cancel_on_interrupt
     from inference.progress import CancelToken
 
     token = CancelToken()
@@ -435,7 +435,7 @@ def main(argv: list[str] | None = None) -> int:
         if why is not None:
             print(f"akapen: {why}", file=sys.stderr)
             return 2
-        from desktop.display import check_or_exit
+        from desktop.headless.display import check_or_exit
 
         check_or_exit()  # one clear line where Qt would abort the process
         from desktop.app import run_app
@@ -443,7 +443,7 @@ def main(argv: list[str] | None = None) -> int:
         return run_app(argv)
     args = build_parser().parse_args(argv)
     from canvas.errors import CanvasError
-    from desktop.terminal import INTERRUPTED
+    from desktop.headless.terminal import INTERRUPTED
     from inference.errors import Cancelled, InferenceError
 
     try:

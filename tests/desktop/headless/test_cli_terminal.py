@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.cli.test_cli import ROOT, akapen, save
+from tests.desktop.headless.test_cli import ROOT, akapen, save
 from tests.inference.photos import astronaut
 
 # a driver that runs `akapen edit` with a slow test backend (a thousand 10 ms steps, checking the
@@ -23,7 +23,7 @@ SLOW_EDIT = """
 import sys
 from tests.desktop.test_edit_panel import SlowBackend
 from inference import registry
-from desktop import cli
+from desktop.headless import cli
 registry.register("test-slow", SlowBackend, replace=True)
 sys.exit(cli.main(sys.argv[1:]))
 """
@@ -51,7 +51,7 @@ def test_a_word_that_is_neither_command_nor_file_is_an_error_listing_the_command
 @pytest.mark.parametrize("display", [None, ":4242"])
 def test_no_usable_display_is_one_line_and_an_exit_not_an_abort(tmp_path, display):
     env = _env(**({"DISPLAY": display} if display else {}))
-    r = subprocess.run([sys.executable, "-m", "desktop.cli"], capture_output=True, text=True, cwd=ROOT, env=env,
+    r = subprocess.run([sys.executable, "-m", "desktop.headless.cli"], capture_output=True, text=True, cwd=ROOT, env=env,
                        timeout=60)
     assert r.returncode == 3, (r.returncode, r.stderr)  # SIGABRT would be -6 (134 in a shell)
     assert r.stderr.count("\n") == 1 and r.stderr.startswith("akapen: ")
@@ -63,7 +63,7 @@ def test_no_usable_display_is_one_line_and_an_exit_not_an_abort(tmp_path, displa
 
 
 def test_a_missing_qt_library_names_it_and_the_packages_to_install(monkeypatch):
-    from desktop import display
+    from desktop.headless import display
 
     monkeypatch.setattr(display, "_missing_library", lambda plugin: (
         "libxcb-cursor.so.0: cannot open shared object file: No such file or directory"))

@@ -1,4 +1,4 @@
-"""The glue (desktop/edit_request.py, Qt-free): document → request → classical → new layer."""
+"""The glue (desktop/headless/edit_request.py, Qt-free): document → request → classical → new layer."""
 
 import json
 
@@ -8,7 +8,7 @@ import pytest
 from canvas.document import Document
 from canvas.layers import AnnotationLayer, PieceLayer, PixelLayer
 from canvas.marks import Arrow, Ellipse
-from desktop.edit_request import apply_result, build_request
+from desktop.headless.edit_request import apply_result, build_request
 from inference.classical import ClassicalBackend
 from inference.errors import Cancelled
 from inference.progress import CancelToken
@@ -115,7 +115,7 @@ def test_apply_result_refuses_a_stale_request():
 
 
 def test_a_step_preview_goes_where_the_result_will_go():
-    from desktop.edit_request import place_preview
+    from desktop.headless.edit_request import place_preview
     from inference.request import EditRequest
 
     image = np.full((100, 200, 4), 255, np.uint8)

@@ -14,12 +14,12 @@ from canvas.layers import PixelLayer
 from canvas.ora import save_ora
 from tests.comfyui_server import free_port
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 
 
 def akapen(config: Path, *args):
     env = {**os.environ, "AKAPEN_CONFIG_DIR": str(config)}
-    return subprocess.run([sys.executable, "-m", "desktop.cli", *map(str, args)], capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", "desktop.headless.cli", *map(str, args)], capture_output=True, text=True,
                           cwd=ROOT, timeout=300, env=env)
 
 
