@@ -467,7 +467,7 @@ class CanvasView(QWidget):
         event.accept()
 
     def _tool_event(self, event, pressure: float | None = None):
-        from desktop.tools import ToolEvent
+        from desktop.tools.base import ToolEvent
 
         pos = event.position()
         return ToolEvent(self.to_canvas(pos), QPointF(pos), event.buttons(), event.button(),
