@@ -40,7 +40,6 @@ from canvas.geometry import Rect
 from canvas.layers import AnnotationLayer, PieceLayer, PixelLayer, Transform
 from desktop.bridge import DocumentBridge
 from desktop.canvas_size_dialog import CanvasSizeDialog
-from desktop.canvas_view import CanvasView
 from desktop.edit_panel import EditPanel
 from desktop.help_dialogs import ShortcutsDialog, show_about
 from desktop.history_panel import HistoryPanel
@@ -51,6 +50,7 @@ from desktop.notifier import Notifier
 from desktop.qimage import qimage_to_png_bytes, rgba_to_qimage
 from desktop.settings import Settings
 from desktop.tools import ANNOTATION_TOOLS, TOOL_CLASSES, MarkSelectTool, Tool, ToolOptions
+from desktop.view.canvas_view import CanvasView
 from inference.comfyui.servers import ServerStore
 
 DEFAULT_SIZE = (1024, 768)

@@ -10,8 +10,8 @@ from PySide6.QtWidgets import QApplication
 
 from canvas.brush import Brush, dab
 from canvas.layers import PixelLayer
-from desktop.canvas_view import selection_path
 from desktop.qimage import qimage_to_rgba
+from desktop.view.painting import selection_path
 from tests.desktop.conftest import drag
 
 

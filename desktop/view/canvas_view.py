@@ -16,129 +16,22 @@ from __future__ import annotations
 
 import math
 
-import cv2
 import numpy as np
-from PySide6.QtCore import QPointF, QRect, QRectF, QSize, Qt, QTimer, Signal
-from PySide6.QtGui import (
-    QBrush,
-    QColor,
-    QImage,
-    QPainter,
-    QPainterPath,
-    QPen,
-    QPixmap,
-    QPolygonF,
-    QTransform,
-)
+from PySide6.QtCore import QPointF, QRect, QRectF, Qt, QTimer, Signal
+from PySide6.QtGui import QBrush, QColor, QImage, QPainter, QPainterPath, QPen, QTransform
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
-from canvas.blend import premultiply_uint8
 from canvas.errors import CanvasError
-from canvas.geometry import Rect
 from desktop.bridge import rewire
-from desktop.qimage import premultiplied_to_qimage, rgba_to_qimage
+from desktop.qimage import rgba_to_qimage
+from desktop.view.cache import ProjectionCache
+from desktop.view.painting import checker_brush, selection_path
 
 MIN_SCALE = 1 / 64
 MAX_SCALE = 64.0
 WHEEL_STEP = 2 ** 0.25  # four wheel notches double the zoom
 BACKDROP = QColor(58, 58, 62)
-CHECK_LIGHT = QColor(204, 204, 204)
-CHECK_DARK = QColor(153, 153, 153)
 MAX_LEVEL = 4  # mip levels 1/2 .. 1/16
-
-
-class _Cache:
-    """A QImage mirror of one projection at full size plus lazily built mip levels."""
-
-    def __init__(self, projection) -> None:
-        self.projection = projection
-        h, w = projection.height, projection.width
-        self.image = QImage(w, h, QImage.Format.Format_RGBA8888_Premultiplied)
-        self.levels: dict[int, QImage] = {}
-        self.level_dirty: dict[int, Rect] = {}
-        self._all_dirty = True
-
-    def sync(self) -> Rect:
-        """Bring the projection up to date and copy what changed into the caches."""
-        proj = self.projection
-        if self._all_dirty:
-            proj.update()
-            changed = proj.canvas
-            self._all_dirty = False
-        else:
-            changed = proj.update()
-        if changed.empty:
-            return changed
-        patch = premultiply_uint8(proj.pixels[changed.slices()])
-        p = QPainter(self.image)
-        p.setCompositionMode(QPainter.CompositionMode.CompositionMode_Source)
-        p.drawImage(changed.x, changed.y, premultiplied_to_qimage(patch))
-        p.end()
-        for k in list(self.levels):
-            self.level_dirty[k] = self.level_dirty.get(k, Rect(0, 0, 0, 0)).union(changed)
-        return changed
-
-    def level(self, k: int) -> QImage:
-        """Mip level ``k`` (1/2**k of the size), area-averaged from premultiplied pixels."""
-        if k == 0:
-            return self.image
-        f = 1 << k
-        proj = self.projection
-        img = self.levels.get(k)
-        dirty = self.level_dirty.pop(k, Rect(0, 0, 0, 0))
-        if img is None:
-            lw, lh = -(-proj.width // f), -(-proj.height // f)
-            img = QImage(lw, lh, QImage.Format.Format_RGBA8888_Premultiplied)
-            self.levels[k] = img
-            dirty = proj.canvas
-        if dirty.empty:
-            return img
-        # snap to the level's grid
-        x0, y0 = dirty.x // f * f, dirty.y // f * f
-        x1 = min(-(-dirty.right // f) * f, -(-proj.width // f) * f)
-        y1 = min(-(-dirty.bottom // f) * f, -(-proj.height // f) * f)
-        src = np.zeros((y1 - y0, x1 - x0, 4), np.uint8)
-        inner = Rect(x0, y0, x1 - x0, y1 - y0).intersect(proj.canvas)
-        src[inner.slices(x0, y0)] = premultiply_uint8(proj.pixels[inner.slices()])
-        small = cv2.resize(src, ((x1 - x0) // f, (y1 - y0) // f), interpolation=cv2.INTER_AREA)
-        if small.ndim == 2:  # a 1-pixel result loses its channel axis
-            small = small.reshape(1, 1, 4)
-        p = QPainter(img)
-        p.setCompositionMode(QPainter.CompositionMode.CompositionMode_Source)
-        p.drawImage(x0 // f, y0 // f, premultiplied_to_qimage(small))
-        p.end()
-        return img
-
-
-def _checker_brush(dpr: float) -> QBrush:
-    cell = 8
-    pm = QPixmap(QSize(round(2 * cell * dpr), round(2 * cell * dpr)))
-    pm.setDevicePixelRatio(dpr)
-    pm.fill(CHECK_LIGHT)
-    p = QPainter(pm)
-    p.fillRect(QRectF(0, 0, cell, cell), CHECK_DARK)
-    p.fillRect(QRectF(cell, cell, cell, cell), CHECK_DARK)
-    p.end()
-    return QBrush(pm)
-
-
-def selection_path(mask: np.ndarray | None) -> QPainterPath:
-    """Outline of a selection mask as a painter path in canvas coordinates."""
-    path = QPainterPath()
-    if mask is None:
-        return path
-    binary = (mask >= 128).astype(np.uint8)
-    # pad so outlines along the canvas edge close; contours then trace pixel edges
-    padded = np.pad(binary, 1)
-    contours, _ = cv2.findContours(padded, cv2.RETR_LIST, cv2.CHAIN_APPROX_SIMPLE)
-    for c in contours:
-        pts = c.reshape(-1, 2).astype(np.float64) - 1 + 0.5
-        if len(pts) == 1:
-            path.addRect(QRectF(pts[0][0] - 0.5, pts[0][1] - 0.5, 1, 1))
-            continue
-        path.addPolygon(QPolygonF([QPointF(x, y) for x, y in pts]))
-        path.closeSubpath()
-    return path
 
 
 class CanvasView(QWidget):
@@ -164,7 +57,7 @@ class CanvasView(QWidget):
         self._scale = 1.0
         self._offset = QPointF(0, 0)
         self._placed = False  # fitted once the widget has a size
-        self._caches: list[_Cache] = []
+        self._caches: list[ProjectionCache] = []
         self._sel_path = QPainterPath()
         self._ants = 0
         self._ants_timer = QTimer(self)
@@ -194,7 +87,7 @@ class CanvasView(QWidget):
         self.bridge = bridge
         self._preview = None  # a preview belongs to the document it was made from
         doc = bridge.document
-        self._caches = [_Cache(doc.projection(("content",))), _Cache(doc.projection(("annotation",)))]
+        self._caches = [ProjectionCache(doc.projection(("content",))), ProjectionCache(doc.projection(("annotation",)))]
         self._selection_changed()
         self._placed = False
         if self.width() > 0 and self.isVisible():
@@ -204,7 +97,7 @@ class CanvasView(QWidget):
     def _canvas_resized(self) -> None:
         """New caches at the new size, and the whole canvas in view."""
         doc = self.document
-        self._caches = [_Cache(doc.projection(("content",))), _Cache(doc.projection(("annotation",)))]
+        self._caches = [ProjectionCache(doc.projection(("content",))), ProjectionCache(doc.projection(("annotation",)))]
         self._preview = None
         self.fit()
         self.update()
@@ -394,7 +287,7 @@ class CanvasView(QWidget):
         if not visible_w.isEmpty():
             dpr = self.devicePixelRatioF()
             if self._checker is None or self._checker_dpr != dpr:
-                self._checker, self._checker_dpr = _checker_brush(dpr), dpr
+                self._checker, self._checker_dpr = checker_brush(dpr), dpr
             p.setBrushOrigin(canvas_w.topLeft())
             p.fillRect(visible_w, self._checker)
             p.setBrushOrigin(0, 0)
