@@ -42,11 +42,11 @@ from desktop.bridge import DocumentBridge
 from desktop.canvas_size_dialog import CanvasSizeDialog
 from desktop.edit_panel import EditPanel
 from desktop.help_dialogs import ShortcutsDialog, show_about
-from desktop.history_panel import HistoryPanel
 from desktop.icons import swatch_icon, tool_icon
 from desktop.jobs import JobRunner
-from desktop.layers_panel import LayersPanel
 from desktop.notifier import Notifier
+from desktop.panels.history import HistoryPanel
+from desktop.panels.layers import LayersPanel
 from desktop.qimage import qimage_to_png_bytes, rgba_to_qimage
 from desktop.settings import Settings
 from desktop.tools import ANNOTATION_TOOLS, TOOL_CLASSES, MarkSelectTool, Tool, ToolOptions

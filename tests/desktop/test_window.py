@@ -9,9 +9,9 @@ from PySide6.QtCore import QPointF, Qt
 from PySide6.QtTest import QTest
 
 from canvas.errors import ImageImportError
-from desktop.history_panel import HistoryPanel
-from desktop.layers_panel import LayersPanel
 from desktop.notifier import Notifier
+from desktop.panels.history import HistoryPanel
+from desktop.panels.layers import LayersPanel
 
 
 def test_starts_with_an_empty_document(window):

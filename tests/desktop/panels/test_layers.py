@@ -13,7 +13,7 @@ from canvas.geometry import Rect
 from canvas.layers import PieceLayer, PixelLayer
 from canvas.marks import Arrow
 from desktop.bridge import DocumentBridge
-from desktop.layers_panel import LAYER_MIME, LayerIdRole, LayersPanel, render_thumbnail
+from desktop.panels.layers import LAYER_MIME, LayerIdRole, LayersPanel, render_thumbnail
 from desktop.qimage import qimage_to_rgba
 
 

@@ -10,7 +10,7 @@ from PySide6.QtGui import QPalette
 from canvas.document import Document
 from canvas.geometry import Rect
 from desktop.bridge import DocumentBridge
-from desktop.history_panel import OLDEST_KEPT, ORIGINAL, HistoryPanel
+from desktop.panels.history import OLDEST_KEPT, ORIGINAL, HistoryPanel
 
 
 def build_doc(**kw) -> Document:
