@@ -40,11 +40,11 @@ from canvas.geometry import Rect
 from canvas.layers import AnnotationLayer, PieceLayer, PixelLayer, Transform
 from desktop.bridge import DocumentBridge
 from desktop.canvas_size_dialog import CanvasSizeDialog
-from desktop.edit_panel import EditPanel
 from desktop.help_dialogs import ShortcutsDialog, show_about
 from desktop.icons import swatch_icon, tool_icon
 from desktop.jobs import JobRunner
 from desktop.notifier import Notifier
+from desktop.panels.edit import EditPanel
 from desktop.panels.history import HistoryPanel
 from desktop.panels.layers import LayersPanel
 from desktop.qimage import qimage_to_png_bytes, rgba_to_qimage

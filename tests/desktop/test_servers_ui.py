@@ -15,7 +15,7 @@ from inference.comfyui.client import ComfyClient
 from inference.comfyui.servers import ServerConfig, ServerStore
 from tests.comfyui_server import free_port
 from tests.desktop.conftest import photo
-from tests.desktop.test_edit_panel import choose
+from tests.desktop.panels.test_edit import choose
 
 API_WORKFLOW = {
     "1": {"class_type": "LoadImage", "inputs": {"image": "example.png"}, "_meta": {"title": "Photo"}},

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from PySide6.QtCore import QPointF, QRectF, Qt
 
-from tests.desktop.test_edit_panel import SlowBackend, choose, collage_document
+from tests.desktop.panels.test_edit import SlowBackend, choose, collage_document
 
 
 def test_refine_collage_from_the_window_inserts_a_layer_and_saves_it_for_recovery(qtbot, make_window, recovery_dir):

@@ -21,7 +21,7 @@ from tests.inference.photos import astronaut
 # cancel token each step), as the real command does in the real process: signals and all
 SLOW_EDIT = """
 import sys
-from tests.desktop.test_edit_panel import SlowBackend
+from tests.desktop.panels.test_edit import SlowBackend
 from inference import registry
 from desktop.headless import cli
 registry.register("test-slow", SlowBackend, replace=True)

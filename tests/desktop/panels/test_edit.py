@@ -9,8 +9,8 @@ from PySide6.QtCore import Qt
 from canvas.document import Document
 from canvas.layers import PieceLayer, PixelLayer
 from desktop.bridge import DocumentBridge
-from desktop.edit_panel import EditPanel
 from desktop.jobs import JobRunner
+from desktop.panels.edit import EditPanel
 from inference import registry
 from inference.backend import Backend, Capabilities
 from inference.errors import BackendFailed
