@@ -39,8 +39,9 @@ from canvas.errors import CanvasError, ImageImportError
 from canvas.geometry import Rect
 from canvas.layers import AnnotationLayer, PieceLayer, PixelLayer, Transform
 from desktop.bridge import DocumentBridge
-from desktop.canvas_size_dialog import CanvasSizeDialog
-from desktop.help_dialogs import ShortcutsDialog, show_about
+from desktop.dialogs.canvas_size import CanvasSizeDialog
+from desktop.dialogs.help import ShortcutsDialog, show_about
+from desktop.dialogs.recovery import RecoveryDialog
 from desktop.icons import swatch_icon, tool_icon
 from desktop.jobs import JobRunner
 from desktop.notifier import Notifier
@@ -89,34 +90,6 @@ def default_document(width: int = DEFAULT_SIZE[0], height: int = DEFAULT_SIZE[1]
 def recovery_folder_default() -> str:
     base = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.AppDataLocation)
     return os.path.join(base or os.path.expanduser("~/.akapen"), "recovery")
-
-
-class RecoveryDialog(QMessageBox):
-    """Offered at start when snapshots of unsaved work from an earlier run exist."""
-
-    def __init__(self, entries, parent=None) -> None:
-        super().__init__(parent)
-        self.entries = entries
-        self.setWindowTitle("Recover unsaved work")
-        self.setIcon(QMessageBox.Icon.Question)
-        newest = entries[0]
-        more = f" ({len(entries) - 1} older snapshot{'s' if len(entries) > 2 else ''} also kept)" if len(entries) > 1 else ""
-        self.setText(f"Akapen did not close normally last time.\n\nUnsaved work on “{newest.title}” from "
-                     f"{newest.when} can be restored{more}.")
-        self.setInformativeText("Restore opens it as an unsaved document. Discard deletes the snapshots. "
-                                "Not now keeps them for the next start.")
-        self.restore_button = self.addButton("Restore", QMessageBox.ButtonRole.AcceptRole)
-        self.discard_button = self.addButton("Discard", QMessageBox.ButtonRole.DestructiveRole)
-        self.later_button = self.addButton("Not now", QMessageBox.ButtonRole.RejectRole)
-        self.setDefaultButton(self.restore_button)
-
-    def choice(self) -> str:
-        b = self.clickedButton()
-        if b is self.restore_button:
-            return "restore"
-        if b is self.discard_button:
-            return "discard"
-        return "later"
 
 
 class Banner(QLabel):
@@ -198,10 +171,10 @@ class MainWindow(QMainWindow):
         self.history_panel = HistoryPanel(self.bridge, self)
         self.layers_panel.errorRaised.connect(self.notifier.error)
         self.history_panel.errorRaised.connect(self.notifier.error)
-        from desktop.model_settings import apply_model_settings
+        from desktop.dialogs.model_settings import apply_model_settings
 
         apply_model_settings(self.settings.model_folders(), self.settings.memory_mode())
-        from desktop.server_settings import apply_server_settings
+        from desktop.dialogs.server_settings import apply_server_settings
 
         # the ComfyUI servers file (tests pass one in a temporary folder)
         self.server_store = server_store if server_store is not None else ServerStore()
@@ -904,7 +877,7 @@ class MainWindow(QMainWindow):
         return answer == "discard"
 
     def new_document(self) -> None:
-        from desktop.new_document_dialog import NewDocumentDialog
+        from desktop.dialogs.new_document import NewDocumentDialog
 
         if not self.maybe_save():
             return
@@ -1111,7 +1084,7 @@ class MainWindow(QMainWindow):
 
     def edit_model_settings(self, dialog=None) -> bool:
         """Edit > Models…: model folders and memory mode; the edit panel re-lists backends."""
-        from desktop.model_settings import ModelSettingsDialog, apply_model_settings
+        from desktop.dialogs.model_settings import ModelSettingsDialog, apply_model_settings
 
         dlg = dialog or ModelSettingsDialog(self.settings.model_folders(), self.settings.memory_mode(), self)
         if dialog is None and dlg.exec() != ModelSettingsDialog.DialogCode.Accepted:
@@ -1125,7 +1098,7 @@ class MainWindow(QMainWindow):
 
     def edit_server_settings(self, dialog=None) -> bool:
         """Edit > Servers…: the ComfyUI servers; the edit panel re-lists backends."""
-        from desktop.server_settings import ServersDialog
+        from desktop.dialogs.server_settings import ServersDialog
 
         if dialog is None:
             dlg = ServersDialog(self.server_store, self)

@@ -117,3 +117,12 @@ def bridge(doc):
 def _isolated_config(tmp_path_factory, monkeypatch):
     """Akapen's configuration folder (the servers file) is a temporary one, never ~/.config."""
     monkeypatch.setenv("AKAPEN_CONFIG_DIR", str(tmp_path_factory.mktemp("config")))
+
+
+@pytest.fixture
+def reset_servers():
+    """The ComfyUI servers this process uses are put back to none after the test."""
+    yield
+    from inference.comfyui import servers
+
+    servers.set_servers([])

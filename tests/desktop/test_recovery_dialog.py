@@ -8,7 +8,8 @@ from PySide6.QtWidgets import QApplication
 
 from canvas.layers import PieceLayer
 from canvas.recovery import RecoveryStore
-from desktop.main_window import RecoveryDialog, default_document
+from desktop.dialogs.recovery import RecoveryDialog
+from desktop.main_window import default_document
 from tests.desktop.conftest import photo
 
 

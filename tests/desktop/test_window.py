@@ -152,7 +152,7 @@ def test_run_app_opens_files_and_exits(tmp_path, monkeypatch, qtbot):
 def test_help_lists_every_menu_shortcut_and_filters(window, qtbot):
     from PySide6.QtGui import QKeySequence
 
-    from desktop.help_dialogs import ShortcutsDialog, about_text
+    from desktop.dialogs.help import ShortcutsDialog, about_text
 
     window.shortcuts_action.trigger()
     dlg = window._shortcuts_dialog
@@ -176,8 +176,8 @@ def test_help_lists_every_menu_shortcut_and_filters(window, qtbot):
 def test_canvas_size_and_crop_from_the_image_menu(window, monkeypatch):
     import desktop.main_window as mw
     from canvas.document import MAX_SIDE
-    from desktop.canvas_size_dialog import MAX_SIDE as DIALOG_MAX
-    from desktop.canvas_size_dialog import CanvasSizeDialog, anchor_shift
+    from desktop.dialogs.canvas_size import MAX_SIDE as DIALOG_MAX
+    from desktop.dialogs.canvas_size import CanvasSizeDialog, anchor_shift
 
     assert DIALOG_MAX == MAX_SIDE
     assert anchor_shift((100, 50), (140, 90), "centre") == (20, 20)

@@ -7,7 +7,7 @@ from PySide6.QtCore import QPoint, Qt
 from PySide6.QtGui import QColor, QImage
 from PySide6.QtWidgets import QDialog, QDialogButtonBox, QFileDialog
 
-from desktop.new_document_dialog import NewDocumentDialog
+from desktop.dialogs.new_document import NewDocumentDialog
 
 
 @pytest.fixture

@@ -2,7 +2,7 @@
 
 import pytest
 
-from desktop.model_settings import ModelSettingsDialog
+from desktop.dialogs.model_settings import ModelSettingsDialog
 from inference.diffusion import base, models
 
 
