@@ -393,7 +393,7 @@ class MainWindow(QMainWindow):
         m.addSeparator()
         self.models_action = m.addAction("&Models…")
         self.models_action.setToolTip("Folders with editing models, and the memory mode")
-        self.models_action.triggered.connect(self.edit_model_settings)
+        self.models_action.triggered.connect(lambda _checked=False: self.edit_model_settings())
         self.servers_action = m.addAction("&Servers…")
         self.servers_action.setToolTip("ComfyUI servers that run edits, on this computer or elsewhere")
         self.servers_action.triggered.connect(lambda _checked=False: self.edit_server_settings())

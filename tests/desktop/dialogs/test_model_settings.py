@@ -91,3 +91,21 @@ def test_lora_from_the_edit_panel_changes_the_result_and_is_recorded(qtbot, wind
         assert not panel.loras.isVisible()
     finally:
         registry.register("flux-kontext", "inference.diffusion.kontext:KontextBackend", replace=True)
+
+
+def test_the_models_menu_opens_the_dialog_and_cancel_changes_nothing(qtbot, window, settings, restore_model_settings):
+    from PySide6.QtCore import QTimer
+    from PySide6.QtWidgets import QApplication
+
+    shown = []
+
+    def cancel() -> None:
+        dlg = QApplication.activeModalWidget()
+        shown.append(dlg)
+        if dlg is not None:
+            dlg.reject()
+
+    QTimer.singleShot(0, cancel)
+    window.models_action.trigger()
+    assert len(shown) == 1 and isinstance(shown[0], ModelSettingsDialog)
+    assert settings.model_folders() == [] and settings.memory_mode() == "auto"
