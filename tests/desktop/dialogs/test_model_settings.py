@@ -24,7 +24,7 @@ def test_adding_a_model_folder_makes_the_family_available(qtbot, window, tmp_pat
         idx = panel.backend_combo.findData("flux-kontext")
         return idx >= 0 and panel.backend_combo.model().item(idx).isEnabled()
 
-    window.edit_model_settings(ModelSettingsDialog([], "auto", window))
+    window.backends.edit_model_settings(ModelSettingsDialog([], "auto", window))
     assert not kontext_enabled()
     save_tiny("flux-kontext", tmp_path / "models" / "kontext-tiny")
     dlg = ModelSettingsDialog([], "auto", window)
@@ -32,7 +32,7 @@ def test_adding_a_model_folder_makes_the_family_available(qtbot, window, tmp_pat
     dlg.add_folder(str(tmp_path / "models"))
     assert "flux-kontext" in dlg.summary.text()
     dlg.memory.setCurrentIndex(dlg.memory.findData("cpu"))
-    assert window.edit_model_settings(dlg)
+    assert window.backends.edit_model_settings(dlg)
     assert kontext_enabled()
     assert settings.model_folders() == [str(tmp_path / "models")]
     assert settings.memory_mode() == "cpu"

@@ -132,7 +132,7 @@ def test_servers_menu_makes_the_comfyui_backends_available(qtbot, make_window, c
     assert "Edit › Servers" in combo.itemData(combo.findData(WORKFLOW_BACKEND), Qt.ItemDataRole.ToolTipRole)
     dlg = ServersDialog(window.server_store, window)
     add(qtbot, dlg, comfy_server.url)
-    assert window.edit_server_settings(dlg)
+    assert window.backends.edit_server_settings(dlg)
     assert enabled(WORKFLOW_BACKEND) and enabled("comfyui-kontext")
     assert [s.url for s in store.load()] == [comfy_server.url]
     # the next start loads them again

@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 from PySide6.QtCore import Qt
 
+from desktop.controllers.files import default_document
 from desktop.dialogs.server_settings import ServersDialog
-from desktop.main_window import default_document
 from inference.comfyui import WORKFLOW_BACKEND, servers
 from inference.comfyui.client import ComfyClient
 from inference.comfyui.servers import ServerConfig
@@ -133,7 +133,7 @@ def test_ui_workflow_without_a_server_asks_for_one_and_is_read_once_one_is_added
     assert panel.workflow_params() == {"workflow": str(tmp_path / "invert_ui.json")}
     dlg = ServersDialog(window.server_store, window)
     add(qtbot, dlg, comfy_server.url)
-    assert window.edit_server_settings(dlg)  # Edit › Servers…: the panel reads it again
+    assert window.backends.edit_server_settings(dlg)  # Edit › Servers…: the panel reads it again
     qtbot.waitUntil(lambda: not panel.workflow_reading, timeout=30000)
     assert list(panel._image_combos) == ["1"]
     assert panel.workflow_params()["workflow_images"] == {"1": "image"}

@@ -106,8 +106,8 @@ def test_mark_select_picks_nearest_moves_recolours_and_deletes(window, monkeypat
     assert tool.selected == (layer.id, arrow.id)
     assert arrow.start == pytest.approx((70, 70)) and arrow.end == pytest.approx((170, 70))
     assert doc.history.undo_label == "Edit arrow"
-    monkeypatch.setattr(window, "ask_color", lambda *a: __import__("PySide6.QtGui").QtGui.QColor(0, 0, 255))
-    window.choose_mark_color()
+    monkeypatch.setattr(window.tool_options, "ask_color", lambda *a: __import__("PySide6.QtGui").QtGui.QColor(0, 0, 255))
+    window.tool_options.choose_mark_color()
     assert layer.marks[0].color == (0, 0, 255, 255)
     key(window.view, Qt.Key.Key_Delete)
     assert [m.kind for m in layer.marks] == ["ellipse"]

@@ -56,7 +56,7 @@ def test_keyboard_zoom_fit_and_actual_size(window):
     assert v.rect().contains(r.toAlignedRect())
     window.actual_action.trigger()
     assert v.zoom() == pytest.approx(1.0)
-    assert window.zoom_label.text() == "100 %"
+    assert window.readout.zoom_label.text() == "100 %"
 
 
 def test_middle_button_and_space_drag_pan(window):

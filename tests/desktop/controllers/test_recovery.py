@@ -8,8 +8,8 @@ from PySide6.QtWidgets import QApplication
 
 from canvas.layers import PieceLayer
 from canvas.recovery import RecoveryStore
+from desktop.controllers.files import default_document
 from desktop.dialogs.recovery import RecoveryDialog
-from desktop.main_window import default_document
 from tests.desktop.conftest import photo
 
 
@@ -36,7 +36,7 @@ def test_recovery_dialog_at_start_restores_the_snapshot(make_window, recovery_di
     lost = crashed_session(recovery_dir)
     w = make_window()
     answer_dialog("restore_button")
-    assert w.check_recovery()
+    assert w.recovery.check_recovery()
     assert w.document.content_equal(lost)
     assert w.is_modified() and w.isWindowModified()
     assert [lyr.name for lyr in w.layers_panel.document.layers] == ["Background", "Marks", "Bus"]
@@ -46,7 +46,7 @@ def test_recovery_discard_deletes_the_snapshots(make_window, recovery_dir):
     crashed_session(recovery_dir)
     w = make_window()
     answer_dialog("discard_button")
-    assert not w.check_recovery()
+    assert not w.recovery.check_recovery()
     assert RecoveryStore(recovery_dir).list() == []
 
 
@@ -54,27 +54,27 @@ def test_recovery_not_now_keeps_them(make_window, recovery_dir):
     crashed_session(recovery_dir)
     w = make_window()
     answer_dialog("later_button")
-    assert not w.check_recovery()
+    assert not w.recovery.check_recovery()
     assert len(RecoveryStore(recovery_dir).list()) == 1
 
 
 def test_no_snapshot_no_dialog(make_window, monkeypatch):
     w = make_window()
-    monkeypatch.setattr(w, "ask_recovery", lambda e: (_ for _ in ()).throw(AssertionError("asked")))
-    assert not w.check_recovery()
+    monkeypatch.setattr(w.recovery, "ask_recovery", lambda e: (_ for _ in ()).throw(AssertionError("asked")))
+    assert not w.recovery.check_recovery()
 
 
 def test_autosave_writes_a_snapshot_only_when_modified_and_a_clean_close_discards_it(make_window, recovery_dir):
     w = make_window()
-    assert w.autosave() is None  # nothing to save
+    assert w.recovery.autosave() is None  # nothing to save
     w.select_all_action.trigger()
-    fut = w.autosave()
+    fut = w.recovery.autosave()
     entry = fut.result()
     assert entry is not None and entry.path.exists()
-    assert w.autosave() is None  # no change since the last snapshot
+    assert w.recovery.autosave() is None  # no change since the last snapshot
     restored = RecoveryStore(recovery_dir).restore(entry)
     assert np.array_equal(restored.selection, w.document.selection)
-    w.ask_unsaved = lambda: "discard"
+    w.files.ask_unsaved = lambda: "discard"
     assert w.close()
     assert RecoveryStore(recovery_dir).list() == []
 

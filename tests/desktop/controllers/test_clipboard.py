@@ -1,4 +1,4 @@
-"""Files: drop, paste, open, save, export, recent files, the unsaved mark."""
+"""Drag and drop, copy and paste: images become collage pieces, a dropped .ora opens."""
 
 from __future__ import annotations
 
@@ -71,14 +71,14 @@ def test_corrupt_dropped_file_shows_an_error_and_changes_nothing(window, tmp_pat
 
 def test_dropping_an_ora_opens_it(window, tmp_path):
     from canvas.ora import save_ora
-    from desktop.main_window import default_document
+    from desktop.controllers.files import default_document
 
     other = default_document(300, 200)
     path = tmp_path / "other.ora"
     save_ora(other, path)
     drop_files(window.view, [path], (10, 10))
     assert window.document.size == (300, 200)
-    assert window.path == str(path)
+    assert window.files.path == str(path)
 
 
 def test_paste_from_the_clipboard_keeps_alpha_and_centres_the_piece(window):
@@ -161,104 +161,7 @@ def test_paste_png_bytes_from_another_app(window):
     md.setData("image/png", encode_png(img))
     QApplication.clipboard().setMimeData(md)
     try:
-        window.paste()
+        window.clipboard.paste()
         assert np.array_equal(window.bridge.active_layer().original, img)
     finally:
         QApplication.clipboard().clear()
-
-
-def test_save_reopen_and_compare(make_window, tmp_path, monkeypatch):
-    w = make_window()
-    doc = w.document
-    from canvas.marks import Arrow
-
-    doc.add_layer(PieceLayer.at(photo(), 30, 40, "Piece"))
-    doc.add_mark(next(lyr for lyr in doc.layers if lyr.kind == "annotation").id, Arrow(start=(1, 2), end=(50, 60)))
-    assert w.isWindowModified() and w.windowTitle().startswith("Untitled")
-    path = tmp_path / "work.ora"
-    monkeypatch.setattr(w, "ask_save_path", lambda *a: str(path))
-    assert w.save()
-    assert not w.isWindowModified() and w.windowTitle().startswith("work.ora")
-    assert w.settings.recent_files()[0] == str(path)
-    w2 = make_window()
-    assert w2.open_path(str(path))
-    assert w2.document.content_equal(doc)
-    assert not w2.is_modified()
-
-
-def test_open_an_image_makes_a_document_around_it(window, tmp_path):
-    img = photo(120, 80)
-    p = write_png(tmp_path / "holiday.png", img)
-    assert window.open_path(str(p))
-    doc = window.document
-    assert doc.size == (120, 80)
-    assert np.array_equal(doc.render(), img)
-    assert "holiday" in window.windowTitle() and window.path is None
-
-
-def test_open_a_bad_file_keeps_the_document(window, tmp_path):
-    bad = tmp_path / "bad.ora"
-    bad.write_bytes(b"PK nonsense")
-    doc = window.document
-    assert not window.open_path(str(bad))
-    assert window.document is doc
-    assert window.notifier.history[-1][0] == "error"
-
-
-def test_export_png_and_jpeg(window, tmp_path, monkeypatch):
-    out = tmp_path / "out.png"
-    monkeypatch.setattr(window, "ask_save_path", lambda *a: str(out))
-    assert window.export()
-    with Image.open(out) as im:
-        assert im.size == window.document.size
-    out2 = tmp_path / "out.jpg"
-    monkeypatch.setattr(window, "ask_save_path", lambda *a: str(out2))
-    assert window.export() and out2.stat().st_size > 0
-
-
-def test_closing_with_unsaved_changes_asks(window, monkeypatch):
-    window.select_all_action.trigger()
-    assert window.is_modified()
-    monkeypatch.setattr(window, "ask_unsaved", lambda: "cancel")
-    assert not window.close()
-    assert window.isVisible()
-    monkeypatch.setattr(window, "ask_unsaved", lambda: "discard")
-    assert window.close()
-
-
-def test_recent_files_menu(window, tmp_path):
-    from canvas.ora import save_ora
-    from desktop.main_window import default_document
-
-    paths = []
-    for i in range(2):
-        p = tmp_path / f"d{i}.ora"
-        save_ora(default_document(50 + i, 50), p)
-        paths.append(p)
-        window.open_path(str(p))
-    texts = [a.text() for a in window.recent_menu.actions()]
-    assert texts[0].endswith("d1.ora") and texts[1].endswith("d0.ora")
-    window.recent_menu.actions()[1].trigger()
-    assert window.document.size == (50, 50)
-
-
-
-
-def test_a_selected_part_becomes_a_piece_in_place_ready_to_move(window):
-    doc = window.document
-    bg = next(lyr for lyr in doc.layers if lyr.kind == "pixel")
-    doc.set_layer_pixels(bg.id, photo(doc.width, doc.height))  # gradients: a misplaced piece would show
-    window.bridge.set_active(bg.id)
-    before = doc.render()
-    yy, xx = np.mgrid[0 : doc.height, 0 : doc.width]
-    doc.set_selection(np.where(((xx - 200) / 50) ** 2 + ((yy - 150) / 30) ** 2 <= 1, 255, 0).astype(np.uint8))
-    window.piece_from_selection_action.trigger()
-    piece = window.bridge.active_layer()
-    assert isinstance(piece, PieceLayer) and piece.name == f"Piece of {bg.name}"
-    assert piece.bounds() == Rect(150, 120, 101, 61)
-    assert np.array_equal(doc.render(), before)  # the same pixels on top of themselves
-    assert piece.original[30, 50, 3] == 255 and piece.original[0, 0, 3] == 0  # cut along the ellipse
-    assert np.array_equal(piece.original[30, 50], before[150, 200])
-    assert window.view.tool.name == "move" and doc.history.undo_label.startswith("Add")
-    window.undo_action.trigger()
-    assert piece.id not in [lyr.id for lyr in doc.layers]

@@ -24,7 +24,7 @@ def test_starts_with_an_empty_document(window):
     assert isinstance(window.layers_dock.widget(), LayersPanel)
     assert isinstance(window.history_dock.widget(), HistoryPanel)
     assert window.edit_dock.widget().widget() is window.edit_panel
-    assert window.size_label.text() == "1024 × 768 px"
+    assert window.readout.size_label.text() == "1024 × 768 px"
 
 
 def test_undo_redo_shortcuts_and_history(window):
@@ -43,12 +43,12 @@ def test_undo_redo_shortcuts_and_history(window):
 
 
 def test_new_document_replaces_the_panels_document(window, monkeypatch):
-    from desktop.main_window import default_document
+    from desktop.controllers.files import default_document
 
     window.set_document(default_document(200, 100))
     assert window.layers_panel.document is window.document
     assert window.history_panel.document is window.document
-    assert window.size_label.text() == "200 × 100 px"
+    assert window.readout.size_label.text() == "200 × 100 px"
 
 
 def test_notifier_shows_typed_errors_as_their_text_and_others_briefly(window, caplog):
@@ -95,7 +95,7 @@ def test_settings_persist_tool_options_tool_and_layout(make_window, settings):
     w2 = make_window()
     assert w2.options.brush_size == 77 and w2.options.mark_width == 9
     assert w2.view.tool.name == "ellipse"
-    assert w2.size_spin.value() == 77
+    assert w2.options_toolbar.size_spin.value() == 77
     assert settings.window_state() is not None
 
 
@@ -103,18 +103,17 @@ def test_status_bar_follows_the_cursor(window):
     from tests.desktop.conftest import send_mouse
 
     send_mouse(window.view, "move", (12.5, 34.5), buttons=Qt.MouseButton.NoButton)
-    assert window.pos_label.text() == "12, 34 px"
+    assert window.readout.pos_label.text() == "12, 34 px"
 
 
 def test_run_app_opens_files_and_exits(tmp_path, monkeypatch, qtbot):
     """run_app with files: the first opens, the next become pieces; the loop is quit at once."""
-    import numpy as np
     from PIL import Image
     from PySide6.QtCore import QTimer
     from PySide6.QtWidgets import QApplication
 
     from desktop import app as app_mod
-    from desktop.main_window import MainWindow
+    from desktop.window import MainWindow
 
     a = tmp_path / "a.png"
     b = tmp_path / "b.png"
@@ -126,7 +125,7 @@ def test_run_app_opens_files_and_exits(tmp_path, monkeypatch, qtbot):
         w = next(x for x in QApplication.topLevelWidgets() if isinstance(x, MainWindow) and x.isVisible())
         seen["layers"] = [lyr.kind for lyr in w.document.layers]
         seen["size"] = w.document.size
-        w.ask_unsaved = lambda: "discard"
+        w.files.ask_unsaved = lambda: "discard"
         w.close()
         QApplication.instance().quit()
 
@@ -173,49 +172,6 @@ def test_help_lists_every_menu_shortcut_and_filters(window, qtbot):
     assert "Akapen" in about_text() and "Apache-2.0" in about_text()
 
 
-def test_canvas_size_and_crop_from_the_image_menu(window, monkeypatch):
-    import desktop.main_window as mw
-    from canvas.document import MAX_SIDE
-    from desktop.dialogs.canvas_size import MAX_SIDE as DIALOG_MAX
-    from desktop.dialogs.canvas_size import CanvasSizeDialog, anchor_shift
-
-    assert DIALOG_MAX == MAX_SIDE
-    assert anchor_shift((100, 50), (140, 90), "centre") == (20, 20)
-    assert anchor_shift((100, 50), (140, 90), "top-left") == (0, 0)
-    assert anchor_shift((100, 50), (60, 30), "bottom-right") == (-40, -20)
-
-    class Answer(CanvasSizeDialog):
-        def exec(self):
-            self.width_spin.setValue(self.old[0] + 100)
-            self.height_spin.setValue(self.old[1] + 60)
-            self.set_anchor("top-left")
-            return CanvasSizeDialog.DialogCode.Accepted
-
-    monkeypatch.setattr(mw, "CanvasSizeDialog", Answer)
-    doc = window.document
-    w, h = doc.size
-    before = doc.render()
-    window.canvas_size_action.trigger()
-    assert doc.size == (w + 100, h + 60)
-    assert window.size_label.text() == f"{w + 100} × {h + 60} px"
-    assert np.array_equal(doc.render()[:h, :w], before)
-    # the view shows the new canvas: its caches follow the projection's new size
-    window.view.grab()
-    assert all(c.image.width() == w + 100 and c.image.height() == h + 60 for c in window.view._caches)
-    assert not window.crop_action.isEnabled()  # nothing selected
-    sel = np.zeros((h + 60, w + 100), np.uint8)
-    sel[10:50, 20:70] = 255
-    doc.set_selection(sel)
-    assert window.crop_action.isEnabled()
-    window.crop_action.trigger()
-    assert doc.size == (50, 40) and np.array_equal(doc.render(), before[10:50, 20:70])
-    assert window.size_label.text() == "50 × 40 px"
-    for _ in range(3):  # crop, the selection, the canvas size
-        window.undo_action.trigger()
-    assert doc.size == (w, h) and np.array_equal(doc.render(), before)
-    assert window.size_label.text() == f"{w} × {h} px"
-
-
 def test_the_blank_starting_canvas_says_what_to_do_until_it_is_used(make_window):
     from tests.desktop.conftest import drag, photo
 
@@ -231,6 +187,6 @@ def test_the_blank_starting_canvas_says_what_to_do_until_it_is_used(make_window)
     drag(window.view, [(30, 30), (60, 40)])  # the first brush stroke
     assert window.view.welcome == ""
     # a document opened or passed in never shows it
-    from desktop.main_window import default_document
+    from desktop.controllers.files import default_document
 
     assert make_window(default_document(image=photo(80, 60))).view.welcome == ""
