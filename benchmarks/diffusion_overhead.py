@@ -40,7 +40,7 @@ def main() -> int:
 
     from canvas.document import Document
     from canvas.layers import PixelLayer
-    from desktop.edit_request import apply_result, build_request
+    from desktop.headless.edit_request import apply_result, build_request
     from inference.diffusion import backend_for_model, runtime
     from tests.inference import tiny_pipelines as tp
 

@@ -22,7 +22,7 @@ from PySide6.QtWidgets import QApplication  # noqa: E402
 from benchmarks.scenes import photo  # noqa: E402
 from canvas.document import Document  # noqa: E402
 from canvas.layers import PieceLayer, PixelLayer  # noqa: E402
-from desktop.edit_request import build_request  # noqa: E402
+from desktop.headless.edit_request import build_request  # noqa: E402
 from desktop.jobs import JobRunner  # noqa: E402
 from inference import registry  # noqa: E402
 

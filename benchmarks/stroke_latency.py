@@ -61,8 +61,8 @@ def run(events: int, zoom: str) -> dict:
     from PySide6.QtGui import QMouseEvent, QRegion
     from PySide6.QtWidgets import QApplication
 
-    from desktop.main_window import MainWindow
     from desktop.settings import Settings
+    from desktop.window import MainWindow
 
     app = QApplication.instance() or QApplication([])
     tmp = tempfile.mkdtemp()
@@ -120,7 +120,7 @@ def run(events: int, zoom: str) -> dict:
     send(QEvent.Type.MouseButtonRelease, pts[-1], Qt.MouseButton.NoButton)
     app.processEvents()
     steps = len(doc.history.labels()[0])
-    w.ask_unsaved = lambda: "discard"
+    w.files.ask_unsaved = lambda: "discard"
     w.close()
     t = np.array(times)
     return {"zoom": zoom, "scale": view.zoom(), "events": len(t), "repainted": paints, "undo_steps": steps,

@@ -1,6 +1,7 @@
 """The command stack: the one choke point for every visible change to a document.
 
-A command knows how to ``do`` and ``undo`` itself on a document, how many bytes it holds,
+A command knows how to ``do`` and ``undo`` itself on a document (through the raw mutators of
+``canvas.document_state.DocumentState``, which ``Document`` builds on), how many bytes it holds,
 and whether a following command can merge into it (consecutive dabs of one brush stroke,
 consecutive nudges of one piece). Undo, the unsaved mark and autosave all hang off the stack.
 """
@@ -17,16 +18,16 @@ from canvas.marks import Mark
 from canvas.tiles import TILE, tile_range, tile_rect
 
 if TYPE_CHECKING:
-    from canvas.document import Document
+    from canvas.document_state import DocumentState
 
 
 class Command:
     label = "Edit"
 
-    def do(self, doc: Document) -> None:
+    def do(self, doc: DocumentState) -> None:
         raise NotImplementedError
 
-    def undo(self, doc: Document) -> None:
+    def undo(self, doc: DocumentState) -> None:
         raise NotImplementedError
 
     def nbytes(self) -> int:

@@ -39,8 +39,8 @@ def run_app(files: list[str] | None = None, *, recovery_folder: str | None = Non
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s",
                         handlers=handlers)
 
-    from desktop.main_window import MainWindow
     from desktop.notifier import Notifier
+    from desktop.window import MainWindow
 
     notifier = Notifier()
     notifier.install()
@@ -48,22 +48,23 @@ def run_app(files: list[str] | None = None, *, recovery_folder: str | None = Non
     window.show()
 
     def open_files() -> None:
-        restored = window.check_recovery()
+        restored = window.recovery.check_recovery()
         rest = list(files or [])
         if rest and not restored:
             first = rest.pop(0)
-            window.open_path(first, ask=False)
+            window.files.open_path(first, ask=False)
         from canvas.errors import CanvasError
+        from canvas.imageio import load_image
 
         images = []
         for path in rest:
             try:
-                images.append((window.load_image(path), os.path.splitext(os.path.basename(path))[0]))
+                images.append((load_image(path), os.path.splitext(os.path.basename(path))[0]))
             except CanvasError as exc:
                 notifier.error(str(exc))
         if images:
             doc = window.document
-            window.add_pieces(images, QPointF(doc.width / 2, doc.height / 2))
+            window.pieces.add_pieces(images, QPointF(doc.width / 2, doc.height / 2))
 
     QTimer.singleShot(0, open_files)
     try:

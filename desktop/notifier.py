@@ -70,6 +70,16 @@ class Notifier(QObject):
         self._post(f"Something went wrong{' while ' + context if context else ''} ({what}). "
                    "Your document is safe; details are in the log.", "warning", UNEXPECTED_TIMEOUT_MS)
 
+    def guard(self, action) -> None:
+        """Run ``action()``; an expected document error (``CanvasError``) it raises is said as an
+        error instead of escaping (the window's actions and drops run through this)."""
+        from canvas.errors import CanvasError
+
+        try:
+            action()
+        except CanvasError as exc:
+            self.error(str(exc))
+
     def _post(self, text: str, level: str, timeout: int) -> None:
         if threading.current_thread() is threading.main_thread():
             self._emit(text, level, timeout)

@@ -1,6 +1,6 @@
 """The edit request and its result: frozen plain data (numpy arrays and values) at the seam.
 
-The worker never sees the live document: ``desktop/edit_request.py`` copies what the backend
+The worker never sees the live document: ``desktop/headless/edit_request.py`` copies what the backend
 needs into an :class:`EditRequest`; a backend returns an :class:`EditResult`. Nothing here
 knows about Qt or the canvas.
 

@@ -106,7 +106,7 @@ def test_hundred_thousand_members_refused(tmp_path):
 
 
 def test_member_over_the_size_limit_is_refused(tmp_path, monkeypatch):
-    import canvas.ora as ora_mod
+    import canvas.ora.reader as ora_mod
 
     monkeypatch.setattr(ora_mod, "MAX_XML_BYTES", 1000)
     big = stack(GOOD_LAYER + "<!-- " + "x" * 5000 + " -->")
@@ -138,7 +138,7 @@ def test_total_decoded_pixels_are_capped_before_decoding(tmp_path):
 
 
 def test_one_member_shared_by_many_layers_is_capped(tmp_path, monkeypatch):
-    import canvas.ora as ora_mod
+    import canvas.ora.reader as ora_mod
 
     monkeypatch.setattr(ora_mod, "MAX_TOTAL_PIXELS", 64 * 64 * 10)
     layers = "".join(f'<layer name="l{i}" src="data/a.png"/>' for i in range(50))
@@ -352,7 +352,7 @@ def test_what_marks_and_pieces_render_to_counts_against_the_pixel_budget(tmp_pat
     refused before anything is drawn, as decoded pixels are."""
     import json
 
-    import canvas.ora as ora_mod
+    import canvas.ora.reader as ora_mod
 
     marks = json.dumps([{"kind": "rectangle", "p0": [0, 0], "p1": [63, 47], "width": 2}])
     layer = ('<layer xmlns:k="https://akapen.app/ns/ora/1" k:kind="annotation" k:role="annotation" '

@@ -38,7 +38,7 @@ def recovery_dir(tmp_path):
 @pytest.fixture
 def make_window(qtbot, settings, recovery_dir):
     """Factory: ``make_window(document=None, path=None)`` → a shown MainWindow at 100 % zoom."""
-    from desktop.main_window import MainWindow
+    from desktop.window import MainWindow
 
     made = []
 
@@ -46,7 +46,7 @@ def make_window(qtbot, settings, recovery_dir):
         kw.setdefault("settings", settings)
         kw.setdefault("recovery_folder", str(recovery_dir))
         w = MainWindow(document, path, **kw)
-        w.ask_unsaved = lambda: "discard"  # never a modal question when the test closes it
+        w.files.ask_unsaved = lambda: "discard"  # never a modal question when the test closes it
         qtbot.addWidget(w)
         w.resize(1200, 800)
         w.show()
@@ -57,7 +57,7 @@ def make_window(qtbot, settings, recovery_dir):
 
     yield make
     for w in made:
-        w.ask_unsaved = lambda: "discard"
+        w.files.ask_unsaved = lambda: "discard"
         if w.isVisible():
             w.close()
 
@@ -117,3 +117,12 @@ def bridge(doc):
 def _isolated_config(tmp_path_factory, monkeypatch):
     """Akapen's configuration folder (the servers file) is a temporary one, never ~/.config."""
     monkeypatch.setenv("AKAPEN_CONFIG_DIR", str(tmp_path_factory.mktemp("config")))
+
+
+@pytest.fixture
+def reset_servers():
+    """The ComfyUI servers this process uses are put back to none after the test."""
+    yield
+    from inference.comfyui import servers
+
+    servers.set_servers([])

@@ -123,7 +123,7 @@ def _run_servers(folder: Path) -> str | None:
 
 def _run_settings(folder: Path) -> str | None:
     from desktop.settings import MEMORY_MODES, Settings  # noqa: F401 - MEMORY_MODES is re-exported there
-    from desktop.tools import ToolOptions
+    from desktop.tools.options import ToolOptions
 
     s = Settings.at(folder / "settings.ini")
     s.window_geometry(), s.window_state()

@@ -18,7 +18,7 @@ from PIL import Image
 
 from canvas.document import Document
 from canvas.layers import PixelLayer
-from desktop.edit_request import apply_result, build_request
+from desktop.headless.edit_request import apply_result, build_request
 from inference.diffusion import backend_class, backend_for_model, models, runtime
 from inference.diffusion.qwen_layered import is_layer_split
 from inference.errors import BackendUnavailable, Cancelled, InvalidRequest

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 import torch
 
-from desktop.edit_request import build_request
+from desktop.headless.edit_request import build_request
 from inference.backend import Backend, Capabilities
 from inference.diffusion import backend_for_model, previews
 from inference.progress import ProgressUpdate

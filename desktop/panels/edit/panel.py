@@ -1,0 +1,350 @@
+"""The edit panel: instruction, task preset, backend, references, region, marks, seed and
+parameters, Run / Cancel with progress and step previews, and a strip of results.
+
+The panel builds a frozen request from the document (``desktop.headless.edit_request``), hands a job
+to the ``JobRunner`` (the worker never sees the document) and, when a result arrives on the
+GUI thread, saves it for recovery first, shows it in the results strip and inserts the chosen
+one as a new layer in one undoable step.
+"""
+
+from __future__ import annotations
+
+import random
+from typing import Any
+
+from PySide6.QtCore import QEvent, Qt, Signal
+from PySide6.QtGui import QTextCursor
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QDoubleSpinBox,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QPlainTextEdit,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
+
+from canvas.errors import CanvasError
+from desktop.bridge import rewire
+from desktop.headless.edit_request import build_request
+from desktop.jobs import JobRunner
+from desktop.panels.edit.loras import LorasPart
+from desktop.panels.edit.marks_options import MarksOptions
+from desktop.panels.edit.references import ReferencesPart
+from desktop.panels.edit.running import RunningPart
+from desktop.panels.edit.workflow import WorkflowPart
+from inference import registry
+from inference.comfyui import WORKFLOW_BACKEND
+from inference.errors import InferenceError
+from inference.presets import Preset, first_blank, presets
+
+
+class EditPanel(WorkflowPart, ReferencesPart, LorasPart, RunningPart, QWidget):
+    """``EditPanel(bridge, runner, parent=None, result_saver=None)``.
+
+    ``result_saver(request, result)`` is called with every result before it is shown (the
+    window passes the recovery store's writer, so a crash never loses a result).
+    Signals: ``errorRaised(str)`` for the notifier, ``statusMessage(str)`` for the status bar.
+    """
+
+    errorRaised = Signal(str)
+    statusMessage = Signal(str)
+    resultInserted = Signal(str)  # layer id
+    previewChanged = Signal(object, object)  # RGBA picture so far and its (x, y, w, h), or None, None
+
+    def __init__(self, bridge, runner: JobRunner, parent: QWidget | None = None, result_saver=None) -> None:
+        super().__init__(parent)
+        self.bridge = bridge
+        self.runner = runner
+        self.result_saver = result_saver
+        self._presets: list[Preset] = presets()
+        # (request, result, index, the canvas shift when the request was made) per strip item
+        self._results: list[tuple[Any, Any, int, tuple[int, int]]] = []
+        self._job_shift: dict[str, tuple[int, int]] = {}  # the canvas shift at each job's start
+        self._job_docs: dict[str, Any] = {}
+
+        self.preset_combo = QComboBox()
+        self.preset_combo.addItem("Free instruction", None)
+        for p in self._presets:
+            self.preset_combo.addItem(p.label, p.id)
+        self.preset_combo.currentIndexChanged.connect(self._preset_chosen)
+        self.preset_combo.activated.connect(self._preset_activated)
+        self.preset_combo.installEventFilter(self)
+        self._preset_keyed = False  # the last choice came from a key on the closed Task box
+        self.instruction = QPlainTextEdit()
+        self.instruction.setPlaceholderText("Describe the edit, e.g. “place a red bus at the circle”")
+        self.instruction.setMaximumHeight(96)
+        self.instruction.textChanged.connect(self._update_state)
+
+        self.backend_combo = QComboBox()
+        self.backend_combo.currentIndexChanged.connect(self._update_state)
+        self.refresh_backends()
+        self._build_workflow()  # "your ComfyUI workflow": the file, and where each of its image inputs comes from
+        self.backend_reason = QLabel()
+        self.backend_reason.setWordWrap(True)
+        self.backend_reason.setStyleSheet("color: #a05a00;")
+
+        ref_buttons = self._build_references()
+
+        lora_row, add_lora, rm_lora = self._build_loras()
+
+        self.region_combo = QComboBox()
+        self.region_combo.addItem("Selection, if any", "auto")
+        self.region_combo.addItem("Whole canvas", "whole")
+        self.marks_box = MarksOptions()  # how the pen marks are read
+
+        self.random_seed = QCheckBox("Random")
+        self.random_seed.setChecked(True)
+        self.seed = QSpinBox()
+        self.seed.setRange(0, 2**31 - 1)
+        self.seed.setEnabled(False)
+        self.random_seed.toggled.connect(lambda on: self.seed.setEnabled(not on))
+        seed_row = QHBoxLayout()
+        seed_row.addWidget(self.seed, 1)
+        seed_row.addWidget(self.random_seed)
+        self.steps = QSpinBox()
+        self.steps.setRange(0, 200)
+        self.steps.setSpecialValueText("default")
+        self.guidance = QDoubleSpinBox()
+        self.guidance.setRange(0.0, 30.0)
+        self.guidance.setSingleStep(0.5)
+        self.guidance.setSpecialValueText("default")
+        self.variations = QSpinBox()
+        self.variations.setRange(1, 8)
+        self._build_running()
+
+        top = QFormLayout()
+        top.addRow("Backend", self.backend_combo)
+        top.addRow("Workflow", self.workflow_row)
+        top.addRow(self.workflow_note)  # the image inputs' rows go just above this line
+        top.addRow("Task", self.preset_combo)
+        self._top = top
+        for combo in (self.preset_combo, self.backend_combo, self.region_combo):
+            # long backend names must not force the dock wide: the full text is in the popup
+            combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+            combo.setMinimumContentsLength(12)
+        form = QFormLayout()
+        form.addRow("Region", self.region_combo)
+        form.addRow("Seed", seed_row)
+        form.addRow("Steps", self.steps)
+        form.addRow("Guidance", self.guidance)
+        form.addRow("Variations", self.variations)
+        run_row = QHBoxLayout()
+        run_row.addWidget(self.run_button, 1)
+        run_row.addWidget(self.cancel_button)
+        lay = QVBoxLayout(self)
+        lay.addLayout(top)
+        lay.addWidget(self.backend_reason)
+        lay.addWidget(QLabel("Instruction"))
+        lay.addWidget(self.instruction)
+        lay.addLayout(form)
+        lay.addWidget(QLabel("References (as the model sees them)"))
+        lay.addWidget(self.refs)
+        lay.addLayout(ref_buttons)
+        self.lora_label = QLabel("LoRAs")
+        lay.addWidget(self.lora_label)
+        lay.addWidget(self.loras)
+        lay.addLayout(lora_row)
+        self._lora_widgets = (self.lora_label, self.loras, add_lora, rm_lora, self.lora_weight)
+        lay.addWidget(self.marks_box)
+        lay.addLayout(run_row)
+        lay.addWidget(self.progress)
+        lay.addWidget(self.queue_label)
+        lay.addWidget(self.preview)
+        lay.addWidget(QLabel("Results"))
+        lay.addWidget(self.results)
+        lay.addWidget(self.use_button)
+        lay.addStretch(1)
+
+        runner.jobProgress.connect(self._on_progress)
+        runner.jobFinished.connect(self._on_finished)
+        runner.jobFailed.connect(self._on_failed)
+        runner.jobCancelled.connect(self._on_cancelled)
+        runner.queueChanged.connect(self._update_state)
+        rewire(None, self.bridge, self._bridge_slots())
+        info = self.backend_info()
+        if info is not None and info.capabilities is not None and not info.capabilities.reads_instruction:
+            # a backend that works by task: start on its first task rather than free text
+            first = next((p for p in self._presets if p.classical_task in info.capabilities.tasks), None)
+            if first is not None:
+                self.preset_combo.setCurrentIndex(self.preset_combo.findData(first.id))
+        self._preset_chosen()
+        self._refresh_references()
+
+    # --- document ---------------------------------------------------------------------------
+    def set_bridge(self, bridge) -> None:
+        rewire(self.bridge, bridge, self._bridge_slots())
+        self.bridge = bridge
+        self._refresh_references()
+        self._update_state()
+
+    def _bridge_slots(self):
+        return (("referencesChanged", self._refresh_references), ("layersChanged", self._refresh_references),
+                ("selectionChanged", self._update_state))
+
+    @property
+    def document(self):
+        return self.bridge.document
+
+    # --- backends and presets --------------------------------------------------------------------
+    def refresh_backends(self) -> None:
+        current = self.backend_combo.currentData()
+        self.backend_combo.blockSignals(True)
+        self.backend_combo.clear()
+        model = self.backend_combo.model()
+        first_ok = None
+        for info in registry.list_backends():
+            label = info.label if info.available else f"{info.label} — not available"
+            self.backend_combo.addItem(label, info.name)
+            row = self.backend_combo.count() - 1
+            self.backend_combo.setItemData(row, info.reason or info.model, Qt.ItemDataRole.ToolTipRole)
+            if not info.available:
+                model.item(row).setEnabled(False)
+            elif first_ok is None:
+                first_ok = row
+        idx = self.backend_combo.findData(current)
+        self.backend_combo.setCurrentIndex(idx if idx >= 0 and model.item(idx).isEnabled() else (first_ok or 0))
+        self.backend_combo.blockSignals(False)
+        if getattr(self, "_workflow_path", None) and self._workflow_info is None and not self.workflow_reading:
+            from inference.comfyui.servers import configured
+
+            if configured():  # the servers changed: a workflow that needed one can be read now
+                self.choose_workflow(self._workflow_path)
+
+    def backend_info(self):
+        name = self.backend_combo.currentData()
+        return registry.info(name) if name else None
+
+    def preset(self) -> Preset | None:
+        pid = self.preset_combo.currentData()
+        return next((p for p in self._presets if p.id == pid), None)
+
+    def _preset_chosen(self, *_args) -> None:
+        p = self.preset()
+        if p is not None:
+            self.instruction.setPlainText(p.instruction)
+            m = first_blank(p.instruction)
+            if m is not None:  # the first blank to fill in is selected: typing replaces it
+                cursor = self.instruction.textCursor()
+                cursor.setPosition(m.start())
+                cursor.setPosition(m.end(), QTextCursor.MoveMode.KeepAnchor)
+                self.instruction.setTextCursor(cursor)
+            self.marks_box.set_use(p.annotation_use)
+        self._update_state()
+
+    def _blank_pending(self) -> bool:
+        """The chosen preset's blank is still selected in the instruction, waiting to be typed over."""
+        p = self.preset()
+        cursor = self.instruction.textCursor()
+        return (p is not None and cursor.hasSelection() and self.instruction.isEnabled()
+                and first_blank(cursor.selectedText()) is not None)
+
+    def _preset_activated(self, _index: int) -> None:
+        # chosen from the list (mouse or Enter in the popup): the blank is typed over next, so the
+        # keyboard goes there; a choice made by walking the closed box with the arrow keys stays
+        # in the box, so that walking on still works
+        if not self._preset_keyed and self._blank_pending():
+            self.instruction.setFocus(Qt.FocusReason.OtherFocusReason)
+        self._preset_keyed = False
+
+    def eventFilter(self, obj, event) -> bool:
+        if obj is self.preset_combo and event.type() == QEvent.Type.MouseButtonPress:
+            self._preset_keyed = False
+        elif obj is self.preset_combo and event.type() == QEvent.Type.KeyPress:
+            mods = event.modifiers() & ~(Qt.KeyboardModifier.ShiftModifier | Qt.KeyboardModifier.KeypadModifier)
+            text = event.text()
+            if text and text.isprintable() and mods == Qt.KeyboardModifier.NoModifier and self._blank_pending():
+                # typing on the Task box with a blank waiting: the words go into the blank, they do
+                # not walk the task list (typing "COMO" would pick "Colourise")
+                self.instruction.setFocus(Qt.FocusReason.OtherFocusReason)
+                cursor = self.instruction.textCursor()
+                cursor.insertText(text)
+                self.instruction.setTextCursor(cursor)
+                return True
+            self._preset_keyed = True
+        return super().eventFilter(obj, event)
+
+    def _task_for_backend(self, info) -> tuple[str | None, dict, str | None]:
+        """(task, params, why not) for the chosen preset on this backend."""
+        p = self.preset()
+        caps = info.capabilities
+        if caps is not None and not caps.reads_instruction:
+            if p is None:
+                return None, {}, f"{info.label} does not read instructions: choose a task ({', '.join(caps.tasks)})"
+            if p.classical_task is None or (caps.tasks and p.classical_task not in caps.tasks):
+                return None, {}, f"{info.label} cannot do “{p.label}”; choose a model backend"
+            return p.classical_task, dict(p.classical_params), None
+        return None, {}, None
+
+    def why_not_runnable(self) -> str | None:
+        info = self.backend_info()
+        if info is None:
+            return "no editing backend is registered"
+        if not info.available:
+            return f"{info.label} is not available: {info.reason}"
+        task, _, why = self._task_for_backend(info)
+        if why:
+            return why
+        text = self.instruction.toPlainText()
+        if task is None and not self._workflow_without_prompt(info):
+            if not text.strip():
+                return "type an instruction"
+            blank = first_blank(text)
+            if blank is not None:  # a preset's blank left as it is would reach the model verbatim
+                name = blank.group() if len(blank.group()) <= 30 else blank.group()[:27].rstrip(" ,") + "…}"
+                return f"fill in {name} in the instruction"
+        return None
+
+    def _update_state(self, *_args) -> None:
+        info = self.backend_info()
+        takes = False
+        if info is not None and info.available:
+            try:
+                takes = self._backend_takes_loras(registry.get(info.name))
+            except InferenceError:
+                takes = False
+        for w in getattr(self, "_lora_widgets", ()):
+            w.setVisible(takes)  # only for backends that load LoRAs
+        self._show_workflow_rows(info is not None and info.name == WORKFLOW_BACKEND)
+        textless = self._workflow_without_prompt(info)  # the chosen workflow has nowhere to put text
+        self.instruction.setEnabled(not textless)
+        self.preset_combo.setEnabled(not textless)
+        self.instruction.setToolTip("This workflow has no prompt input: it takes no instruction" if textless else "")
+        why = self.why_not_runnable()
+        self.run_button.setEnabled(why is None)
+        self.run_button.setToolTip(why or "Run the edit (Ctrl+Return)")
+        self.backend_reason.setText(why or "")
+        self.backend_reason.setVisible(bool(why))
+        busy = self.runner.busy
+        self.cancel_button.setEnabled(busy)
+        n = len(self.runner.queued)
+        self.queue_label.setText(f"{n} edit(s) waiting" if n else "")
+        self.queue_label.setVisible(bool(n))  # no empty line in the panel when nothing waits
+        self.use_button.setEnabled(self.results.currentRow() >= 0)
+
+    # --- the request ---------------------------------------------------------------------------------
+    def build(self):
+        """The request for the current settings and the backend to run it (raises typed errors)."""
+        info = self.backend_info()
+        backend = registry.get(info.name)
+        task, params, why = self._task_for_backend(info)
+        if why:
+            raise CanvasError(why)
+        if info.name == WORKFLOW_BACKEND:
+            params.update(self.workflow_params())
+        use = self.marks_box.use()
+        seed = random.randrange(2**31) if self.random_seed.isChecked() else self.seed.value()
+        if info.capabilities is not None and not info.capabilities.seeded:
+            seed = None
+        request = build_request(
+            self.document, "" if self._workflow_without_prompt(info) else self.instruction.toPlainText(), task,
+            info.capabilities,
+            region=self.region_combo.currentData(), annotation_use=use, seed=seed,
+            steps=self.steps.value() or None, guidance=self.guidance.value() or None,
+            variations=min(self.variations.value(), info.capabilities.max_variations if info.capabilities else 16),
+            params=params, loras=self.selected_loras() if self._backend_takes_loras(backend) else (),
+        )
+        return backend, request

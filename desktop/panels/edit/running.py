@@ -1,0 +1,172 @@
+"""Running an edit from the panel: Run / Cancel, progress and step previews, and the strip of
+results, the chosen one inserted as a new layer in one undoable step. The request is built from
+the document (``build()``); the job goes to the ``JobRunner`` (the worker never sees the document)."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QSize, Qt
+from PySide6.QtGui import QIcon, QKeySequence, QShortcut
+from PySide6.QtWidgets import QLabel, QListWidget, QListWidgetItem, QProgressBar, QPushButton
+
+from canvas.errors import CanvasError
+from desktop.headless.edit_request import apply_result, place_preview
+from desktop.panels.edit.widgets import thumbnail
+from inference.errors import InferenceError
+
+
+class RunningPart:
+    """The edit panel's jobs and results (a part of ``EditPanel``, which has ``build()``,
+    ``why_not_runnable()`` and ``_update_state()``)."""
+
+    def _build_running(self) -> None:
+        """Run and Cancel (with Ctrl+Return and Esc), the progress bar, the queue line, the step
+        preview and the results strip."""
+        self.run_button = QPushButton("Run")
+        self.run_button.setDefault(True)
+        self.run_button.setToolTip("Run the edit (Ctrl+Return)")
+        self.run_button.clicked.connect(self.run)
+        self.cancel_button = QPushButton("Cancel")
+        self.cancel_button.setToolTip("Cancel the running and queued edits (Esc)")
+        self.cancel_button.clicked.connect(self.cancel)
+        QShortcut(QKeySequence("Ctrl+Return"), self, activated=self.run).setWhatsThis("Run the edit")
+        QShortcut(QKeySequence(Qt.Key.Key_Escape), self, activated=self.cancel,
+                  context=Qt.ShortcutContext.WidgetWithChildrenShortcut).setWhatsThis(
+            "Cancel the running edit (focus in the panel)")
+        self.progress = QProgressBar()
+        self.progress.setTextVisible(True)
+        self.progress.setRange(0, 1)
+        self.progress.setValue(0)
+        self.progress.setFormat("idle")
+        self.queue_label = QLabel()
+        self.preview = QLabel()
+        self.preview.setFixedHeight(96)
+        self.preview.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.preview.hide()  # shown while a job sends step previews
+        self.results = QListWidget()
+        self.results.setViewMode(QListWidget.ViewMode.IconMode)
+        self.results.setIconSize(QSize(88, 88))
+        self.results.setFixedHeight(112)
+        self.results.setFlow(QListWidget.Flow.LeftToRight)
+        self.results.setWrapping(False)
+        self.results.setToolTip("Double-click a result to insert it as a new layer")
+        self.results.itemDoubleClicked.connect(lambda item: self.insert_result(self.results.row(item)))
+        self.use_button = QPushButton("Insert as layer")
+
+    def run(self) -> str | None:
+        why = self.why_not_runnable()
+        if why:
+            self.statusMessage.emit(why)
+            return None
+        try:
+            backend, request = self.build()
+            backend.validate(request)  # a request it would refuse is said now, not after a job
+        except (CanvasError, InferenceError) as exc:
+            self.errorRaised.emit(str(exc))
+            return None
+        label = request.task or request.instruction[:40]
+        job_id = self.runner.submit(f"{backend.label}: {label}", lambda progress, cancel: backend.run(request, progress, cancel),
+                                    payload=request)
+        self._job_docs[job_id] = self.document
+        self._job_shift[job_id] = self.document.canvas_shift
+        self.progress.setRange(0, 0)
+        self.progress.setFormat("starting…")
+        self._update_state()
+        return job_id
+
+    def cancel(self) -> None:
+        if self.runner.busy:
+            self.runner.cancel_all()
+            self.statusMessage.emit("edit cancelled")
+
+    def _on_progress(self, job_id: str, update) -> None:
+        if job_id not in self._job_docs:
+            return
+        self.progress.setRange(0, max(1, update.total))
+        self.progress.setValue(update.step)
+        phase = f" — {update.phase}" if update.phase else ""
+        self.progress.setFormat(f"step {update.step} of {update.total}{phase}")
+        if update.preview is not None:
+            self.preview.setPixmap(thumbnail(update.preview, 96))
+            self.preview.show()
+            if self._job_docs[job_id] is self.document and update.preview_rect is not None:
+                # and on the canvas, where the result will go
+                request = self._moved(self.runner.jobs[job_id].payload, self._job_shift.get(job_id, (0, 0)))
+                self.previewChanged.emit(*place_preview(request, update.preview, update.preview_rect))
+
+    def _on_finished(self, job_id: str, result) -> None:
+        doc = self._job_docs.pop(job_id, None)
+        shift = self._job_shift.pop(job_id, None)
+        if doc is None:
+            return
+        request = self.runner.jobs[job_id].payload
+        self._idle("done")
+        if self.result_saver is not None:
+            try:
+                self.result_saver(request, result)
+            except Exception as exc:  # noqa: BLE001 - saving for recovery must not lose the result
+                self.errorRaised.emit(f"the result could not be saved for recovery: {exc}")
+        if doc is not self.document:
+            self.errorRaised.emit("the document was closed while the edit ran; its result is in the recovery folder")
+            return
+        first = self.results.count()
+        for i, img in enumerate(result.images):
+            item = QListWidgetItem(QIcon(thumbnail(img, 88)), f"{i + 1}")
+            seed = result.seeds[i] if i < len(result.seeds) else None
+            item.setToolTip(f"{result.backend} · seed {seed} · {result.duration:.1f} s")
+            self.results.addItem(item)
+            self._results.append((request, result, i, shift or doc.canvas_shift))
+        for w in result.warnings:
+            self.statusMessage.emit(w)
+        if len(result.images) == 1 or result.kind == "layers":
+            self.insert_result(first)  # a split into layers inserts all of its layers at once
+        else:
+            self.results.setCurrentRow(first)
+            self.statusMessage.emit(f"{len(result.images)} results: double-click one to insert it")
+        self._update_state()
+
+    def _moved(self, request, shift: tuple[int, int]):
+        """``request`` placed on today's canvas: Canvas size / Crop since it was made moved the
+        picture by the difference."""
+        dx, dy = self.document.canvas_shift[0] - shift[0], self.document.canvas_shift[1] - shift[1]
+        if not (dx or dy):
+            return request
+        import dataclasses
+
+        return dataclasses.replace(request, origin=(request.origin[0] + dx, request.origin[1] + dy))
+
+    def insert_result(self, row: int) -> None:
+        if not 0 <= row < len(self._results):
+            return
+        request, result, index, shift = self._results[row]
+        request = self._moved(request, shift)
+        try:
+            layer = apply_result(self.document, request, result, index)
+        except CanvasError as exc:
+            self.errorRaised.emit(str(exc))
+            return
+        self.bridge.set_active(layer.id)
+        self.resultInserted.emit(layer.id)
+        self.statusMessage.emit(f"inserted “{layer.name}” ({result.backend}, {result.duration:.1f} s)")
+
+    def _on_failed(self, job_id: str, message: str, expected: bool) -> None:
+        self._job_shift.pop(job_id, None)
+        if self._job_docs.pop(job_id, None) is None:
+            return
+        self._idle("failed")
+        self.errorRaised.emit(message)
+
+    def _on_cancelled(self, job_id: str) -> None:
+        self._job_shift.pop(job_id, None)
+        if self._job_docs.pop(job_id, None) is None:
+            return
+        self._idle("cancelled")
+
+    def _idle(self, text: str) -> None:
+        if not self.runner.busy:
+            self.progress.setRange(0, 1)
+            self.progress.setValue(0)
+            self.progress.setFormat(text)
+            self.preview.clear()
+            self.preview.hide()
+            self.previewChanged.emit(None, None)
+        self._update_state()

@@ -1,0 +1,33 @@
+"""The window's docks, on the right: the edit panel in a column of its own, beside the layers
+panel over the history panel."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QDockWidget, QScrollArea, QWidget
+
+
+def build_docks(window) -> None:
+    """Sets ``window.layers_dock``, ``window.history_dock`` and ``window.edit_dock``."""
+
+    def dock(title: str, name: str, widget: QWidget, area) -> QDockWidget:
+        d = QDockWidget(title, window)
+        d.setObjectName(name)
+        d.setWidget(widget)
+        window.addDockWidget(area, d)
+        return d
+
+    right = Qt.DockWidgetArea.RightDockWidgetArea
+    window.layers_dock = dock("Layers", "layers_dock", window.layers_panel, right)
+    window.history_dock = dock("History", "history_dock", window.history_panel, right)
+    scroll = QScrollArea()
+    scroll.setWidget(window.edit_panel)
+    scroll.setWidgetResizable(True)
+    scroll.setFrameShape(QScrollArea.Shape.NoFrame)
+    scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+    window.edit_dock = dock("Edit", "edit_dock", scroll, right)
+    # the edit panel is its own column beside the layers and history
+    window.splitDockWidget(window.edit_dock, window.layers_dock, Qt.Orientation.Horizontal)
+    window.splitDockWidget(window.layers_dock, window.history_dock, Qt.Orientation.Vertical)
+    window.resizeDocks([window.layers_dock, window.history_dock], [520, 220], Qt.Orientation.Vertical)
+    window.resizeDocks([window.edit_dock, window.layers_dock], [330, 300], Qt.Orientation.Horizontal)
