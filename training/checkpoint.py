@@ -97,6 +97,15 @@ def save(folder: str | os.PathLike, saved: Saved) -> Path:
     return folder
 
 
+def saved_step(folder: str | os.PathLike) -> int | None:
+    """The step a checkpoint is at (from its state.json only), or None when there is none."""
+    try:
+        step = json.loads((Path(folder) / "state.json").read_text(encoding="utf-8")).get("step")
+    except (OSError, ValueError, AttributeError, RecursionError):
+        return None
+    return step if isinstance(step, int) else None
+
+
 def load(folder: str | os.PathLike) -> Saved:
     from safetensors.torch import load_file
 

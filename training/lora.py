@@ -20,6 +20,16 @@ ADAPTER = "akapen_training"
 META_KEY = "akapen"
 
 
+def lora_folder() -> Path:
+    """Where trained LoRAs go: ``AKAPEN_LORA_DIR``, else ``$XDG_DATA_HOME/akapen/loras``
+    (``~/.local/share/akapen/loras``)."""
+    env = os.environ.get("AKAPEN_LORA_DIR")
+    if env:
+        return Path(env).expanduser()
+    base = os.environ.get("XDG_DATA_HOME") or os.path.join(os.path.expanduser("~"), ".local", "share")
+    return Path(base) / "akapen" / "loras"
+
+
 def target_modules(model, suffixes: tuple[str, ...]) -> list[str]:
     """Full names of the ``nn.Linear`` modules of ``model`` that end with one of ``suffixes``."""
     import torch

@@ -6,6 +6,8 @@
     akapen edit INPUT "instruction" -o OUT.png [--backend NAME] [--task NAME] [--ref FILE]...
                 [--mask FILE] [--seed N] [--steps N] [--variations N]
                                          run one edit through the same request path as the window
+    akapen train DATASET --model M -o LORA.safetensors [--steps N --rank R --lr LR --resolution PX
+                [--instruction TEXT] [--resume]]  train an edit LoRA from before/after pairs
     akapen backends                      list the editing backends, available or why not
     akapen models [--folder DIR]...      list the diffusers models found, with family and size
 
@@ -20,7 +22,7 @@ import argparse
 import sys
 from pathlib import Path
 
-HEADLESS = ("info", "flatten", "edit", "backends", "models", "servers")
+HEADLESS = ("info", "flatten", "edit", "train", "backends", "models", "servers")
 
 
 def read_image(path: str | Path):
@@ -406,6 +408,9 @@ def build_parser() -> argparse.ArgumentParser:
     pm = sub.add_parser("models", help="list the diffusers editing models found (HF cache, model folders)")
     pm.add_argument("--folder", action="append", metavar="DIR", help="also look in this folder (repeatable)")
     pm.set_defaults(func=cmd_models)
+    from desktop.headless import train_command
+
+    train_command.add_parser(sub)
     return p
 
 
@@ -448,8 +453,10 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         return args.func(args)
-    except (Cancelled, KeyboardInterrupt):
-        print(f"akapen: {args.command} cancelled; nothing was written", file=sys.stderr)
+    except (Cancelled, KeyboardInterrupt) as exc:
+        # training says what it kept (a checkpoint to resume from); the rest wrote nothing
+        said = str(exc) if args.command == "train" and isinstance(exc, Cancelled) else ""
+        print(f"akapen: {said or args.command + ' cancelled; nothing was written'}", file=sys.stderr)
         return INTERRUPTED
     except (CanvasError, InferenceError) as exc:
         print(f"akapen: {exc}", file=sys.stderr)

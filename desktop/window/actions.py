@@ -68,6 +68,9 @@ def build_actions(window) -> None:
     w.piece_from_selection_action = act(
         "New &piece from selection", pieces.piece_from_selection, "Ctrl+J",
         "Copy the selected part of the active layer into a collage piece on top of it, ready to move")
+    w.training_pair_action = act("Add as training &pair", w.training.add_result_pair, None,
+                                 "The selected edit result and the picture it was made from, as a pair in the "
+                                 "Train panel")
     w.canvas_size_action = act("Canvas &size…", sel.canvas_size, "Ctrl+Alt+C",
                                "Change the canvas size; the picture stays where you anchor it")
     w.crop_action = act("&Crop to selection", sel.crop_to_selection, None,

@@ -25,12 +25,14 @@ from desktop.controllers.pieces import PiecesController
 from desktop.controllers.recovery import AUTOSAVE_MS, RecoveryController
 from desktop.controllers.selection import SelectionController
 from desktop.controllers.tool_options import ToolOptionsController
+from desktop.controllers.training import TrainingController
 from desktop.dialogs.help import ShortcutsDialog
 from desktop.jobs import JobRunner
 from desktop.notifier import Notifier
 from desktop.panels.edit import EditPanel
 from desktop.panels.history import HistoryPanel
 from desktop.panels.layers import LayersPanel
+from desktop.panels.training import TrainingPanel
 from desktop.settings import Settings
 from desktop.tools import ANNOTATION_TOOLS, TOOL_CLASSES, MarkSelectTool, Tool, ToolOptions
 from desktop.view.canvas_view import CanvasView
@@ -95,6 +97,8 @@ class MainWindow(QMainWindow):
         self.edit_panel.errorRaised.connect(self.notifier.error)
         self.edit_panel.statusMessage.connect(self.show_hint)
         self.edit_panel.previewChanged.connect(self.view.set_preview)
+        self.training_panel = TrainingPanel(self.bridge, self)  # its own job runner: edits go on beside it
+        self.training = TrainingController(self)
 
         self.tools: dict[str, Tool] = {cls.name: cls(self) for cls in TOOL_CLASSES}
         self._last_mark_tool = "arrow"
@@ -107,6 +111,7 @@ class MainWindow(QMainWindow):
         self.addToolBar(Qt.ToolBarArea.TopToolBarArea, self.options_toolbar)
         build_docks(self)
         build_menus(self)
+        self.training.connect()
         self.readout = StatusReadout(self.statusBar())
         self.view.cursorMoved.connect(self.readout.show_cursor)
         self.view.zoomChanged.connect(self.readout.show_zoom)
@@ -174,6 +179,7 @@ class MainWindow(QMainWindow):
         self.layers_panel.set_bridge(self.bridge)
         self.history_panel.set_bridge(self.bridge)
         self.edit_panel.set_bridge(self.bridge)
+        self.training_panel.set_bridge(self.bridge)
         self._attach(self.bridge, path)
         if suggested_name:
             self.files.suggested_name = suggested_name
@@ -242,6 +248,10 @@ class MainWindow(QMainWindow):
         piece = isinstance(self.bridge.active_layer(), PieceLayer)
         for a in (self.flip_h_action, self.flip_v_action, self.reset_tf_action):
             a.setEnabled(piece)
+        from desktop.headless.training_pairs import is_result
+
+        active = self.bridge.active_layer()
+        self.training_pair_action.setEnabled(active is not None and is_result(active))
         self.select_none_action.setEnabled(doc.selection is not None)
         self.crop_action.setEnabled(doc.selection is not None)
         self.invert_action.setEnabled(True)
@@ -263,7 +273,7 @@ class MainWindow(QMainWindow):
 
     # --- window events ---------------------------------------------------------------------
     def closeEvent(self, event: QCloseEvent) -> None:
-        if not self.files.maybe_save():
+        if not self.files.maybe_save() or not self.training.may_close():
             event.ignore()
             return
         self.settings.save_window(self.saveGeometry(), self.saveState())
@@ -271,6 +281,7 @@ class MainWindow(QMainWindow):
         self.settings.sync()
         self.recovery.stop_autosave()
         self.runner.shutdown()  # cancels a running edit; its result is dropped
+        self.training_panel.runner.shutdown(60_000)  # a training stops at its next step and keeps a checkpoint
         self.recovery.close()
         if self.bridge is not None:
             self.bridge.close()

@@ -41,7 +41,7 @@ def build_menus(window) -> None:
     for a in (w.zoom_in_action, w.zoom_out_action, w.fit_action, w.actual_action):
         m.addAction(a)
     m.addSeparator()
-    for dock in (w.layers_dock, w.history_dock, w.edit_dock):
+    for dock in (w.layers_dock, w.history_dock, w.edit_dock, w.train_dock):
         m.addAction(dock.toggleViewAction())
     m = mb.addMenu("&Image")
     m.addAction(w.canvas_size_action)
@@ -52,6 +52,8 @@ def build_menus(window) -> None:
         a = w.layers_panel.actions_by_name.get(name)
         if a is not None:
             m.addAction(a)
+    m.addSeparator()
+    m.addAction(w.training_pair_action)
     m.addSeparator()
     m.addAction(w.piece_from_selection_action)
     for a in (w.flip_h_action, w.flip_v_action, w.reset_tf_action):

@@ -54,6 +54,7 @@ class EditPanel(WorkflowPart, ReferencesPart, LorasPart, RunningPart, QWidget):
     statusMessage = Signal(str)
     resultInserted = Signal(str)  # layer id
     previewChanged = Signal(object, object)  # RGBA picture so far and its (x, y, w, h), or None, None
+    pairOffered = Signal(object, object, str)  # before, after (RGBA), instruction: a result as a training pair
 
     def __init__(self, bridge, runner: JobRunner, parent: QWidget | None = None, result_saver=None) -> None:
         super().__init__(parent)

@@ -50,6 +50,8 @@ class RunningPart:
         self.results.setWrapping(False)
         self.results.setToolTip("Double-click a result to insert it as a new layer")
         self.results.itemDoubleClicked.connect(lambda item: self.insert_result(self.results.row(item)))
+        self.results.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        self.results.customContextMenuRequested.connect(self._results_menu)
         self.use_button = QPushButton("Insert as layer")
 
     def run(self) -> str | None:
@@ -133,6 +135,34 @@ class RunningPart:
         import dataclasses
 
         return dataclasses.replace(request, origin=(request.origin[0] + dx, request.origin[1] + dy))
+
+    def _results_menu(self, pos) -> None:
+        from PySide6.QtWidgets import QMenu
+
+        row = self.results.indexAt(pos).row()
+        if row < 0:
+            return
+        menu = QMenu(self.results)
+        menu.addAction("Insert as layer", lambda: self.insert_result(row))
+        menu.addAction("Add as training pair", lambda: self.offer_pair(row))
+        menu.exec(self.results.viewport().mapToGlobal(pos))
+
+    def offer_pair(self, row: int) -> None:
+        """The result and the picture it was made from, over the edited area, as a training pair."""
+        if not 0 <= row < len(self._results):
+            return
+        from inference.region import composite_over
+
+        request, result, index, _shift = self._results[row]
+        x, y, w, h = result.rect
+        img = result.images[index]
+        if result.scale != 1.0 or img.shape[:2] != (h, w):
+            self.errorRaised.emit("this result is not at the picture's scale; insert it as a layer, then add the "
+                                  "layer as a training pair")
+            return
+        before = request.image[y:y + h, x:x + w]
+        after = composite_over(request.image, img, result.rect)[y:y + h, x:x + w]
+        self.pairOffered.emit(before.copy(), after.copy(), result.instruction_used or request.instruction)
 
     def insert_result(self, row: int) -> None:
         if not 0 <= row < len(self._results):

@@ -78,11 +78,12 @@ def test_a_missing_qt_library_names_it_and_the_packages_to_install(monkeypatch):
     assert "does not answer" in display.problem({"DISPLAY": ":7"})
 
 
-def _run_in_pty(args, stop_when=None, then_signal=None, timeout=120):
-    """Run the driver with stderr on a pseudo-terminal; returns (exit status, what the terminal showed, seconds
-    from the signal to the exit)."""
+def _run_in_pty(args, stop_when=None, then_signal=None, timeout=120, driver: str | None = None):
+    """Run the slow-edit driver (or the module ``driver``) with stderr on a pseudo-terminal; returns (exit
+    status, what the terminal showed, seconds from the signal to the exit)."""
     master, slave = pty.openpty()
-    proc = subprocess.Popen([sys.executable, "-c", SLOW_EDIT, *map(str, args)], cwd=ROOT, stdout=subprocess.PIPE,
+    head = [sys.executable, "-m", driver] if driver else [sys.executable, "-c", SLOW_EDIT]
+    proc = subprocess.Popen([*head, *map(str, args)], cwd=ROOT, stdout=subprocess.PIPE,
                             stderr=slave, env=_env(QT_QPA_PLATFORM="offscreen"))
     os.close(slave)
     seen, sent_at, t0 = b"", None, time.monotonic()
