@@ -38,6 +38,7 @@ MAX_ROTATION = 3.0  # degrees
 CHANGE_THRESHOLD = 14.0  # levels of blurred difference that count as a change in the output
 REGISTER_THRESHOLD = 7.0  # … and that keep a pixel out of the registration (it must surely be unchanged)
 MAX_CHANGED = 0.6  # more of the picture than this changed: registration cannot be trusted
+DELIBERATE_COLOUR = 10.0  # % of colour correction from which the note says it may have been the edit itself
 MIN_CORRELATION = 0.9  # ECC's correlation on the unchanged part, below which the match is not trusted
 
 
@@ -62,8 +63,11 @@ class Alignment:
         if not self.ok:
             return f"not aligned: {self.reason}; the result is as the model made it"
         colour = float(np.mean(np.abs(self.gain - 1.0)) * 100 + np.mean(np.abs(self.offset)) / 2.55)
-        return (f"aligned: {self.shift:.1f} px, ×{self.scale:.3f}, {self.rotation:+.2f}°, colour {colour:.0f} %"
+        text = (f"aligned: {self.shift:.1f} px, ×{self.scale:.3f}, {self.rotation:+.2f}°, colour {colour:.0f} %"
                 f" ({self.changed * 100:.0f} % of the picture changed)")
+        if colour >= DELIBERATE_COLOUR:  # a colour drift and a recolouring edit look alike to the fit
+            text += "; if the edit was meant to change the colours, run it again with Align off"
+        return text
 
 
 # --- small helpers ------------------------------------------------------------------------------------------

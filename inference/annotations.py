@@ -188,8 +188,66 @@ def default_use(caps) -> frozenset[str]:
     return frozenset(use)
 
 
+def _fill_green(image: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    out = image.copy()
+    out[mask > 0] = (0, 255, 0, 255)
+    return out
+
+
+def apply_strategy(request: EditRequest, caps, strategy: str) -> tuple[EditRequest, list[str]]:
+    """One of :mod:`inference.mark_strategies`' ways, with its wording (the returned request is what the
+    backend gets; ``mark_strategy`` on it says which way was taken)."""
+    from inference import mark_strategies as MS
+
+    warnings: list[str] = []
+    name = caps.marks or ""
+    if strategy == "extra_image" and caps.max_references <= len(request.references):
+        warnings.append("this model takes no more images, so the marks were drawn into the picture instead")
+        strategy = "draw"
+    if strategy == "mask" and not caps.takes_mask:
+        warnings.append("this model takes no mask, so the marked region is edited instead")
+        strategy = "region"
+    changes: dict = {"mark_strategy": strategy, "annotation_use": frozenset()}
+    marks = request.marks
+    phrase = grounded_phrase(marks, request.shape) if marks else ""
+    where = phrase.strip("()") or "as drawn"
+    colours = ", ".join(dict.fromkeys(colour_name(m.color) for m in marks)) or "red"
+    overlay = request.annotation_overlay
+    enclosed = marks_mask([m for m in marks if encloses(m)], request.shape) if marks else None
+    if strategy == "draw" and overlay is not None:
+        changes["image"] = draw_overlay(request.image, overlay)
+    elif strategy == "extra_image" and overlay is not None:
+        changes["references"] = (Reference("marks", draw_overlay(request.image, overlay)), *request.references)
+    elif strategy == "mask":
+        changes["annotation_mask"] = annotation_mask(request)
+    elif strategy == "green":
+        mask = enclosed if enclosed is not None and enclosed.any() else annotation_mask(request)
+        if mask is not None:
+            changes["image"] = _fill_green(request.image, mask)
+            if caps.takes_mask:
+                changes["annotation_mask"] = mask
+    elif strategy == "region" and request.selection is None and enclosed is not None and enclosed.any():
+        changes["selection"] = enclosed  # edited with context around it (Backend.run crops), pasted back inside
+    if caps.reads_instruction:
+        changes["instruction"] = MS.instruction(strategy, name, request.instruction, where, colours, phrase)
+    return request.replace(**changes), warnings
+
+
+def resolve_strategy(request: EditRequest, caps) -> str | None:
+    """The way the marks go to this backend: the request's, else the family's default — unless the request
+    says its own ``annotation_use`` (the panel's custom ways, ``--annotation-use``)."""
+    from inference import mark_strategies as MS
+
+    if request.mark_strategy is not None:
+        return request.mark_strategy
+    if request.annotation_use is not None or not caps.marks:
+        return None
+    return MS.default(caps.marks, request.loras)
+
+
 def prepare(request: EditRequest, caps) -> tuple[EditRequest, list[str]]:
-    """Apply ``annotation_use`` to the request: the returned request is what the backend gets.
+    """Give the marks to the backend: by its family's strategy (:mod:`inference.mark_strategies`), or by
+    ``annotation_use``; the returned request is what the backend gets.
 
     "draw" draws the overlay into the image, "mask" puts the marked area in
     ``annotation_mask``, "reference" adds the marked image as an extra reference labelled
@@ -201,6 +259,9 @@ def prepare(request: EditRequest, caps) -> tuple[EditRequest, list[str]]:
     ) or request.annotation_mask is not None
     if not has_marks:
         return request, []
+    strategy = resolve_strategy(request, caps)
+    if strategy is not None:
+        return apply_strategy(request, caps, strategy)
     use = request.annotation_use if request.annotation_use is not None else default_use(caps)
     warnings: list[str] = []
     changes: dict = {"annotation_use": use}

@@ -8,6 +8,7 @@ does what every backend shares, once:
 2. turns the pen marks into what the backend takes (:mod:`inference.annotations`);
 3. crops to the selection with context, or scales to the working size (:mod:`inference.region`);
 4. calls ``edit()``, which reports progress and checks the cancel token at least once per step;
+   a model's images are aligned to the input and rid of copied pen marks (:mod:`inference.postprocess`);
 5. scales back, pastes through the feathered selection, applies the change mask;
 6. checks cancellation one last time: a cancelled job raises ``Cancelled``, never returns.
 """
@@ -21,7 +22,7 @@ from typing import ClassVar
 import cv2
 import numpy as np
 
-from inference import annotations, region
+from inference import annotations, postprocess, region
 from inference.errors import BackendFailed, BackendUnavailable, InferenceError, InvalidRequest, OutOfMemory
 from inference.progress import CancelToken, Progress, Reporter
 from inference.request import EditRequest, EditResult
@@ -37,7 +38,9 @@ class Capabilities:
     it understands red-pen marks drawn into the image; ``needs_gpu``; ``working_size``: the long
     side it prefers in pixels (None: any size); ``size_multiple``: sizes must be a multiple of
     this; ``upscale_regions``: small regions are enlarged to the working size;
-    ``max_variations``: how many different results one run can give; ``seeded``: seeds matter.
+    ``max_variations``: how many different results one run can give; ``seeded``: seeds matter;
+    ``marks``: the family entry of :mod:`inference.mark_strategies` (how it reads the red pen);
+    ``aligns``: its results drift (a model's do), so they are aligned to the input.
     """
 
     tasks: tuple[str, ...] = ()
@@ -51,6 +54,8 @@ class Capabilities:
     upscale_regions: bool = False
     max_variations: int = 16
     seeded: bool = True
+    marks: str | None = None  # whose entry in inference.mark_strategies says how it reads the pen (None: none)
+    aligns: bool = False  # its results are registered to the input and colour-matched (a model's drift)
 
     def to_dict(self) -> dict:
         return {k: (list(v) if isinstance(v, tuple) else v) for k, v in self.__dict__.items()}
@@ -177,12 +182,18 @@ class Backend:
                 raise
             raise typed from exc
         warnings += w
+        notes: list[str] = []
+        if self.result_kind == "variations" and (caps.aligns or postprocess.marks_seen(work)):
+            rep.phase("align")
+            images, notes, w = postprocess.after_edit(request, req, work, plan, list(images),
+                                                      aligns=caps.aligns, check=rep.check)
+            warnings += w
         rep.phase("finish")
         layers, rect, scale = self._finish(req, work, plan, use_region, images)
         timings = rep.finish()
         used = getattr(rep, "instruction_used", None) or work.instruction  # the text the model saw
         return EditResult(tuple(layers), rect, tuple(seeds), timings, self.name, self.model,
-                          tuple(warnings), used, scale, self.result_kind)
+                          tuple(warnings), used, scale, self.result_kind, tuple(notes))
 
     def _finish(self, req: EditRequest, work: EditRequest, plan, use_region: bool, images):
         if not images:

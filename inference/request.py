@@ -178,6 +178,8 @@ class EditRequest:
     loras: tuple[tuple[str, float], ...] = ()
     params: Mapping[str, Any] = field(default_factory=dict)
     origin: tuple[int, int] = (0, 0)
+    mark_strategy: str | None = None  # how a model reads the marks (inference.mark_strategies); None: its default
+    align: bool = True  # model results are registered to the input and colour-matched (inference.alignment)
 
     def __post_init__(self) -> None:
         img = _frozen(_rgba(self.image, "the image"))
@@ -256,6 +258,13 @@ class EditRequest:
         object.__setattr__(self, "params", MappingProxyType(dict(self.params)))
         ox, oy = self.origin
         object.__setattr__(self, "origin", (int(ox), int(oy)))
+        if self.mark_strategy is not None:
+            from inference.mark_strategies import STRATEGIES
+
+            if self.mark_strategy not in STRATEGIES:
+                raise InvalidRequest(f"unknown way to give the marks {self.mark_strategy!r}; one of "
+                                     f"{', '.join(STRATEGIES)}")
+        object.__setattr__(self, "align", bool(self.align))
 
     # --- conveniences ------------------------------------------------------------------------
     @property
@@ -283,6 +292,7 @@ class EditRequest:
             "strength": self.strength, "variations": self.variations, "size_policy": self.size_policy,
             "region": self.region, "change_mask": self.change_mask,
             "annotation_use": sorted(self.annotation_use) if self.annotation_use is not None else None,
+            "mark_strategy": self.mark_strategy, "align": self.align,
             "loras": [list(x) for x in self.loras], "params": _plain(dict(self.params)),
         }
 
@@ -325,6 +335,7 @@ class EditResult:
     instruction_used: str = ""
     scale: float = 1.0
     kind: str = "variations"  # "variations": pick one; "layers": insert every image, bottom to top
+    notes: tuple[str, ...] = ()  # what was done to the result ("aligned: 3.2 px …", "pen marks removed …")
 
     def __post_init__(self) -> None:
         if self.kind not in ("variations", "layers"):

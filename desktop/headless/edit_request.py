@@ -95,6 +95,8 @@ def build_request(
     change_mask: bool = False,
     loras: Iterable[tuple[str, float]] = (),
     params: Mapping[str, Any] | None = None,
+    mark_strategy: str | None = None,
+    align: bool = True,
 ) -> EditRequest:
     """Copy what a backend needs out of ``document`` into a frozen request.
 
@@ -104,7 +106,8 @@ def build_request(
     references are ``references`` if given (label, RGBA), else the document's references and
     reference layers, then ``extra_references``; collage pieces as alpha masks.
     ``backend_caps`` trims references beyond what the backend takes (the request would be
-    refused otherwise) and leaves ``annotation_use`` to the backend when None.
+    refused otherwise) and leaves ``annotation_use`` to the backend when None; ``mark_strategy`` (None: the
+    family's best) says how a model is given the marks, ``align`` whether its result is aligned.
     """
     rect = document.rect if rect is None else rect.intersect(document.rect)
     if rect.empty:
@@ -147,7 +150,7 @@ def build_request(
         strength=strength, size_policy=size_policy,
         region=region,
         change_mask=change_mask, variations=variations, loras=tuple(loras), params=dict(params or {}),
-        origin=(rect.x, rect.y),
+        origin=(rect.x, rect.y), mark_strategy=mark_strategy, align=align,
     )
 
 
@@ -187,6 +190,7 @@ def provenance(request: EditRequest, result: EditResult, index: int = 0) -> dict
         "duration": round(result.duration, 4),
         "timings": {k: round(float(v), 4) for k, v in result.timings.items()},
         "warnings": list(result.warnings),
+        "notes": list(result.notes),
         "created": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
     }
 

@@ -30,7 +30,7 @@ from typing import ClassVar
 import numpy as np
 from PIL import Image
 
-from inference import region
+from inference import mark_strategies, region
 from inference.backend import Availability, Backend, Capabilities
 from inference.comfyui import workflow
 from inference.comfyui.client import ComfyClient, Event, EventStream, ServerError
@@ -369,7 +369,8 @@ class ComfyFamilyBackend(ComfyBackend):
     def capabilities(self) -> Capabilities:  # type: ignore[override]
         f = self.family
         return Capabilities(reads_instruction=True, max_references=f.max_references, working_size=f.working_size,
-                            size_multiple=f.size_multiple, upscale_regions=True, max_variations=4, seeded=True)
+                            size_multiple=f.size_multiple, upscale_regions=True, max_variations=4, seeded=True,
+                            marks=self.name if self.name in mark_strategies.FAMILIES else None, aligns=True)
 
     def graph(self, request: EditRequest, client: ComfyClient, images: list[str], seed: int) -> dict:
         from inference.comfyui import families
@@ -441,7 +442,8 @@ class ComfyWorkflowBackend(ComfyBackend):
     label: ClassVar[str] = "Your ComfyUI workflow"
     flatten_inputs: ClassVar[bool] = False  # a workflow may use LoadImage's mask (the alpha)
     capabilities: ClassVar[Capabilities] = Capabilities(reads_instruction=True, max_references=8,
-                                                        working_size=None, max_variations=4, seeded=True)
+                                                        working_size=None, max_variations=4, seeded=True,
+                                                        aligns=True)
 
     def validate(self, request: EditRequest) -> None:
         super().validate(request)

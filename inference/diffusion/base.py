@@ -17,6 +17,7 @@ from typing import Any, ClassVar
 import numpy as np
 from PIL import Image
 
+from inference import mark_strategies
 from inference.backend import Availability, Backend, Capabilities
 from inference.diffusion import device as dev
 from inference.diffusion import models, previews, runtime
@@ -85,7 +86,9 @@ class DiffusionBackend(Backend):
     def capabilities(self) -> Capabilities:  # type: ignore[override]
         return Capabilities(reads_instruction=True, max_references=self.max_references, takes_mask=self.takes_mask,
                             native_annotations=False, needs_gpu=True, working_size=self.working_size,
-                            size_multiple=self.size_multiple, upscale_regions=True, max_variations=8, seeded=True)
+                            size_multiple=self.size_multiple, upscale_regions=True, max_variations=8, seeded=True,
+                            marks=self.family if self.family in mark_strategies.FAMILIES else None,
+                            aligns=self.result_kind == "variations")
 
     def model_info(self) -> models.ModelInfo:
         """The model this backend runs (ModelError / BackendUnavailable when there is none)."""
@@ -172,6 +175,7 @@ class DiffusionBackend(Backend):
             reporter.phase("denoise")
             images: list[np.ndarray] = []
             image_seeds: list[int] = []
+            loaded = self.pipeline_for(loaded, request)
             kwargs, warnings = self.call_kwargs(request, loaded.pipe)  # once: only the seed varies
             if isinstance(kwargs.get("prompt"), str):
                 reporter.instruction_used = kwargs["prompt"]
@@ -188,6 +192,11 @@ class DiffusionBackend(Backend):
         return images, image_seeds, warnings + self.result_warnings(request, images)
 
     # --- what families state --------------------------------------------------------------------
+    def pipeline_for(self, loaded: runtime.Loaded, request: EditRequest) -> runtime.Loaded:
+        """The pipeline this request runs on (a family may switch to another built on the same components,
+        e.g. klein's inpainting pipeline for a mask)."""
+        return loaded
+
     def call_kwargs(self, request: EditRequest, pipe) -> tuple[dict[str, Any], list[str]]:
         """The pipeline's keyword arguments for ``request`` (without generator/callback), and
         warnings about what was adapted."""

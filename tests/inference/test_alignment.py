@@ -61,3 +61,12 @@ def test_no_drift_no_change_is_left_alone():
     out, al = A.align(c.before, c.result)
     assert al.shift < 0.1 and abs(al.scale - 1) < 1e-3
     assert np.abs(out[..., :3].astype(int) - c.before.astype(int)).max() <= 2
+
+
+def test_a_large_colour_correction_says_the_edit_may_have_meant_it():
+    from inference.alignment import Alignment
+
+    small = Alignment(True, gain=np.array([1.03, 0.98, 1.0]), offset=np.array([2.0, 0, 0]))
+    assert "Align off" not in small.describe() and "colour 2 %" in small.describe()
+    warm = Alignment(True, gain=np.array([1.2, 1.0, 0.85]), offset=np.zeros(3))
+    assert "colour 12 %" in warm.describe() and "run it again with Align off" in warm.describe()
