@@ -22,7 +22,9 @@ import argparse
 import sys
 from pathlib import Path
 
-HEADLESS = ("info", "flatten", "edit", "train", "backends", "models", "servers")
+from inference.mark_strategies import STRATEGIES
+
+HEADLESS = ("info", "flatten", "edit", "align", "train", "backends", "models", "servers")
 
 
 def read_image(path: str | Path):
@@ -175,6 +177,7 @@ def cmd_edit(args) -> int:
         guidance=args.guidance, strength=args.strength, variations=args.variations,
         change_mask=args.change_mask, params=params, loras=args.lora or (),
         annotation_use=args.annotation_use.split(",") if args.annotation_use else None,
+        mark_strategy=args.marks, align=not args.no_align,
     )
     if len(request.references) < len(refs) + len(doc.references):
         print(f"akapen: note: the {backend.name} backend takes {caps.max_references} reference image(s); "
@@ -205,6 +208,8 @@ def cmd_edit(args) -> int:
     for s in result.seeds:
         if s is not None:
             print(f"seed: {s}")
+    for note in result.notes:
+        print(f"note: {note}")
     for warning in result.warnings:
         print(f"warning: {warning}")
     for path in written:
@@ -305,6 +310,7 @@ def cmd_servers(args) -> int:
 
 
 def cmd_backends(args) -> int:
+    from inference import mark_strategies as MS
     from inference import registry
 
     _load_servers()
@@ -319,6 +325,10 @@ def cmd_backends(args) -> int:
             print(f"{r.name:<{width}}  available    {r.label} — {r.model}, {gpu}{tasks}")
             if r.reason:  # available with a warning (e.g. a diffusers model on the CPU)
                 print(f"{'':<{width}}  note: {r.reason}")
+            fam = MS.for_backend(caps.marks) if caps and caps.marks else None
+            if fam is not None:
+                print(f"{'':<{width}}  pen marks (--marks): {', '.join(MS.offered(caps.marks, caps))} "
+                      "(first: the default)")
         else:
             print(f"{r.name:<{width}}  unavailable  {r.reason}")
     return 0
@@ -378,6 +388,11 @@ def build_parser() -> argparse.ArgumentParser:
     pe.add_argument("--variations", type=int, default=1)
     pe.add_argument("--change-mask", action="store_true", help="keep only what the edit actually changed")
     pe.add_argument("--annotation-use", help="comma-separated: draw, mask, reference, phrase")
+    pe.add_argument("--marks", choices=STRATEGIES, metavar="STRATEGY",
+                    help="how a model is given the pen marks: " + ", ".join(STRATEGIES) +
+                    " (default: the best its family reads; see `akapen backends`)")
+    pe.add_argument("--no-align", action="store_true",
+                    help="paste a model's result as it came (not registered to the picture nor colour-matched)")
     pe.add_argument("--param", action="append", type=_param, metavar="KEY=VALUE",
                     help="a backend parameter, e.g. style=pencil (repeatable)")
     pe.add_argument("--model", metavar="PATH_OR_REPO_ID",
@@ -408,8 +423,9 @@ def build_parser() -> argparse.ArgumentParser:
     pm = sub.add_parser("models", help="list the diffusers editing models found (HF cache, model folders)")
     pm.add_argument("--folder", action="append", metavar="DIR", help="also look in this folder (repeatable)")
     pm.set_defaults(func=cmd_models)
-    from desktop.headless import train_command
+    from desktop.headless import align_command, train_command
 
+    align_command.add_parser(sub)
     train_command.add_parser(sub)
     return p
 

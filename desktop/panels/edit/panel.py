@@ -157,6 +157,7 @@ class EditPanel(WorkflowPart, ReferencesPart, LorasPart, RunningPart, QWidget):
         lay.addWidget(self.preview)
         lay.addWidget(QLabel("Results"))
         lay.addWidget(self.results)
+        lay.addWidget(self.result_note)
         lay.addWidget(self.use_button)
         lay.addStretch(1)
 
@@ -310,6 +311,9 @@ class EditPanel(WorkflowPart, ReferencesPart, LorasPart, RunningPart, QWidget):
         for w in getattr(self, "_lora_widgets", ()):
             w.setVisible(takes)  # only for backends that load LoRAs
         self._show_workflow_rows(info is not None and info.name == WORKFLOW_BACKEND)
+        if hasattr(self, "marks_box"):  # (not yet while the panel is built)
+            self.marks_box.set_backend(info.capabilities if info is not None else None,
+                                       [p for p, _w in self.selected_loras()] if takes else ())
         textless = self._workflow_without_prompt(info)  # the chosen workflow has nowhere to put text
         self.instruction.setEnabled(not textless)
         self.preset_combo.setEnabled(not textless)
@@ -344,6 +348,7 @@ class EditPanel(WorkflowPart, ReferencesPart, LorasPart, RunningPart, QWidget):
             self.document, "" if self._workflow_without_prompt(info) else self.instruction.toPlainText(), task,
             info.capabilities,
             region=self.region_combo.currentData(), annotation_use=use, seed=seed,
+            mark_strategy=self.marks_box.strategy(), align=self.marks_box.aligns(),
             steps=self.steps.value() or None, guidance=self.guidance.value() or None,
             variations=min(self.variations.value(), info.capabilities.max_variations if info.capabilities else 16),
             params=params, loras=self.selected_loras() if self._backend_takes_loras(backend) else (),

@@ -53,6 +53,11 @@ class RunningPart:
         self.results.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         self.results.customContextMenuRequested.connect(self._results_menu)
         self.use_button = QPushButton("Insert as layer")
+        self.result_note = QLabel()  # what was done to the chosen result (aligned, pen marks removed)
+        self.result_note.setWordWrap(True)
+        self.result_note.setStyleSheet("color: #555;")
+        self.result_note.hide()
+        self.results.currentRowChanged.connect(self._show_note)
 
     def run(self) -> str | None:
         why = self.why_not_runnable()
@@ -114,17 +119,24 @@ class RunningPart:
         for i, img in enumerate(result.images):
             item = QListWidgetItem(QIcon(thumbnail(img, 88)), f"{i + 1}")
             seed = result.seeds[i] if i < len(result.seeds) else None
-            item.setToolTip(f"{result.backend} · seed {seed} · {result.duration:.1f} s")
+            notes = _notes_for(result, i)
+            item.setToolTip("\n".join([f"{result.backend} · seed {seed} · {result.duration:.1f} s", *notes]))
             self.results.addItem(item)
             self._results.append((request, result, i, shift or doc.canvas_shift))
         for w in result.warnings:
             self.statusMessage.emit(w)
         if len(result.images) == 1 or result.kind == "layers":
             self.insert_result(first)  # a split into layers inserts all of its layers at once
+            self.results.setCurrentRow(first)  # (its notes show under the strip)
         else:
             self.results.setCurrentRow(first)
             self.statusMessage.emit(f"{len(result.images)} results: double-click one to insert it")
         self._update_state()
+
+    def _show_note(self, row: int) -> None:
+        notes = _notes_for(self._results[row][1], self._results[row][2]) if 0 <= row < len(self._results) else []
+        self.result_note.setText("\n".join(notes))
+        self.result_note.setVisible(bool(notes))
 
     def _moved(self, request, shift: tuple[int, int]):
         """``request`` placed on today's canvas: Canvas size / Crop since it was made moved the
@@ -200,3 +212,11 @@ class RunningPart:
             self.preview.hide()
             self.previewChanged.emit(None, None)
         self._update_state()
+
+
+def _notes_for(result, index: int) -> list[str]:
+    """The notes about result ``index`` (a run of several numbers its notes "result 2: …")."""
+    if len(result.images) == 1:
+        return list(result.notes)
+    tag = f"result {index + 1}: "
+    return [n[len(tag):] for n in result.notes if n.startswith(tag)] + [n for n in result.notes if not n.startswith("result ")]

@@ -87,15 +87,16 @@ def test_on_a_terminal_ctrl_c_keeps_a_checkpoint_and_resume_finishes(kontext, da
     from tests.desktop.headless.test_cli_terminal import _run_in_pty
 
     out = tmp_path / "stopped.safetensors"
-    args = ["train", dataset, "--model", kontext, "-o", out, "--steps", "400", "--rank", "4", "--resolution", "64",
+    args = ["train", dataset, "--model", kontext, "-o", out, "--steps", "120", "--rank", "4", "--resolution", "64",
             "--sample-every", "0", "--device", "cpu"]
-    rc, shown, after = _run_in_pty(args, stop_when=lambda s: s.count(b"/400 [") > 4, then_signal=signal.SIGINT,
+    # stopped once training steps show (on a busy machine the load and cache phases redraw their bars many times)
+    rc, shown, after = _run_in_pty(args, stop_when=lambda s: s.count(b"loss ") > 3, then_signal=signal.SIGINT,
                                    driver="desktop.headless.cli")
     assert rc == 130, shown
-    assert "/400 [" in shown and "loss " in shown and ("step/s" in shown or "s/step" in shown)
+    assert "/120 [" in shown and "loss " in shown and ("step/s" in shown or "s/step" in shown)
     assert "training cancelled after step" in shown and "resume goes on from there" in shown
     assert after is not None and after < 20 and not out.exists()
-    r = akapen("train", dataset, "--model", kontext, "-o", out, "--steps", "400", "--rank", "4", "--resolution", "64",
+    r = akapen("train", dataset, "--model", kontext, "-o", out, "--steps", "120", "--rank", "4", "--resolution", "64",
                "--sample-every", "0", "--device", "cpu", "--resume")
     assert r.returncode == 0, r.stderr
     assert out.exists()
