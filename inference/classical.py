@@ -2,10 +2,10 @@
 
 It does not read free text. Each operation is reached by choosing a task:
 
-- ``refine-collage``: blend every collage piece into what surrounds it — colour statistics
-  moved toward the surroundings (Reinhard transfer in Lab), then Poisson seamless cloning with
-  the piece's alpha as the mask. The piece keeps its own detail (its gradients), so it stays
-  recognisable; only its colour and the seam change.
+- ``refine-collage``: blend every collage piece into what surrounds it (:mod:`inference.collage_refine`):
+  its white balance, exposure and contrast moved toward the scene's, the colour step at its edge taken
+  away by Poisson cloning faded in from the edge, a soft contact shadow; each piece's ``identity`` says
+  how much of its interior may change (its chroma and texture are kept).
 - ``extend``: fill the empty (transparent) canvas around the picture by inpainting outward
   (an outpaint after Image › Canvas size…); the result covers only the empty area
 - ``remove``: fill what the pen marked (or the selection) by inpainting (Telea or Navier-Stokes)
@@ -28,7 +28,7 @@ from inference.backend import Backend, Capabilities
 from inference.errors import InvalidRequest
 from inference.progress import Reporter
 from inference.region import disk, expand_rect, feather, grow, mask_bbox
-from inference.request import EditRequest
+from inference.request import DEFAULT_IDENTITY, EditRequest
 
 TASKS = ("refine-collage", "remove", "stylise", "replace-background", "extend")
 STYLES = ("painterly", "pencil", "cartoon", "detail")
@@ -223,62 +223,34 @@ class ClassicalBackend(Backend):
 
     # --- refine collage ------------------------------------------------------------------------
     def _refine(self, req: EditRequest, rep: Reporter):
+        from inference.collage_refine import DEFAULT_SHADOW, refine_piece
+
         img = req.image
         h, w = req.shape
-        pieces = [(p.name, p.full_mask(req.shape)) for p in req.pieces]
+        pieces = [(p.name, p.full_mask(req.shape), p.identity) for p in req.pieces]
         if not pieces:
             fallback = req.selection if req.selection is not None else req.annotation_mask
             if fallback is None:
                 raise InvalidRequest("refining a collage needs collage pieces (paste an image as a piece) "
                                      "or a selection around the pasted part")
-            pieces = [("selection", fallback)]
+            pieces = [("selection", fallback, float(req.params.get("identity", DEFAULT_IDENTITY)))]
         rgb = img[..., :3].copy()
         changed = np.zeros((h, w), np.uint8)
-        amount = 0.75 * req.strength
         flag = cv2.MIXED_CLONE if req.params.get("mode", "normal") == "mixed" else cv2.NORMAL_CLONE
+        shadow = float(req.params.get("shadow", DEFAULT_SHADOW))
         warnings = []
-        for name, full in pieces:
-            rep.phase("colour transfer")
-            box = mask_bbox(np.where(full > 0, 255, 0).astype(np.uint8))
-            if box is None:
-                rep.advance(2)
-                continue
-            margin = max(8, int(0.15 * max(box[2], box[3])))
-            cx, cy, cw, ch = expand_rect(box, margin + 6, req.shape)
-            dst = rgb[cy:cy + ch, cx:cx + cw].copy()
-            a = full[cy:cy + ch, cx:cx + cw]
-            solid = np.where(a >= 200, 255, 0).astype(np.uint8)
-            if not solid.any():
-                solid = np.where(a >= 128, 255, 0).astype(np.uint8)
-            # the area solved for: the piece with its soft fringe and a few pixels more, so the
-            # boundary the solution must meet is the surroundings, not the piece's own edge
-            # (OpenCV's cloning erodes the mask by 3 pixels and takes the target's gradients
-            # there; those pixels must lie outside the piece)
-            omega = cv2.dilate(np.where(a > 0, 255, 0).astype(np.uint8), disk(4))
-            ring = grow(omega, margin) & ~omega
-            ring &= np.where(img[cy:cy + ch, cx:cx + cw, 3] > 0, 255, 0).astype(np.uint8)
-            if int((ring > 0).sum()) < 16 or not solid.any():
-                warnings.append(f"piece {name!r} covers its whole surroundings; it was left as it is")
-                rep.advance(2)
-                continue
-            mu, sd = lab_stats(dst, ring)
-            src = transfer_colour(dst, solid, mu, sd, amount)
+        for name, full, identity in pieces:
+            rep.phase("harmonise")
             rep.advance()
-            rep.phase("seamless cloning")
-            # the guidance field must hold only the piece's own detail: extend the piece's
-            # pixels outward over its fringe so no old seam gradient is copied back in
-            src = extend_outward(src, solid, cv2.dilate(omega, disk(2)) & ~solid)
-            pad = 4
-            dst_p = cv2.copyMakeBorder(dst, pad, pad, pad, pad, cv2.BORDER_REFLECT)
-            src_p = cv2.copyMakeBorder(src, pad, pad, pad, pad, cv2.BORDER_REFLECT)
-            m_p = cv2.copyMakeBorder(omega, pad, pad, pad, pad, cv2.BORDER_CONSTANT, value=0)
-            bx, by, bw, bh = cv2.boundingRect(m_p)
-            centre = (bx + bw // 2, by + bh // 2)
-            cloned = cv2.seamlessClone(src_p, dst_p, m_p, centre, flag)[pad:-pad, pad:-pad]
-            blended = _mix(dst, cloned, req.strength)
-            sel = omega > 0
-            rgb[cy:cy + ch, cx:cx + cw][sel] = blended[sel]
-            changed[cy:cy + ch, cx:cx + cw] |= omega
+            done = refine_piece(rgb, img[..., 3], full, identity, float(req.strength), shadow, flag)
+            if isinstance(done, str):
+                warnings.append(f"piece {name!r}: {done}; it was left as it is")
+                rep.advance()
+                continue
+            (cx, cy, cw, ch), new, mask = done
+            sel = mask > 0
+            rgb[cy:cy + ch, cx:cx + cw][sel] = new[sel]
+            changed[cy:cy + ch, cx:cx + cw] |= mask
             rep.advance()
         rep.phase("finish")
         alpha = np.minimum(img[..., 3], changed)

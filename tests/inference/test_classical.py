@@ -47,11 +47,22 @@ def test_refine_blends_a_pasted_piece_into_its_surroundings():
         import cv2
         return (g - cv2.GaussianBlur(g, (0, 0), 3))[inside]
     assert np.corrcoef(detail(img), detail(out))[0, 1] > 0.9
-    # it changed the piece, and nothing far from it
+    # it changed the piece, and nothing far from it: its box grown by 8 px, and below it its contact shadow
     assert np.abs(out[inside].astype(int) - img[inside]).mean() > 3
-    box = np.zeros(img.shape[:2], bool)  # the piece's box grown by 8 px
-    box[y - 8:y + alpha.shape[0] + 8, x - 8:x + alpha.shape[1] + 8] = True
+    ph, pw = alpha.shape
+    reach = int(0.2 * ph)  # the soft shadow's reach below and beside the piece's lower part
+    box = np.zeros(img.shape[:2], bool)
+    box[y - 8:y + ph + 8] = False
+    box[y - 8:y + ph // 2, x - 8:x + pw + 8] = True
+    box[y + ph // 2:y + ph + 8 + reach, x - 8 - reach:x + pw + 8 + reach] = True
     assert np.array_equal(out[~box], img[~box])
+    shade = box.copy()
+    shade[y - 8:y + ph + 8] = False  # below the grown box: the shadow only darkens the scene there
+    assert (out[shade][:, :3].astype(int).sum(axis=1) <= img[shade][:, :3].astype(int).sum(axis=1)).all()
+    _, flat = run(EditRequest(img, task="refine-collage", pieces=(Piece(alpha, x, y, "eye"),), params={"shadow": 0}))
+    box[:] = False  # without the shadow, only the box grown by 8 px
+    box[y - 8:y + ph + 8, x - 8:x + pw + 8] = True
+    assert np.array_equal(flat[~box], img[~box])
     assert updates[-1].step == updates[-1].total
     assert res.backend == "classical" and res.seeds == (None,)
 
