@@ -183,11 +183,12 @@ class SetLayerProps(Command):
         doc._set_props(self.layer_id, self.old)
 
     def merge(self, other):
-        # dragging an opacity slider makes one step, not a hundred
+        # dragging an opacity (or a piece's identity) slider makes one step, not a hundred
         if (
             isinstance(other, SetLayerProps)
             and other.layer_id == self.layer_id
-            and set(other.new) == set(self.new) == {"opacity"}
+            and set(other.new) == set(self.new)
+            and set(self.new) in ({"opacity"}, {"identity"})
         ):
             self.new = other.new
             return True

@@ -197,6 +197,8 @@ class Document(DocumentState):
 
     def set_layer_props(self, layer_id: str, **props: Any) -> None:
         layer = self.layer(layer_id)
+        if "identity" in props and not isinstance(layer, PieceLayer):
+            raise CanvasError(f"layer {layer.name!r} is a {layer.kind} layer; only collage pieces have an identity")
         new = {k: validate_prop(k, v) for k, v in props.items()}
         old = {k: copy.deepcopy(getattr(layer, k)) for k in new}
         if old == new:
@@ -205,7 +207,7 @@ class Document(DocumentState):
             (key,) = new
             label = {"visible": "Show/hide", "opacity": "Opacity", "blend": "Blend mode",
                      "name": "Rename", "locked": "Lock", "role": "Role",
-                     "provenance": "Provenance"}[key] + f" {layer.name}"
+                     "provenance": "Provenance", "identity": "Identity"}[key] + f" {layer.name}"
         else:
             label = f"Layer properties {layer.name}"
         self.execute(C.SetLayerProps(layer_id, old, new, label))

@@ -19,7 +19,7 @@ import numpy as np
 
 from canvas.events import DocumentEvent, EventEmitter
 from canvas.geometry import Rect
-from canvas.layers import LAYER_PROPS, AnnotationLayer, Layer, PieceLayer, PixelLayer, Reference, Transform
+from canvas.layers import LAYER_PROPS, PIECE_PROPS, AnnotationLayer, Layer, PieceLayer, PixelLayer, Reference, Transform
 from canvas.marks import Mark
 
 
@@ -89,7 +89,7 @@ class DocumentState:
     def _set_props(self, layer_id: str, props: dict[str, Any]) -> None:
         layer = self.layer(layer_id)
         for k, v in props.items():
-            assert k in LAYER_PROPS
+            assert k in LAYER_PROPS or (k in PIECE_PROPS and isinstance(layer, PieceLayer))
             setattr(layer, k, copy.deepcopy(v))
         visual = {"visible", "opacity", "blend", "role"} & set(props)
         self._changed("changed", layer_id, layer.bounds() if visual else Rect(0, 0, 0, 0), props=sorted(props))

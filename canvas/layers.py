@@ -28,6 +28,8 @@ EMPTY = Rect(0, 0, 0, 0)
 
 # properties every layer has, with their validators
 LAYER_PROPS = ("name", "visible", "opacity", "blend", "locked", "role", "provenance")
+PIECE_PROPS = ("identity",)  # a collage piece's own: how much of it a refine must keep (0–1)
+DEFAULT_IDENTITY = 0.85  # (as inference.request's: a refine keeps a piece recognisable unless told otherwise)
 
 
 def new_layer_id() -> str:
@@ -60,6 +62,11 @@ def validate_prop(name: str, value: Any) -> Any:
         if value not in ROLES:
             raise ValueError(f"unknown role {value!r}; one of {', '.join(ROLES)}")
         return value
+    if name == "identity":
+        v = float(value)
+        if not 0.0 <= v <= 1.0 or math.isnan(v):
+            raise ValueError(f"identity must be between 0 and 1, not {value!r}")
+        return v
     if name == "provenance":
         if not isinstance(value, dict):
             raise ValueError("provenance must be a dict")
@@ -320,8 +327,10 @@ class PieceLayer(Layer):
 
     kind = "piece"
 
-    def __init__(self, original: np.ndarray, transform: Transform | None = None, name: str = "Piece", **kw) -> None:
+    def __init__(self, original: np.ndarray, transform: Transform | None = None, name: str = "Piece", *,
+                 identity: float = DEFAULT_IDENTITY, **kw) -> None:
         super().__init__(name, **kw)
+        self.identity = validate_prop("identity", identity)
         self.original = check_rgba(original, "piece pixels")
         h, w = original.shape[:2]
         self.transform = transform or Transform(cx=w / 2, cy=h / 2)

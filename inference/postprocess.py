@@ -7,6 +7,9 @@
    (drawn into the picture, or the marked picture as image 2), copies of them are looked for in the
    result and taken out.
 
+3. **piece identity** (:mod:`inference.identity`) — when the edit refines a collage (the refine-collage task
+   or ``params["refine"]``), each piece keeps as much of its interior as its identity strength says.
+
 Each step says what it did (``notes``) or what it could not do (``warnings``).
 """
 
@@ -14,7 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from inference import alignment, mark_cleanup, region
+from inference import alignment, identity, mark_cleanup, region
 from inference.mark_strategies import MARKS_IN_INPUT
 from inference.request import EditRequest
 
@@ -39,6 +42,11 @@ def marks_seen(req: EditRequest) -> bool:
     return bool(req.annotation_use and {"draw", "reference"} & set(req.annotation_use))
 
 
+def is_refine(req: EditRequest) -> bool:
+    """Does this edit refine a collage (so its pieces' identity counts)?"""
+    return req.task == "refine-collage" or bool(req.params.get("refine"))
+
+
 def _mark_colours(request: EditRequest, overlay: np.ndarray) -> list[tuple[int, int, int]]:
     colours = list(dict.fromkeys(tuple(m.color[:3]) for m in request.marks))
     if not colours:  # painted on a marks layer, not drawn as shapes: the overlay's own colour
@@ -58,7 +66,8 @@ def after_edit(request: EditRequest, req: EditRequest, work: EditRequest, plan: 
     backend; ``work``: as the backend got it (cropped); ``check()`` raises when cancelled."""
     do_align = aligns and req.align
     do_marks = marks_seen(work)
-    if not (do_align or do_marks) or not images:
+    do_keep = aligns and is_refine(work) and any(p.identity > 0 for p in work.pieces)
+    if not (do_align or do_marks or do_keep) or not images:
         return images, [], []
     before = clean_input(request, plan)
     if before.shape != images[0].shape:
@@ -82,5 +91,8 @@ def after_edit(request: EditRequest, req: EditRequest, work: EditRequest, plan: 
                 notes.append(tag + done.note())
             if done.warning():
                 warnings.append(tag + done.warning())
+        if do_keep:
+            im, said = identity.keep_pieces(im, before, work.pieces)
+            notes += [tag + n for n in said]
         out.append(im)
     return out, notes, warnings

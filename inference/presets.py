@@ -86,4 +86,10 @@ def resolve_task(name: str, caps) -> tuple[str | None, dict[str, Any], Preset | 
             raise InvalidRequest(f"the “{preset.label}” preset needs an editing model; this backend only "
                                  f"does: {', '.join(caps.tasks)}")
         return preset.classical_task, dict(preset.classical_params), preset
-    return None, {}, preset
+    return None, model_params(preset), preset
+
+
+def model_params(preset: Preset | None) -> dict[str, Any]:
+    """What a preset tells a model backend beside its instruction: refining a collage makes each piece's
+    identity strength count (:mod:`inference.identity`)."""
+    return {"refine": True} if preset is not None and preset.id == "refine-collage" else {}

@@ -140,7 +140,8 @@ def crop_request(request: EditRequest, plan: RegionPlan) -> EditRequest:
         box = mask_bbox(m)
         if box is None:
             continue
-        pieces.append(Piece(m[box[1]:box[1] + box[3], box[0]:box[0] + box[2]].copy(), box[0], box[1], p.name))
+        pieces.append(Piece(m[box[1]:box[1] + box[3], box[0]:box[0] + box[2]].copy(), box[0], box[1], p.name,
+                            p.identity))
 
     def scaled_mask(a):
         c = _crop(a, plan.crop)

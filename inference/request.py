@@ -105,18 +105,24 @@ class MarkData:
                 "color": list(self.color), "closed": self.closed, "text": self.text}
 
 
+DEFAULT_IDENTITY = 0.85  # a refine keeps a piece recognisable unless told otherwise
+
+
 @dataclass(frozen=True, eq=False)
 class Piece:
     """A collage piece as the refine task needs it: its alpha mask and where it lies.
 
     ``mask`` is uint8 (h, w) (the piece's alpha), covering the rect ``(x, y, w, h)`` of the
-    image; the rect lies inside the image.
+    image; the rect lies inside the image. ``identity`` (0–1): how much of the piece a refine must
+    keep — at 1 its interior stays as pasted and only its edge, shadow and light change; at 0 a
+    refine may repaint it.
     """
 
     mask: np.ndarray
     x: int
     y: int
     name: str = "Piece"
+    identity: float = DEFAULT_IDENTITY
 
     def __post_init__(self) -> None:
         m = self.mask
@@ -125,6 +131,10 @@ class Piece:
         object.__setattr__(self, "mask", _frozen(m))
         object.__setattr__(self, "x", int(self.x))
         object.__setattr__(self, "y", int(self.y))
+        ident = float(self.identity)
+        if not 0.0 <= ident <= 1.0:  # (NaN fails too)
+            raise InvalidRequest(f"piece {self.name!r}: its identity must be between 0 and 1, not {self.identity!r}")
+        object.__setattr__(self, "identity", ident)
 
     @property
     def rect(self) -> tuple[int, int, int, int]:

@@ -28,7 +28,16 @@ from canvas.document import MAX_SIDE, Document
 from canvas.errors import CanvasError, ImageImportError, OraError
 from canvas.geometry import Rect, union_all
 from canvas.imageio import MAX_PIXELS, check_size, decode_png
-from canvas.layers import AnnotationLayer, Layer, PieceLayer, PixelLayer, Reference, Transform, piece_rect
+from canvas.layers import (
+    DEFAULT_IDENTITY,
+    AnnotationLayer,
+    Layer,
+    PieceLayer,
+    PixelLayer,
+    Reference,
+    Transform,
+    piece_rect,
+)
 from canvas.marks import Mark
 from canvas.ora.spec import MIMETYPE, qname
 
@@ -247,7 +256,10 @@ def _build_layer(el: ET.Element, vis_in: bool, op_in: float, reader: _Reader, se
                 tf = Transform.from_dict(raw_tf)
             except (ValueError, TypeError, AttributeError, OverflowError) as exc:
                 raise reader.fail(f"piece {name!r} has an unreadable transform ({_short(exc)})") from None
-            layer: Layer = PieceLayer(original, tf, **common)
+            identity = _float(el.get(qname("identity")), DEFAULT_IDENTITY, f"the identity of piece {name!r}", reader)
+            if not 0.0 <= identity <= 1.0:
+                raise reader.fail(f"piece {name!r} has an identity of {identity:g}; it must be between 0 and 1")
+            layer: Layer = PieceLayer(original, tf, identity=identity, **common)
             reader._count(piece_rect(original.shape[1], original.shape[0], tf).area)  # what it renders to
         elif kind == "annotation":
             raw = reader.json(reader.member(el.get(qname("marks")), "marks"))

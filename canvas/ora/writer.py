@@ -92,6 +92,7 @@ class FrozenDocument:
                 self._add(orig, layer.original, (layer, "original", 0), False)
                 attrs[qname("original")] = orig
                 attrs[qname("transform")] = json.dumps(layer.transform.to_dict())
+                attrs[qname("identity")] = f"{layer.identity:.4g}"
             elif isinstance(layer, AnnotationLayer):
                 member = f"akapen/marks/{layer.id}.json"
                 self.json[member] = json.dumps([m.to_dict() for m in layer.marks], sort_keys=True)

@@ -59,7 +59,7 @@ def collage_pieces(document: Document, rect: Rect) -> list[Piece]:
         if lyr.opacity < 1.0:
             alpha = (alpha.astype(np.float32) * lyr.opacity + 0.5).astype(np.uint8)
         if alpha.any():
-            out.append(Piece(alpha.copy(), inner.x - rect.x, inner.y - rect.y, lyr.name))
+            out.append(Piece(alpha.copy(), inner.x - rect.x, inner.y - rect.y, lyr.name, lyr.identity))
     return out
 
 
@@ -191,6 +191,7 @@ def provenance(request: EditRequest, result: EditResult, index: int = 0) -> dict
         "timings": {k: round(float(v), 4) for k, v in result.timings.items()},
         "warnings": list(result.warnings),
         "notes": list(result.notes),
+        "pieces": [{"name": p.name, "identity": round(p.identity, 4)} for p in request.pieces],
         "created": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
     }
 

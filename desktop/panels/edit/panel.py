@@ -39,7 +39,7 @@ from desktop.panels.edit.workflow import WorkflowPart
 from inference import registry
 from inference.comfyui import WORKFLOW_BACKEND
 from inference.errors import InferenceError
-from inference.presets import Preset, first_blank, presets
+from inference.presets import Preset, first_blank, model_params, presets
 
 
 class EditPanel(WorkflowPart, ReferencesPart, LorasPart, RunningPart, QWidget):
@@ -279,7 +279,7 @@ class EditPanel(WorkflowPart, ReferencesPart, LorasPart, RunningPart, QWidget):
             if p.classical_task is None or (caps.tasks and p.classical_task not in caps.tasks):
                 return None, {}, f"{info.label} cannot do “{p.label}”; choose a model backend"
             return p.classical_task, dict(p.classical_params), None
-        return None, {}, None
+        return None, model_params(p), None
 
     def why_not_runnable(self) -> str | None:
         info = self.backend_info()

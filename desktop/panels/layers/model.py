@@ -177,6 +177,8 @@ class LayerListModel(QAbstractListModel):
         if role == Qt.ItemDataRole.ToolTipRole:
             kind = {"annotation": "annotation (vector marks)", "piece": "collage piece"}.get(layer.kind, layer.kind)
             tip = f"{layer.name}\n{kind} layer · role: {layer.role}\nopacity {round(layer.opacity * 100)} % · {BLEND_LABELS.get(layer.blend, layer.blend)}"
+            if layer.kind == "piece":
+                tip += f"\nidentity {round(layer.identity * 100)} % (how much of it Refine collage keeps)"
             if layer.locked:
                 tip += "\nlocked"
             return tip

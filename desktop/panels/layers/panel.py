@@ -24,7 +24,7 @@ from PySide6.QtWidgets import (
 
 from canvas.blend import BLEND_MODES
 from canvas.errors import CanvasError
-from canvas.layers import ROLES, Layer
+from canvas.layers import ROLES, Layer, PieceLayer
 from desktop.bridge import DocumentBridge, rewire
 from desktop.panels.layers.delegate import ROW_H, LayerDelegate
 from desktop.panels.layers.list_view import LayerListView
@@ -85,13 +85,14 @@ class LayersPanel(QWidget):
         self.role_combo.setToolTip(
             "Content: part of the image being edited · Annotation: instructions for the model, "
             "never in the output · Reference: an extra input image, not composited")
-        self.opacity_slider = QSlider(Qt.Orientation.Horizontal)
-        self.opacity_slider.setRange(0, 100)
-        self.opacity_slider.setToolTip("Opacity of the active layer")
-        self.opacity_spin = QSpinBox()
-        self.opacity_spin.setRange(0, 100)
-        self.opacity_spin.setSuffix(" %")
-        self.opacity_spin.setKeyboardTracking(False)
+        self.opacity_slider, self.opacity_spin, op = _percent_pair(
+            "Opacity of the active layer", lambda v: self._set_active_prop(opacity=v / 100.0))
+        self.identity_slider, self.identity_spin, ident = _percent_pair(
+            "Identity of the active collage piece: how much of it Refine collage must keep. 100 % keeps its "
+            "interior as pasted (only its edge, shadow and light change); 0 % lets the model repaint it",
+            lambda v: self._set_active_prop(identity=v / 100.0))
+        self.identity_label = QLabel("Identity")
+        self.identity_label.setToolTip(self.identity_slider.toolTip())
 
         grid = QGridLayout()
         grid.setContentsMargins(4, 2, 4, 2)
@@ -102,11 +103,9 @@ class LayersPanel(QWidget):
         grid.addWidget(QLabel("Role"), 0, 2)
         grid.addWidget(self.role_combo, 0, 3)
         grid.addWidget(QLabel("Opacity"), 1, 0)
-        op = QHBoxLayout()
-        op.setSpacing(6)
-        op.addWidget(self.opacity_slider, 1)
-        op.addWidget(self.opacity_spin)
         grid.addLayout(op, 1, 1, 1, 3)
+        grid.addWidget(self.identity_label, 2, 0)  # shown for collage pieces only
+        grid.addLayout(ident, 2, 1, 1, 3)
         grid.setColumnStretch(1, 3)
         grid.setColumnStretch(3, 2)
 
@@ -181,8 +180,6 @@ class LayersPanel(QWidget):
         # --- wiring ---
         self.blend_combo.activated.connect(self._blend_chosen)
         self.role_combo.activated.connect(self._role_chosen)
-        self.opacity_slider.valueChanged.connect(self._opacity_from_slider)
-        self.opacity_spin.valueChanged.connect(self._opacity_from_spin)
         self.model: LayerListModel | None = None
         self._attach(bridge)
 
@@ -320,9 +317,14 @@ class LayersPanel(QWidget):
         layer = self.active_layer()
         doc = self.document
         has = layer is not None
-        for w in (self.blend_combo, self.role_combo, self.opacity_slider, self.opacity_spin):
+        piece = isinstance(layer, PieceLayer)
+        controls = (self.blend_combo, self.role_combo, self.opacity_slider, self.opacity_spin,
+                    self.identity_slider, self.identity_spin)
+        for w in controls:
             w.setEnabled(has)
             w.blockSignals(True)
+        for w in (self.identity_label, self.identity_slider, self.identity_spin):
+            w.setVisible(piece)
         try:
             if has:
                 self.blend_combo.setCurrentIndex(max(0, self.blend_combo.findData(layer.blend)))
@@ -330,8 +332,12 @@ class LayersPanel(QWidget):
                 v = round(layer.opacity * 100)
                 self.opacity_slider.setValue(v)
                 self.opacity_spin.setValue(v)
+            if piece:
+                v = round(layer.identity * 100)
+                self.identity_slider.setValue(v)
+                self.identity_spin.setValue(v)
         finally:
-            for w in (self.blend_combo, self.role_combo, self.opacity_slider, self.opacity_spin):
+            for w in controls:
                 w.blockSignals(False)
         i = doc.index_of(layer.id) if has else -1
         n = len(doc.layers)
@@ -354,18 +360,6 @@ class LayersPanel(QWidget):
     def _role_chosen(self, i: int) -> None:
         self._set_active_prop(role=self.role_combo.itemData(i))
 
-    def _opacity_from_slider(self, v: int) -> None:
-        self.opacity_spin.blockSignals(True)
-        self.opacity_spin.setValue(v)
-        self.opacity_spin.blockSignals(False)
-        self._set_active_prop(opacity=v / 100.0)
-
-    def _opacity_from_spin(self, v: int) -> None:
-        self.opacity_slider.blockSignals(True)
-        self.opacity_slider.setValue(v)
-        self.opacity_slider.blockSignals(False)
-        self._set_active_prop(opacity=v / 100.0)
-
     # --- lifetime ------------------------------------------------------------------------------
     def rename_active(self) -> None:
         """Open the inline name editor on the active layer (for a menu entry or F2)."""
@@ -378,3 +372,29 @@ class LayersPanel(QWidget):
         if dpr != self.model.dpr:
             self.model.dpr = dpr
         super().showEvent(event)
+
+
+def _percent_pair(tip: str, changed) -> tuple[QSlider, QSpinBox, QHBoxLayout]:
+    """A 0–100 % slider and spin box that follow each other; ``changed(value)`` once per change."""
+    slider = QSlider(Qt.Orientation.Horizontal)
+    slider.setRange(0, 100)
+    slider.setToolTip(tip)
+    spin = QSpinBox()
+    spin.setRange(0, 100)
+    spin.setSuffix(" %")
+    spin.setKeyboardTracking(False)
+    spin.setToolTip(tip)
+
+    def follow(other, v: int) -> None:
+        other.blockSignals(True)
+        other.setValue(v)
+        other.blockSignals(False)
+        changed(v)
+
+    slider.valueChanged.connect(lambda v: follow(spin, v))
+    spin.valueChanged.connect(lambda v: follow(slider, v))
+    row = QHBoxLayout()
+    row.setSpacing(6)
+    row.addWidget(slider, 1)
+    row.addWidget(spin)
+    return slider, spin, row

@@ -483,3 +483,19 @@ def test_empty_document(qtbot):
     p.delete_action.trigger()
     assert empty.layers == () and br.active_id == "" and p.model.rowCount() == 0
     br.close()
+
+
+def test_a_piece_has_an_identity_slider_whose_drag_is_one_undo_step(panel, bridge, doc, qtbot):
+    piece = layer_named(doc, "Piece")
+    bridge.set_active(layer_named(doc, "Photo").id)
+    assert not panel.identity_slider.isVisibleTo(panel)  # only collage pieces have one
+    bridge.set_active(piece.id)
+    assert panel.identity_slider.isVisibleTo(panel) and panel.identity_label.isVisibleTo(panel)
+    assert panel.identity_slider.value() == 85 and panel.identity_spin.value() == 85  # the default: high
+    steps = doc.history.index
+    _slider_drag(qtbot, panel.identity_slider, [70, 55, 40, 30])
+    assert 0.2 <= piece.identity <= 0.4 and panel.identity_spin.value() == round(piece.identity * 100)
+    assert doc.history.index == steps + 1 and doc.history.undo_label.startswith("Identity")
+    assert "identity" in panel.model.data(panel.model.index(panel.model.row_of(piece.id)), Qt.ItemDataRole.ToolTipRole)
+    doc.undo()
+    assert piece.identity == pytest.approx(0.85) and panel.identity_slider.value() == 85
