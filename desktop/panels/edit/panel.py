@@ -28,9 +28,11 @@ from PySide6.QtWidgets import (
 )
 
 from canvas.errors import CanvasError
+from canvas.layers import PieceLayer
 from desktop.bridge import rewire
 from desktop.headless.edit_request import build_request
 from desktop.jobs import JobRunner
+from desktop.panels.edit.cutout_hint import CutoutHint
 from desktop.panels.edit.loras import LorasPart
 from desktop.panels.edit.marks_options import MarksOptions
 from desktop.panels.edit.references import ReferencesPart
@@ -55,6 +57,7 @@ class EditPanel(WorkflowPart, ReferencesPart, LorasPart, RunningPart, QWidget):
     resultInserted = Signal(str)  # layer id
     previewChanged = Signal(object, object)  # RGBA picture so far and its (x, y, w, h), or None, None
     pairOffered = Signal(object, object, str)  # before, after (RGBA), instruction: a result as a training pair
+    cutOutRequested = Signal(list)  # piece layer ids: Refine collage's offer to cut them out first
 
     def __init__(self, bridge, runner: JobRunner, parent: QWidget | None = None, result_saver=None) -> None:
         super().__init__(parent)
@@ -87,6 +90,8 @@ class EditPanel(WorkflowPart, ReferencesPart, LorasPart, RunningPart, QWidget):
         self.backend_reason = QLabel()
         self.backend_reason.setWordWrap(True)
         self.backend_reason.setStyleSheet("color: #a05a00;")
+        self.cutout_hint = CutoutHint()
+        self.cutout_hint.cutOutRequested.connect(self.cutOutRequested)
 
         ref_buttons = self._build_references()
 
@@ -139,6 +144,7 @@ class EditPanel(WorkflowPart, ReferencesPart, LorasPart, RunningPart, QWidget):
         lay = QVBoxLayout(self)
         lay.addLayout(top)
         lay.addWidget(self.backend_reason)
+        lay.addWidget(self.cutout_hint)
         lay.addWidget(QLabel("Instruction"))
         lay.addWidget(self.instruction)
         lay.addLayout(form)
@@ -185,7 +191,14 @@ class EditPanel(WorkflowPart, ReferencesPart, LorasPart, RunningPart, QWidget):
 
     def _bridge_slots(self):
         return (("referencesChanged", self._refresh_references), ("layersChanged", self._refresh_references),
-                ("selectionChanged", self._update_state))
+                ("selectionChanged", self._update_state), ("layersChanged", self._refresh_cutout_hint),
+                ("layerChanged", self._refresh_cutout_hint))
+
+    def _refresh_cutout_hint(self, layer_id: str | None = None) -> None:
+        if layer_id and not any(la.id == layer_id and isinstance(la, PieceLayer) for la in self.document.layers):
+            return  # a brush dab on a pixel layer changes no piece
+        p = self.preset()
+        self.cutout_hint.refresh(self.document, p is not None and p.id == "refine-collage")
 
     @property
     def document(self):
@@ -235,6 +248,7 @@ class EditPanel(WorkflowPart, ReferencesPart, LorasPart, RunningPart, QWidget):
                 cursor.setPosition(m.end(), QTextCursor.MoveMode.KeepAnchor)
                 self.instruction.setTextCursor(cursor)
             self.marks_box.set_use(p.annotation_use)
+        self._refresh_cutout_hint()
         self._update_state()
 
     def _blank_pending(self) -> bool:
