@@ -80,6 +80,10 @@ class Backend:
     label: ClassVar[str] = ""
     capabilities: ClassVar[Capabilities] = Capabilities()
     result_kind: ClassVar[str] = "variations"  # "layers" for backends that split an image into layers
+    # what a run occupies: jobs on one resource queue, jobs on different ones may run at the same time
+    # ("cpu": this computer's processor; "gpu": the in-process model on the local device; "comfyui": the
+    # ComfyUI servers; "api:NAME": a remote API)
+    resource: ClassVar[str] = "cpu"
 
     @property
     def model(self) -> str:

@@ -113,26 +113,58 @@ def _variation_path(out: Path, i: int) -> Path:
 def cmd_edit(args) -> int:
     import time
 
-    import numpy as np
-
     from canvas.errors import CanvasError
-    from desktop.headless.edit_request import build_request
-    from inference import registry
-    from inference.presets import first_blank, resolve_task
-    from inference.region import composite_over
 
     out = Path(args.output)
     if out.suffix.lower() not in (".png", ".jpg", ".jpeg"):
         raise CanvasError(f"{args.output}: write .png or .jpg")
+    if not out.resolve().parent.is_dir():  # said before a long run, not after it
+        raise CanvasError(f"{args.output}: the folder {out.resolve().parent} does not exist")
     _load_servers()
+    names = list(dict.fromkeys(args.backend or ()))
+    if len(names) > 1:  # one instruction, several backends side by side
+        from desktop.headless.compare_command import cmd_compare
+
+        return cmd_compare(args, names, out)
+    backend = _pick_backend(args, names[0] if names else None)
+    doc = _load(args.input)
+    request = _prepare(args, backend, doc)
+    t0 = time.perf_counter()
+    result = _run_with_progress(backend, request)
+    elapsed = time.perf_counter() - t0
+    written = write_result(out, request, result)
+    what = request.task or "instruction"
+    x, y, w, h = result.rect
+    phases = ", ".join(f"{k} {v:.2f} s" for k, v in result.timings.items())
+    print(f"{result.backend} ({result.model}) · {what}: edited {w}×{h}+{x}+{y} of {request.width}×{request.height} "
+          f"in {elapsed:.2f} s ({phases})")
+    if result.instruction_used:
+        print(f"instruction: {result.instruction_used}")
+    for s in result.seeds:
+        if s is not None:
+            print(f"seed: {s}")
+    for note in result.notes:
+        print(f"note: {note}")
+    for warning in result.warnings:
+        print(f"warning: {warning}")
+    for path in written:
+        print(f"wrote {path}")
+    return 0
+
+
+def _pick_backend(args, name: str | None):
+    """The backend ``akapen edit`` runs: --server/--workflow, --model, a name, or the first available;
+    BackendUnavailable (with the reason) when it cannot run here."""
+    from inference import registry
+
     if args.server or args.workflow:
-        backend = _comfy_backend(args)
+        backend = _comfy_backend(args, name)
     elif args.model:
         from inference.diffusion import backend_for_model
 
-        backend = backend_for_model(args.model, args.backend, memory_mode=args.memory_mode)
-    elif args.backend:
-        backend = registry.get(args.backend)
+        backend = backend_for_model(args.model, name, memory_mode=args.memory_mode)
+    elif name:
+        backend = registry.get(name)
     else:
         backend = registry.default_backend()
     ok, reason = backend.availability()
@@ -140,6 +172,17 @@ def cmd_edit(args) -> int:
         from inference.errors import BackendUnavailable
 
         raise BackendUnavailable(f"the {backend.name} backend is not available: {reason}")
+    return backend
+
+
+def _prepare(args, backend, doc):
+    """The request for ``backend`` from the command line's options and the loaded document."""
+    import numpy as np
+
+    from canvas.errors import CanvasError
+    from desktop.headless.edit_request import build_request
+    from inference.presets import first_blank, resolve_task
+
     caps = backend.capabilities
     task, params, preset = (None, {}, None)
     if args.task:
@@ -159,7 +202,6 @@ def cmd_edit(args) -> int:
         params["workflow"] = str(Path(args.workflow).resolve())
     if args.image_input:
         params["workflow_images"] = {k: str(v) for k, v in args.image_input}
-    doc = _load(args.input)
     mask = None
     if args.mask:
         m = read_image(args.mask)
@@ -182,39 +224,26 @@ def cmd_edit(args) -> int:
     if len(request.references) < len(refs) + len(doc.references):
         print(f"akapen: note: the {backend.name} backend takes {caps.max_references} reference image(s); "
               "the rest were left out", file=sys.stderr)
-    t0 = time.perf_counter()
-    result = _run_with_progress(backend, request)
-    elapsed = time.perf_counter() - t0
-    base = request.image
+    return request
+
+
+def write_result(out: Path, request, result) -> list[Path]:
+    """Every variation of ``result`` over the picture: OUT, OUT-2, … (all of them or none)."""
+    from inference.region import composite_over
+
     written: list[Path] = []
     try:
         for i in range(len(result.images)):
             img = result.images[i]
-            full = img if result.scale != 1.0 else composite_over(base, img, result.rect)
+            full = img if result.scale != 1.0 else composite_over(request.image, img, result.rect)
             path = _variation_path(out, i)
             write_image(path, full)
             written.append(path)
-    except KeyboardInterrupt:  # all the variations or none
+    except BaseException:  # a full disk or Ctrl+C: all the variations or none
         for p in written:
             p.unlink(missing_ok=True)
         raise
-    what = request.task or "instruction"
-    x, y, w, h = result.rect
-    phases = ", ".join(f"{k} {v:.2f} s" for k, v in result.timings.items())
-    print(f"{result.backend} ({result.model}) · {what}: edited {w}×{h}+{x}+{y} of {request.width}×{request.height} "
-          f"in {elapsed:.2f} s ({phases})")
-    if result.instruction_used:
-        print(f"instruction: {result.instruction_used}")
-    for s in result.seeds:
-        if s is not None:
-            print(f"seed: {s}")
-    for note in result.notes:
-        print(f"note: {note}")
-    for warning in result.warnings:
-        print(f"warning: {warning}")
-    for path in written:
-        print(f"wrote {path}")
-    return 0
+    return written
 
 
 def _run_with_progress(backend, request):
@@ -241,7 +270,7 @@ def _load_servers() -> None:
         print(f"akapen: note: {store.problem}", file=sys.stderr)
 
 
-def _comfy_backend(args):
+def _comfy_backend(args, backend: str | None = None):
     """--server URL / --workflow FILE: a ComfyUI backend on these servers (or the stored ones)."""
     import os
 
@@ -256,10 +285,10 @@ def _comfy_backend(args):
         if s.warning():
             print(f"akapen: warning: {s.warning()}", file=sys.stderr)
     if args.workflow:
-        if args.backend not in (None, "comfyui-workflow"):
+        if backend not in (None, "comfyui-workflow"):
             raise InvalidRequest("--workflow runs your workflow; leave --backend out")
         return ComfyWorkflowBackend(targets)
-    name = args.backend or "comfyui-kontext"
+    name = backend or "comfyui-kontext"
     family = name.removeprefix("comfyui-")
     if family not in FAMILY_BACKENDS:
         raise InvalidRequest(f"--server takes a ComfyUI backend: --workflow FILE.json or --backend one of "
@@ -376,7 +405,9 @@ def build_parser() -> argparse.ArgumentParser:
     pe.add_argument("input", help="image (.png, .jpg) or document (.ora)")
     pe.add_argument("instruction", nargs="?", default="", help="what to do (backends that read text)")
     pe.add_argument("-o", "--output", required=True, help="output image; variations go to OUT-2.png, ...")
-    pe.add_argument("--backend", help="backend name (see `akapen backends`); default: the first available")
+    pe.add_argument("--backend", action="append", metavar="NAME",
+                    help="backend name (see `akapen backends`); default: the first available. Give it twice or "
+                    "more to compare: OUT-NAME.png per backend, run at the same time where they can")
     pe.add_argument("--task", help="a task of the backend (classical: refine-collage, remove, stylise, "
                     "replace-background) or a preset id from resources/presets.json")
     pe.add_argument("--ref", action="append", metavar="FILE", help="a reference image (repeatable)")

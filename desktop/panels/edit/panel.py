@@ -32,6 +32,7 @@ from canvas.layers import PieceLayer
 from desktop.bridge import rewire
 from desktop.headless.edit_request import build_request
 from desktop.jobs import JobRunner
+from desktop.panels.edit.compare import ComparePart
 from desktop.panels.edit.cutout_hint import CutoutHint
 from desktop.panels.edit.loras import LorasPart
 from desktop.panels.edit.marks_options import MarksOptions
@@ -44,7 +45,7 @@ from inference.errors import InferenceError
 from inference.presets import Preset, first_blank, model_params, presets
 
 
-class EditPanel(WorkflowPart, ReferencesPart, LorasPart, RunningPart, QWidget):
+class EditPanel(WorkflowPart, ReferencesPart, LorasPart, ComparePart, RunningPart, QWidget):
     """``EditPanel(bridge, runner, parent=None, result_saver=None)``.
 
     ``result_saver(request, result)`` is called with every result before it is shown (the
@@ -85,6 +86,7 @@ class EditPanel(WorkflowPart, ReferencesPart, LorasPart, RunningPart, QWidget):
 
         self.backend_combo = QComboBox()
         self.backend_combo.currentIndexChanged.connect(self._update_state)
+        self.backend_combo.currentIndexChanged.connect(lambda *_: hasattr(self, "compare_menu") and self._compare_changed())
         self.refresh_backends()
         self._build_workflow()  # "your ComfyUI workflow": the file, and where each of its image inputs comes from
         self.backend_reason = QLabel()
@@ -121,9 +123,13 @@ class EditPanel(WorkflowPart, ReferencesPart, LorasPart, RunningPart, QWidget):
         self.variations = QSpinBox()
         self.variations.setRange(1, 8)
         self._build_running()
+        self._build_compare()
 
         top = QFormLayout()
-        top.addRow("Backend", self.backend_combo)
+        backend_row = QHBoxLayout()
+        backend_row.addWidget(self.backend_combo, 1)
+        backend_row.addWidget(self.compare_button)
+        top.addRow("Backend", backend_row)
         top.addRow("Workflow", self.workflow_row)
         top.addRow(self.workflow_note)  # the image inputs' rows go just above this line
         top.addRow("Task", self.preset_combo)
@@ -164,7 +170,10 @@ class EditPanel(WorkflowPart, ReferencesPart, LorasPart, RunningPart, QWidget):
         lay.addWidget(QLabel("Results"))
         lay.addWidget(self.results)
         lay.addWidget(self.result_note)
-        lay.addWidget(self.use_button)
+        use_row = QHBoxLayout()
+        use_row.addWidget(self.use_button, 1)
+        use_row.addWidget(self.insert_all_button)
+        lay.addLayout(use_row)
         lay.addStretch(1)
 
         runner.jobProgress.connect(self._on_progress)
@@ -345,9 +354,14 @@ class EditPanel(WorkflowPart, ReferencesPart, LorasPart, RunningPart, QWidget):
         self.use_button.setEnabled(self.results.currentRow() >= 0)
 
     # --- the request ---------------------------------------------------------------------------------
-    def build(self):
-        """The request for the current settings and the backend to run it (raises typed errors)."""
-        info = self.backend_info()
+    def build(self, info=None, seed: int | None = None):
+        """The request for the current settings and the backend to run it (raises typed errors).
+
+        ``info``: another backend than the chosen one (Compare): it reads the marks its family's
+        default way and takes no LoRAs (both are chosen per family). ``seed``: the seed to use
+        (Compare gives every backend the same one)."""
+        chosen = info is None or info.name == self.backend_combo.currentData()
+        info = info or self.backend_info()
         backend = registry.get(info.name)
         task, params, why = self._task_for_backend(info)
         if why:
@@ -355,16 +369,17 @@ class EditPanel(WorkflowPart, ReferencesPart, LorasPart, RunningPart, QWidget):
         if info.name == WORKFLOW_BACKEND:
             params.update(self.workflow_params())
         use = self.marks_box.use()
-        seed = random.randrange(2**31) if self.random_seed.isChecked() else self.seed.value()
+        if seed is None:
+            seed = random.randrange(2**31) if self.random_seed.isChecked() else self.seed.value()
         if info.capabilities is not None and not info.capabilities.seeded:
             seed = None
         request = build_request(
             self.document, "" if self._workflow_without_prompt(info) else self.instruction.toPlainText(), task,
             info.capabilities,
             region=self.region_combo.currentData(), annotation_use=use, seed=seed,
-            mark_strategy=self.marks_box.strategy(), align=self.marks_box.aligns(),
+            mark_strategy=self.marks_box.strategy() if chosen else None, align=self.marks_box.aligns(),
             steps=self.steps.value() or None, guidance=self.guidance.value() or None,
             variations=min(self.variations.value(), info.capabilities.max_variations if info.capabilities else 16),
-            params=params, loras=self.selected_loras() if self._backend_takes_loras(backend) else (),
+            params=params, loras=self.selected_loras() if chosen and self._backend_takes_loras(backend) else (),
         )
         return backend, request
