@@ -11,7 +11,7 @@ from __future__ import annotations
 import itertools
 import random
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QSize, Qt
 from PySide6.QtGui import QAction, QColor, QIcon, QPainter, QPixmap
 from PySide6.QtWidgets import QListWidgetItem, QMenu, QPushButton, QToolButton
 
@@ -21,6 +21,17 @@ from inference import registry
 from inference.errors import InferenceError
 
 _groups = itertools.count(1)
+
+
+class _StayOpenMenu(QMenu):
+    """A menu of check boxes that stays open while the user ticks several."""
+
+    def mouseReleaseEvent(self, event) -> None:  # noqa: N802 - Qt's name
+        a = self.activeAction()
+        if a is not None and a.isEnabled() and a.isCheckable():
+            a.trigger()
+            return
+        super().mouseReleaseEvent(event)
 
 
 def failed_icon(size: int = 88) -> QIcon:
@@ -44,7 +55,8 @@ class ComparePart:
         self.compare_button.setText("Compare ▾")
         self.compare_button.setToolTip("Run the same edit on more backends at once and see the results side by side")
         self.compare_button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
-        self.compare_menu = QMenu(self.compare_button)
+        self.compare_button.setStyleSheet("QToolButton::menu-indicator { image: none; width: 0px; }")
+        self.compare_menu = _StayOpenMenu(self.compare_button)
         self.compare_menu.setToolTipsVisible(True)
         self.compare_button.setMenu(self.compare_menu)
         self.compare_menu.aboutToShow.connect(self._fill_compare_menu)
@@ -62,9 +74,12 @@ class ComparePart:
     def _fill_compare_menu(self) -> None:
         self.compare_menu.clear()
         current = self.backend_combo.currentData()
-        for info in registry.list_backends():
-            if info.name == current:
-                continue
+        infos = [i for i in registry.list_backends() if i.name != current]
+        ready = [i for i in infos if i.available]
+        waiting = [i for i in infos if not i.available]
+        for info in ready + waiting:  # what can run first, then (greyed) the rest with why not as the tip
+            if info is (waiting[0] if waiting else None) and ready:
+                self.compare_menu.addSeparator()
             a = QAction(info.label if info.available else f"{info.label} — not available", self.compare_menu)
             a.setCheckable(True)
             a.setChecked(info.name in self._compare)
@@ -96,7 +111,7 @@ class ComparePart:
 
     def _compare_changed(self) -> None:
         n = len(self.compared())
-        self.compare_button.setText(f"Compare ({n}) ▾" if n > 1 else "Compare ▾")
+        self.compare_button.setText(f"Compare +{n - 1} ▾" if n > 1 else "Compare ▾")
         self.run_button.setText(f"Run on {n} backends" if n > 1 else "Run")
         self._update_state()
 
@@ -126,7 +141,15 @@ class ComparePart:
         self._update_state()
         return jobs
 
+    def _compare_strip(self) -> None:
+        """Room under each thumbnail for its backend, seed and time (three lines)."""
+        if self.results.gridSize().height() < 150:
+            self.results.setWordWrap(True)
+            self.results.setGridSize(QSize(120, 150))
+            self.results.setFixedHeight(172)
+
     def _add_failure(self, group: int, label: str, message: str) -> None:
+        self._compare_strip()
         item = QListWidgetItem(failed_icon(), f"{label}\nfailed")
         item.setToolTip(f"{label} failed: {message}")
         self.results.addItem(item)

@@ -138,6 +138,7 @@ class EditPanel(WorkflowPart, ReferencesPart, LorasPart, ComparePart, RunningPar
             # long backend names must not force the dock wide: the full text is in the popup
             combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
             combo.setMinimumContentsLength(12)
+        self.backend_combo.setMinimumContentsLength(9)  # room for Compare beside it in a narrow dock
         form = QFormLayout()
         form.addRow("Region", self.region_combo)
         form.addRow("Seed", seed_row)

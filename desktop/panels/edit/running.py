@@ -126,9 +126,11 @@ class RunningPart:
             return
         first = self.results.count()
         group = self._job_group.pop(job_id, None)
+        if group is not None:
+            self._compare_strip()
         for i, img in enumerate(result.images):
             seed = result.seeds[i] if i < len(result.seeds) else None
-            text = f"{result.backend}\n{'seed ' + str(seed) if seed is not None else 'no seed'} · {result.duration:.1f} s" \
+            text = f"{result.backend}\n{'seed ' + str(seed) if seed is not None else 'no seed'}\n{result.duration:.1f} s" \
                 if group is not None else f"{i + 1}"
             item = QListWidgetItem(QIcon(thumbnail(img, 88)), text)
             notes = _notes_for(result, i)
@@ -140,7 +142,9 @@ class RunningPart:
         for w in result.warnings:
             self.statusMessage.emit(w)
         if group is not None:  # a comparison: the user picks (or inserts all) when they are in
-            self.results.setCurrentRow(first)
+            row = self.results.currentRow()
+            if not (0 <= row < len(self._result_groups) and self._result_groups[row] == group):
+                self.results.setCurrentRow(first)  # the comparison's first result stays the chosen one
             self._compare_progress(group)
         elif len(result.images) == 1 or result.kind == "layers":
             self.insert_result(first)  # a split into layers inserts all of its layers at once
