@@ -151,7 +151,7 @@ class NanoBananaBackend(Backend):
         return text
 
     def edit(self, request: EditRequest, reporter: Reporter):
-        reporter.phase("prepare request")
+        reporter.phase("encode")
         key = self.key()
         if not key:
             raise KeyMissing(f"the {self.name} backend is not available: {no_key_reason()}")
