@@ -87,8 +87,13 @@ class GeminiStore:
     returns the defaults and says why in ``problem``."""
 
     def __init__(self, path: str | Path | None = None) -> None:
-        self.path = Path(path) if path is not None else config_dir() / "gemini.json"
+        self._path = Path(path) if path is not None else None
         self.problem = ""
+
+    @property
+    def path(self) -> Path:
+        """The file (without one given: in the configuration folder as it is now)."""
+        return self._path if self._path is not None else config_dir() / "gemini.json"
 
     def load(self) -> GeminiSettings:
         self.problem = ""
