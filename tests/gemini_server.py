@@ -41,6 +41,7 @@ class Seen:
     headers: dict
     body: dict
     answered: threading.Event = field(default_factory=threading.Event)
+    seconds: float = 0.0  # the stand-in's own time on it (reading the picture, answering)
 
 
 def png(rgb: np.ndarray) -> bytes:
@@ -147,6 +148,7 @@ class GeminiServer:
                 path, _, query = self.path.partition("?")
                 n = int(self.headers.get("Content-Length") or 0)
                 raw = self.rfile.read(n)
+                t0 = time.perf_counter()
                 try:
                     body = json.loads(raw)
                 except ValueError:
@@ -168,6 +170,7 @@ class GeminiServer:
                         time.sleep(queued.delay)
                     out = queued.body if queued.body is not None else server.default_answer(body)
                     self._send(queued.status, out, queued.headers)
+                seen.seconds = time.perf_counter() - t0 - queued.delay
                 seen.answered.set()
 
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
