@@ -279,3 +279,38 @@ def test_a_second_variation_is_a_second_call(gemini_env):
     assert len(res.images) == 2 and len(gemini_env.requests) == 2
     assert res.images[1][..., :3].max() == 0
     assert any(n.startswith("result 1: the model said") for n in res.notes)
+
+
+def test_without_the_sdk_the_backend_is_not_available_and_says_why(gemini_env, monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "google.genai", None)  # as if google-genai were not installed
+    ok, reason = NanoBananaBackend().availability()
+    assert not ok and "google-genai" in reason and "pip install google-genai" in reason
+
+
+def test_listing_the_backends_does_not_import_the_sdk():
+    import subprocess
+    import sys
+
+    code = ("import sys; from inference import registry; rows = registry.list_backends(); "
+            "print(any(r.name == 'nano-banana' for r in rows), 'google.genai' in sys.modules)")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert r.stdout.split() == ["True", "False"], r.stderr
+
+
+def test_the_marks_as_image_2_are_named_by_their_own_wording(gemini_env):
+    img = np.full((48, 64, 4), 180, np.uint8)
+    img[..., 3] = 255
+    overlay = np.zeros_like(img)
+    overlay[10:20, 10:20] = (230, 30, 30, 255)
+    mark = MarkData("rectangle", ((10, 10), (20, 20)), width=3, closed=True)
+    res = backend().run(request(image=img, marks=(mark,), annotation_overlay=overlay, mark_strategy="extra_image"))
+    parts = gemini_env.requests[0].body["contents"][0]["parts"]
+    assert len(parts) == 3  # the clean picture, the marked one, the text
+    clean = decode_inline(parts[0])[1]
+    marked = decode_inline(parts[1])[1]
+    assert tuple(clean[15, 15]) == (180, 180, 180) and tuple(marked[15, 15]) == (230, 30, 30)
+    text = parts[2]["text"]
+    assert "Image 2 is image 1 with red marks" in text and "reference “marks”" not in text
+    assert res.instruction_used == text
