@@ -189,7 +189,7 @@ class NanoBananaBackend(Backend):
             images.append(im)
             said_text = " ".join(answer.texts).strip()
             if said_text:
-                reporter.notes.append(f"{tag}the model said: “{gc._short(said_text)}”")
+                reporter.notes.append(f"{tag}the model said: “{gc.short(said_text)}”")
             if answer.usage_note():
                 reporter.notes.append(tag + answer.usage_note())
             reporter.advance()
@@ -225,13 +225,13 @@ class NanoBananaBackend(Backend):
         if answer.images:
             return answer.images[0][0]
         said = " ".join(answer.texts).strip()
-        quote = f" It said: “{gc._short(said)}”." if said else ""
+        quote = f" It said: “{gc.short(said)}”." if said else ""
         if answer.block_reason:
-            why = answer.block_reason + (f": {gc._short(answer.block_message)}" if answer.block_message else "")
+            why = answer.block_reason + (f": {gc.short(answer.block_message)}" if answer.block_message else "")
             raise Refused(f"Google refused the request ({why}); nothing was changed. Rephrase the instruction or "
                           f"use another picture.{quote}", answer.block_reason)
         if answer.finish_reason in REFUSAL_REASONS:
-            why = answer.finish_reason + (f": {gc._short(answer.finish_message)}" if answer.finish_message else "")
+            why = answer.finish_reason + (f": {gc.short(answer.finish_message)}" if answer.finish_message else "")
             raise Refused(f"the model refused to make the image ({why}); nothing was changed. Rephrase the "
                           f"instruction or use another picture.{quote}", answer.finish_reason)
         why = f" (finish reason {answer.finish_reason})" if answer.finish_reason and answer.finish_reason != "STOP" else ""

@@ -238,7 +238,7 @@ def call_in_thread(fn: Callable[[], object], cancel: CancelToken, poll: float = 
     return box["value"]
 
 
-def _short(text) -> str:
+def short(text) -> str:
     t = " ".join(str(text or "").split())
     return t if len(t) <= TEXT_LIMIT else t[:TEXT_LIMIT - 1] + "…"
 
@@ -304,7 +304,7 @@ def when(seconds: float | None) -> str:
 
 def quota_error(exc, model: str) -> QuotaExceeded:
     wait = retry_after(exc)
-    msg = _short(getattr(exc, "message", "") or "")
+    msg = short(getattr(exc, "message", "") or "")
     return QuotaExceeded(f"the Gemini API's quota or rate limit for {model} is reached (429"
                          f"{': ' + msg if msg else ''}); {when(wait)}", wait)
 
@@ -314,7 +314,7 @@ def translate(exc: BaseException, *, model: str, url: str, timeout: float) -> In
     if _is_api_error(exc):
         code = int(getattr(exc, "code", 0) or 0)
         status = str(getattr(exc, "status", "") or "")
-        msg = _short(getattr(exc, "message", "") or "")
+        msg = short(getattr(exc, "message", "") or "")
         said = f"{code}{' ' + status if status else ''}{': ' + msg if msg else ''}"
         low = msg.lower()
         if code in (401, 403) or "API_KEY_INVALID" in _reasons(exc) or (code == 400 and "api key" in low):
@@ -335,7 +335,7 @@ def translate(exc: BaseException, *, model: str, url: str, timeout: float) -> In
             return NetworkFailed(f"the Gemini API at {url} did not answer within {timeout:.0f} s; try again (image "
                                  "edits can take a minute when it is busy)")
         if isinstance(exc, transport.TransportError):
-            why = _short(str(exc)) or type(exc).__name__
+            why = short(str(exc)) or type(exc).__name__
             return NetworkFailed(f"cannot reach the Gemini API at {url} ({why}); check the network connection")
     return None
 

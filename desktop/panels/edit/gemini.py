@@ -89,6 +89,17 @@ class GeminiPart:
             return
         for w in (self.gemini_row, self.gemini_shape_row, self.gemini_note):
             top.setRowVisible(w, on)
+        self._gemini_controls(on)
+
+    def _gemini_controls(self, on: bool) -> None:
+        """Seed, steps and guidance mean nothing to the Gemini API: greyed while nano banana is chosen."""
+        if not hasattr(self, "guidance"):  # (not yet while the panel is built)
+            return
+        for w, what in ((self.random_seed, "no seed"), (self.steps, "no step count"), (self.guidance, "no guidance")):
+            w.setEnabled(not on)
+            w.setToolTip(f"The Gemini API takes {what}" if on else "")
+        self.seed.setEnabled(not on and not self.random_seed.isChecked())
+        self.seed.setToolTip("The Gemini API takes no seed: results are not reproducible" if on else "")
 
     def gemini_params(self) -> dict:
         out = {"model": self.gemini_model.currentData()}

@@ -43,8 +43,11 @@ def test_the_rows_say_the_picture_goes_to_google_and_there_is_no_seed(panel):
     assert panel.gemini_row.isVisible() and panel.gemini_note.isVisible()
     assert "Google" in panel.gemini_note.text() and "no seed" in panel.gemini_note.text()
     assert not panel.gemini_size.isEnabled()  # flash has no size option
+    assert not panel.seed.isEnabled() and not panel.random_seed.isEnabled() and not panel.steps.isEnabled()
+    assert "no seed" in panel.seed.toolTip()
     choose(panel.backend_combo, "classical")
     assert not panel.gemini_row.isVisible()
+    assert panel.random_seed.isEnabled() and panel.steps.isEnabled()
 
 
 def test_a_run_inserts_the_result_with_notes_in_its_provenance_and_no_key(qtbot, panel, gemini_env):
