@@ -108,9 +108,9 @@ class NanoBananaBackend(Backend):
         if problem:
             return Availability(False, problem)
         if not self._key:
-            key, source = keys.find_key(self.store)
+            key, why = keys.find_key(self.store)
             if not key:
-                return Availability(False, source if source.startswith(keys.ENV_KEY) else no_key_reason())
+                return Availability(False, no_key_reason() + (f" ({why})" if why else ""))
         try:
             url = keys.base_url()
         except InvalidRequest as exc:

@@ -145,14 +145,15 @@ def env_key() -> Secret:
 
 
 def find_key(store: GeminiStore | None = None) -> tuple[Secret, str]:
-    """(the key, where it came from: "GEMINI_API_KEY", the file, or "" when there is none)."""
+    """(the key, where it came from: "GEMINI_API_KEY" or the file) — or (no key, why: "" when none was
+    given, else what was wrong with the one in the environment or the file)."""
     raw = os.environ.get(ENV_KEY, "")
     if raw.strip():
         key = env_key()
         return (key, ENV_KEY) if key else (Secret(), f"{ENV_KEY} is set but is not a key (one word of printable ASCII)")
     store = store or GeminiStore()
     found = store.load().key
-    return (found, str(store.path)) if found else (Secret(), "")
+    return (found, str(store.path)) if found else (Secret(), store.problem)
 
 
 def base_url() -> str:

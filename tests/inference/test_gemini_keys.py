@@ -41,7 +41,8 @@ def test_the_environment_comes_first(clean, monkeypatch):
     monkeypatch.setenv("GEMINI_API_KEY", "two words")
     key, source = keys.find_key()
     assert not key and "not a key" in source
-    assert not NanoBananaBackend().availability().ok
+    ok, reason = NanoBananaBackend().availability()
+    assert not ok and "GEMINI_API_KEY is set but is not a key" in reason and "two words" not in reason
 
 
 def test_a_damaged_file_loads_nothing_and_says_why(clean):
@@ -49,6 +50,8 @@ def test_a_damaged_file_loads_nothing_and_says_why(clean):
     store.path.parent.mkdir(parents=True)
     store.path.write_text("{not json")
     assert not store.load().key and "could not be read" in store.problem
+    ok, reason = NanoBananaBackend().availability()
+    assert not ok and keys.KEY_URL in reason and "could not be read" in reason  # why the stored key is not used
     store.path.write_text('{"api_key": "bad key\\n", "model": "gemini-9"}')
     got = store.load()
     assert not got.key and got.model == models.DEFAULT_MODEL and store.problem
