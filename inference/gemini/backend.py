@@ -166,9 +166,17 @@ class NanoBananaBackend(Backend):
         enc = gc.encode_images(pictures, text, self.request_limit)
         if enc.note:
             reporter.notes.append(enc.note)
-        sdk = gc.make_client(key, url, self.timeout)
-        parts = gc.contents(enc.parts, text)
-        config = gc.generate_config(aspect, size)
+        sdk = gc.Shared(gc.make_client(key, url, self.timeout))
+        try:
+            images = self._run_calls(request, reporter, sdk, spec, gc.contents(enc.parts, text),
+                                     gc.generate_config(aspect, size), url, warnings)
+        finally:
+            sdk.release()  # closed now, or when a cancelled call's thread ends
+        reporter.notes.append(f"{spec.id}: {NO_SEED}")
+        return images, [None] * len(images), warnings
+
+    def _run_calls(self, request: EditRequest, reporter: Reporter, sdk: gc.Shared, spec, parts, config, url: str,
+                   warnings: list[str]) -> list[np.ndarray]:
         reporter.advance()
         n = min(request.variations, self.capabilities.max_variations)
         images: list[np.ndarray] = []
@@ -193,16 +201,16 @@ class NanoBananaBackend(Backend):
             if answer.usage_note():
                 reporter.notes.append(tag + answer.usage_note())
             reporter.advance()
-        reporter.notes.append(f"{spec.id}: {NO_SEED}")
-        return images, [None] * len(images), warnings
+        return images
 
-    def _generate(self, sdk, model: str, parts, config, reporter: Reporter, url: str, tag: str) -> gc.Answer:
+    def _generate(self, sdk: gc.Shared, model: str, parts, config, reporter: Reporter, url: str,
+                  tag: str) -> gc.Answer:
         def call():
-            return sdk.models.generate_content(model=model, contents=parts, config=config)
+            return sdk.sdk.models.generate_content(model=model, contents=parts, config=config)
 
         for attempt in (1, 2):
             try:
-                return gc.read_answer(gc.call_in_thread(call, reporter.cancel))
+                return gc.read_answer(gc.call_in_thread(call, reporter.cancel, sdk))
             except Cancelled:
                 raise
             except Exception as exc:  # noqa: BLE001 - typed below; anything else is a bug and goes on up

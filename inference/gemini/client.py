@@ -215,8 +215,33 @@ def read_answer(response) -> Answer:
 
 
 # --- the call --------------------------------------------------------------------------------------------
-def call_in_thread(fn: Callable[[], object], cancel: CancelToken, poll: float = 0.05):
-    """``fn()`` in a worker thread; Cancelled as soon as ``cancel`` is set (the late answer is dropped)."""
+class Shared:
+    """The SDK client, closed once the edit and every call still running in a worker have let go of it
+    (a cancelled call goes on in its thread; the client must outlive it)."""
+
+    def __init__(self, sdk) -> None:
+        self.sdk = sdk
+        self._holders = 1  # the edit that made it
+        self._lock = threading.Lock()
+
+    def hold(self) -> None:
+        with self._lock:
+            self._holders += 1
+
+    def release(self) -> None:
+        with self._lock:
+            self._holders -= 1
+            last = self._holders == 0
+        if last:
+            try:
+                self.sdk.close()
+            except Exception:  # noqa: BLE001 - closing is tidying up; a failure there changes nothing
+                pass
+
+
+def call_in_thread(fn: Callable[[], object], cancel: CancelToken, shared: Shared | None = None, poll: float = 0.05):
+    """``fn()`` in a worker thread; Cancelled as soon as ``cancel`` is set (the late answer is dropped).
+    ``shared`` is held while the worker runs, so a client it uses is closed only after it ends."""
     box: dict[str, object] = {}
     done = threading.Event()
 
@@ -227,7 +252,11 @@ def call_in_thread(fn: Callable[[], object], cancel: CancelToken, poll: float = 
             box["error"] = exc
         finally:
             done.set()
+            if shared is not None:
+                shared.release()
 
+    if shared is not None:
+        shared.hold()
     threading.Thread(target=work, name="akapen-gemini", daemon=True).start()
     while not done.wait(poll):
         if cancel.cancelled:

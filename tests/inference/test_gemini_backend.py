@@ -314,3 +314,29 @@ def test_the_marks_as_image_2_are_named_by_their_own_wording(gemini_env):
     text = parts[2]["text"]
     assert "Image 2 is image 1 with red marks" in text and "reference “marks”" not in text
     assert res.instruction_used == text
+
+
+def test_the_sdk_client_is_closed_only_after_a_cancelled_call_ends():
+    from inference.gemini.client import Shared, call_in_thread
+
+    class Client:
+        closed = 0
+
+        def close(self):
+            Client.closed += 1
+
+    release_call = threading.Event()
+    shared = Shared(Client())
+    token = CancelToken()
+    token_timer = threading.Timer(0.1, token.cancel)
+    token_timer.start()
+    with pytest.raises(Cancelled):
+        call_in_thread(lambda: release_call.wait(10), token, shared)
+    shared.release()  # the edit lets go: the call still runs, so the client stays open
+    assert Client.closed == 0
+    release_call.set()
+    for _ in range(200):
+        if Client.closed:
+            break
+        threading.Event().wait(0.01)
+    assert Client.closed == 1
