@@ -27,6 +27,7 @@ from inference.progress import CancelToken, Progress, Reporter
 from inference.request import EditRequest, EditResult
 
 NO_SEED = "Gemini takes no seed: the same edit run again gives a different result (not reproducible)"
+NO_SEED_SHORT = "it takes no seed, so results are not reproducible"
 REFUSAL_REASONS = frozenset({"SAFETY", "IMAGE_SAFETY", "PROHIBITED_CONTENT", "IMAGE_PROHIBITED_CONTENT", "BLOCKLIST",
                              "SPII", "RECITATION", "IMAGE_RECITATION", "IMAGE_OTHER", "OTHER", "LANGUAGE"})
 
@@ -115,7 +116,9 @@ class NanoBananaBackend(Backend):
             url = keys.base_url()
         except InvalidRequest as exc:
             return Availability(False, str(exc))
-        return Availability(True, keys.transport_warning(url))
+        said = "sends the picture, references and instruction to Google's Gemini API; " + NO_SEED_SHORT
+        warning = keys.transport_warning(url)
+        return Availability(True, f"{said}; {warning}" if warning else said)
 
     # --- the edit -------------------------------------------------------------------------------------
     def run(self, request: EditRequest, progress: Progress | None = None,

@@ -71,6 +71,9 @@ def test_backends_lists_nano_banana_with_the_reason_when_there_is_no_key(gemini_
     r = akapen("backends")
     line = next(x for x in r.stdout.splitlines() if x.startswith("nano-banana"))
     assert "available" in line and "gemini-2.5-flash-image" in line and GOOD_KEY not in r.stdout
+    lines = r.stdout.splitlines()
+    note = lines[lines.index(line) + 1]
+    assert "note: sends the picture" in note and "Google" in note and "no seed" in note
 
 
 def test_the_key_from_the_settings_file_is_used_and_the_model_can_be_chosen(gemini_env, monkeypatch, tmp_path):
