@@ -123,8 +123,8 @@ class NanoBananaBackend(Backend):
     # --- the edit -------------------------------------------------------------------------------------
     def run(self, request: EditRequest, progress: Progress | None = None,
             cancel: CancelToken | None = None) -> EditResult:
-        model = request.params.get("model") or None
-        size = request.params.get("image_size") or None
+        model = str(request.params.get("model") or "").strip() or None
+        size = str(request.params.get("image_size") or "").strip().upper() or None
         if (model and model != self.model_id) or (size and size != self._image_size):
             # one edit with another model or size: its limits and working size are that model's
             return self.configured(models.get(model).id if model else self.model_id, size or self._image_size).run(

@@ -42,7 +42,7 @@ DEFAULT_MODEL = "gemini-2.5-flash-image"
 
 def get(model_id: str | None) -> GeminiModel:
     """The model called ``model_id`` (None: the default); InvalidRequest lists the ones there are."""
-    mid = (model_id or DEFAULT_MODEL).strip()
+    mid = str(model_id or DEFAULT_MODEL).strip()
     if mid not in MODELS:
         raise InvalidRequest(f"no Gemini image model {mid!r}; choose one of {', '.join(MODELS)}")
     return MODELS[mid]

@@ -340,3 +340,14 @@ def test_the_sdk_client_is_closed_only_after_a_cancelled_call_ends():
             break
         threading.Event().wait(0.01)
     assert Client.closed == 1
+
+
+def test_a_size_asked_in_lower_case_sets_the_working_size_too(gemini_env):
+    img = photo(300, 400, 6)
+    sel = np.zeros((300, 400), np.uint8)
+    sel[100:140, 100:160] = 255
+    backend(model="gemini-3-pro-image-preview").run(request(image=img, selection=sel, params={"image_size": "2k"}))
+    seen = gemini_env.requests[0]
+    assert seen.body["generationConfig"]["imageConfig"] == {"imageSize": "2K"}
+    _mime, sent = decode_inline(seen.body["contents"][0]["parts"][0])
+    assert max(sent.shape[:2]) == 2048  # the region is sent at the size asked for
