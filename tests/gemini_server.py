@@ -32,6 +32,7 @@ class Reply:
     body: dict | None = None  # None: the default answer (the first picture inverted)
     delay: float = 0.0
     headers: dict = field(default_factory=dict)
+    raw: bytes | None = None  # sent as it is (text/html), instead of a JSON body: a proxy's page
 
 
 @dataclass
@@ -141,6 +142,13 @@ class GeminiServer:
                 except (BrokenPipeError, ConnectionResetError):
                     pass
 
+            def _send_raw(self, status: int, data: bytes) -> None:
+                self.send_response(status)
+                self.send_header("Content-Type", "text/html")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
             def do_GET(self) -> None:
                 self._send(404, error(404, "NOT_FOUND", "only generateContent is served here"))
 
@@ -168,8 +176,11 @@ class GeminiServer:
                 else:
                     if queued.delay:
                         time.sleep(queued.delay)
-                    out = queued.body if queued.body is not None else server.default_answer(body)
-                    self._send(queued.status, out, queued.headers)
+                    if queued.raw is not None:
+                        self._send_raw(queued.status, queued.raw)
+                    else:
+                        out = queued.body if queued.body is not None else server.default_answer(body)
+                        self._send(queued.status, out, queued.headers)
                 seen.seconds = time.perf_counter() - t0 - queued.delay
                 seen.answered.set()
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import importlib.util
 import io
+import json
 import math
 import re
 import threading
@@ -359,6 +360,9 @@ def translate(exc: BaseException, *, model: str, url: str, timeout: float) -> In
         if code >= 500:
             return ApiFailed(f"the Gemini API failed on Google's side ({said}); try again in a moment")
         return ApiFailed(f"the Gemini API refused the edit ({said})")
+    if isinstance(exc, json.JSONDecodeError) or type(exc).__name__ == "ValidationError":
+        return ApiFailed(f"the answer from {url} is not a Gemini API answer ({short(exc)[:200]}); check "
+                         "AKAPEN_GEMINI_BASE_URL, or the proxy in between")
     for transport in _transports():  # the SDK uses httpx, or its fork httpx2 where that is installed
         if isinstance(exc, transport.TimeoutException):
             return NetworkFailed(f"the Gemini API at {url} did not answer within {timeout:.0f} s; try again (image "

@@ -351,3 +351,9 @@ def test_a_size_asked_in_lower_case_sets_the_working_size_too(gemini_env):
     assert seen.body["generationConfig"]["imageConfig"] == {"imageSize": "2K"}
     _mime, sent = decode_inline(seen.body["contents"][0]["parts"][0])
     assert max(sent.shape[:2]) == 2048  # the region is sent at the size asked for
+
+
+def test_an_answer_that_is_not_the_apis_says_to_check_the_endpoint(gemini_env):
+    gemini_env.reply(Reply(raw=b"<html>Sign in to the proxy</html>"))
+    with pytest.raises(ApiFailed, match="not a Gemini API answer.*AKAPEN_GEMINI_BASE_URL"):
+        backend().run(request())
