@@ -186,11 +186,12 @@ class Backend:
                 raise
             raise typed from exc
         warnings += w
-        notes: list[str] = []
+        notes: list[str] = list(rep.notes)  # the backend's own (e.g. what a remote model said)
         if self.result_kind == "variations" and (caps.aligns or postprocess.marks_seen(work)):
             rep.phase("align")
-            images, notes, w = postprocess.after_edit(request, req, work, plan, list(images),
-                                                      aligns=caps.aligns, check=rep.check)
+            images, done, w = postprocess.after_edit(request, req, work, plan, list(images),
+                                                     aligns=caps.aligns, check=rep.check)
+            notes += done
             warnings += w
         rep.phase("finish")
         layers, rect, scale = self._finish(req, work, plan, use_region, images)

@@ -34,6 +34,7 @@ from desktop.headless.edit_request import build_request
 from desktop.jobs import JobRunner
 from desktop.panels.edit.compare import ComparePart
 from desktop.panels.edit.cutout_hint import CutoutHint
+from desktop.panels.edit.gemini import GeminiPart
 from desktop.panels.edit.loras import LorasPart
 from desktop.panels.edit.marks_options import MarksOptions
 from desktop.panels.edit.references import ReferencesPart
@@ -42,10 +43,11 @@ from desktop.panels.edit.workflow import WorkflowPart
 from inference import registry
 from inference.comfyui import WORKFLOW_BACKEND
 from inference.errors import InferenceError
+from inference.gemini import BACKEND as GEMINI_BACKEND
 from inference.presets import Preset, first_blank, model_params, presets
 
 
-class EditPanel(WorkflowPart, ReferencesPart, LorasPart, ComparePart, RunningPart, QWidget):
+class EditPanel(WorkflowPart, GeminiPart, ReferencesPart, LorasPart, ComparePart, RunningPart, QWidget):
     """``EditPanel(bridge, runner, parent=None, result_saver=None)``.
 
     ``result_saver(request, result)`` is called with every result before it is shown (the
@@ -89,6 +91,7 @@ class EditPanel(WorkflowPart, ReferencesPart, LorasPart, ComparePart, RunningPar
         self.backend_combo.currentIndexChanged.connect(lambda *_: hasattr(self, "compare_menu") and self._compare_changed())
         self.refresh_backends()
         self._build_workflow()  # "your ComfyUI workflow": the file, and where each of its image inputs comes from
+        self._build_gemini()  # nano banana: model, aspect ratio, size, key; the picture goes to Google, no seed
         self.backend_reason = QLabel()
         self.backend_reason.setWordWrap(True)
         self.backend_reason.setStyleSheet("color: #a05a00;")
@@ -132,6 +135,9 @@ class EditPanel(WorkflowPart, ReferencesPart, LorasPart, ComparePart, RunningPar
         top.addRow("Backend", backend_row)
         top.addRow("Workflow", self.workflow_row)
         top.addRow(self.workflow_note)  # the image inputs' rows go just above this line
+        top.addRow("Model", self.gemini_row)
+        top.addRow("", self.gemini_shape_row)
+        top.addRow(self.gemini_note)
         top.addRow("Task", self.preset_combo)
         self._top = top
         for combo in (self.preset_combo, self.backend_combo, self.region_combo):
@@ -335,6 +341,7 @@ class EditPanel(WorkflowPart, ReferencesPart, LorasPart, ComparePart, RunningPar
         for w in getattr(self, "_lora_widgets", ()):
             w.setVisible(takes)  # only for backends that load LoRAs
         self._show_workflow_rows(info is not None and info.name == WORKFLOW_BACKEND)
+        self._show_gemini_rows(info is not None and info.name == GEMINI_BACKEND)
         if hasattr(self, "marks_box"):  # (not yet while the panel is built)
             self.marks_box.set_backend(info.capabilities if info is not None else None,
                                        [p for p, _w in self.selected_loras()] if takes else ())
@@ -369,6 +376,8 @@ class EditPanel(WorkflowPart, ReferencesPart, LorasPart, ComparePart, RunningPar
             raise CanvasError(why)
         if info.name == WORKFLOW_BACKEND:
             params.update(self.workflow_params())
+        if info.name == GEMINI_BACKEND:
+            params.update(self.gemini_params())
         use = self.marks_box.use()
         if seed is None:
             seed = random.randrange(2**31) if self.random_seed.isChecked() else self.seed.value()
