@@ -142,11 +142,11 @@ class ComparePart:
         return jobs
 
     def _compare_strip(self) -> None:
-        """Room under each thumbnail for its backend, seed and time (three lines)."""
-        if self.results.gridSize().height() < 150:
+        """Room under each thumbnail for its backend, model, seed and time (four lines)."""
+        if self.results.gridSize().height() < 160:
             self.results.setWordWrap(True)
-            self.results.setGridSize(QSize(120, 150))
-            self.results.setFixedHeight(172)
+            self.results.setGridSize(QSize(124, 164))
+            self.results.setFixedHeight(186)
 
     def _add_failure(self, group: int, label: str, message: str) -> None:
         self._compare_strip()

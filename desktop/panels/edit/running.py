@@ -130,12 +130,13 @@ class RunningPart:
             self._compare_strip()
         for i, img in enumerate(result.images):
             seed = result.seeds[i] if i < len(result.seeds) else None
-            text = f"{result.backend}\n{'seed ' + str(seed) if seed is not None else 'no seed'}\n{result.duration:.1f} s" \
-                if group is not None else f"{i + 1}"
+            model = result.model if len(result.model) <= 18 else result.model[:17] + "…"
+            text = (f"{result.backend}\n{model}\n{'seed ' + str(seed) if seed is not None else 'no seed'}"
+                    f"\n{result.duration:.1f} s") if group is not None else f"{i + 1}"
             item = QListWidgetItem(QIcon(thumbnail(img, 88)), text)
             notes = _notes_for(result, i)
-            model = f" ({result.model})" if result.model else ""
-            item.setToolTip("\n".join([f"{result.backend}{model} · seed {seed} · {result.duration:.1f} s", *notes]))
+            about = f" ({result.model})" if result.model else ""
+            item.setToolTip("\n".join([f"{result.backend}{about} · seed {seed} · {result.duration:.1f} s", *notes]))
             self.results.addItem(item)
             self._results.append((request, result, i, shift or doc.canvas_shift))
             self._result_groups.append(group)

@@ -68,7 +68,8 @@ def test_one_run_on_three_backends_with_one_failing(qtbot, panel):
     assert failed == "Broken test backend\nfailed"
     assert any(t.startswith("classical\n") for t in texts)
     kontext_text = next(t for t in texts if t.startswith("flux-kontext\n"))
-    assert "\nseed 11\n" in kontext_text and kontext_text.endswith(" s")
+    assert kontext_text.split("\n")[2] == "seed 11" and kontext_text.endswith(" s")
+    assert "flux-kontext" in kontext_text.split("\n")[1]  # the model (the tiny folder's name, cut short)
     assert not panel.errors  # a failure in a comparison is said beside the others, not as an error
     assert any("compared 3 backends: 2 gave results; 1 failed" in s for s in panel.statuses)
     row = texts.index(failed)
