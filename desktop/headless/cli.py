@@ -114,13 +114,14 @@ def cmd_edit(args) -> int:
     import time
 
     from canvas.errors import CanvasError
+    from desktop.headless.servers_command import load_servers
 
     out = Path(args.output)
     if out.suffix.lower() not in (".png", ".jpg", ".jpeg"):
         raise CanvasError(f"{args.output}: write .png or .jpg")
     if not out.resolve().parent.is_dir():  # said before a long run, not after it
         raise CanvasError(f"{args.output}: the folder {out.resolve().parent} does not exist")
-    _load_servers()
+    load_servers()
     names = list(dict.fromkeys(args.backend or ()))
     if len(names) > 1:  # one instruction, several backends side by side
         from desktop.headless.compare_command import cmd_compare
@@ -155,10 +156,11 @@ def cmd_edit(args) -> int:
 def _pick_backend(args, name: str | None):
     """The backend ``akapen edit`` runs: --server/--workflow, --model, a name, or the first available;
     BackendUnavailable (with the reason) when it cannot run here."""
+    from desktop.headless.servers_command import comfy_backend
     from inference import registry
 
     if args.server or args.workflow:
-        backend = _comfy_backend(args, name)
+        backend = comfy_backend(args, name)
     elif args.model:
         from inference.diffusion import backend_for_model
 
@@ -260,89 +262,12 @@ def _run_with_progress(backend, request):
         bar.close()
 
 
-def _load_servers() -> None:
-    """Use the servers added in the window (or with `akapen servers add`)."""
-    from inference.comfyui import servers
-
-    store = servers.ServerStore()
-    servers.set_servers(store.load())
-    if store.problem:
-        print(f"akapen: note: {store.problem}", file=sys.stderr)
-
-
-def _comfy_backend(args, backend: str | None = None):
-    """--server URL / --workflow FILE: a ComfyUI backend on these servers (or the stored ones)."""
-    import os
-
-    from inference.comfyui import FAMILY_BACKENDS
-    from inference.comfyui.backend import ComfyFamilyBackend, ComfyWorkflowBackend
-    from inference.comfyui.servers import ServerConfig, configured
-    from inference.errors import InvalidRequest
-
-    token = os.environ.get("AKAPEN_COMFYUI_TOKEN", "")
-    targets = [ServerConfig(u, token) for u in args.server] if args.server else configured()
-    for s in targets:
-        if s.warning():
-            print(f"akapen: warning: {s.warning()}", file=sys.stderr)
-    if args.workflow:
-        if backend not in (None, "comfyui-workflow"):
-            raise InvalidRequest("--workflow runs your workflow; leave --backend out")
-        return ComfyWorkflowBackend(targets)
-    name = backend or "comfyui-kontext"
-    family = name.removeprefix("comfyui-")
-    if family not in FAMILY_BACKENDS:
-        raise InvalidRequest(f"--server takes a ComfyUI backend: --workflow FILE.json or --backend one of "
-                             f"{', '.join('comfyui-' + f for f in FAMILY_BACKENDS)}")
-    return ComfyFamilyBackend(family, targets)
-
-
-def cmd_servers(args) -> int:
-    from inference.comfyui import servers
-
-    store = servers.ServerStore()
-    if args.action == "add":
-        if not args.url:
-            raise SystemExit("akapen servers add URL [--name NAME] (token from AKAPEN_COMFYUI_TOKEN)")
-        import os
-
-        cfg = servers.ServerConfig(args.url, os.environ.get("AKAPEN_COMFYUI_TOKEN", ""), args.name or "")
-        store.add(cfg)
-        print(f"added {cfg.url} to {store.path}")
-    elif args.action == "remove":
-        if not args.url:
-            raise SystemExit("akapen servers remove URL")
-        before = store.load()
-        after = store.remove(args.url)
-        print(f"removed {args.url}" if len(after) < len(before) else f"{args.url} was not in the list")
-        return 0
-    listed = store.load()
-    if store.problem:
-        print(f"akapen: note: {store.problem}", file=sys.stderr)
-    if not listed:
-        print(f"no ComfyUI servers set up ({store.path}); add one: akapen servers add http://127.0.0.1:8188")
-        return 0
-    worst = 0
-    for cfg in listed:
-        if not cfg.enabled:
-            print(f"{cfg.label}  disabled")
-            continue
-        report = servers.check(cfg, timeout=args.timeout)
-        name = f"{cfg.name} ({cfg.url})" if cfg.name else cfg.url
-        print(f"{name}  {report.summary()}")
-        if report.warning:
-            print(f"  warning: {report.warning}")
-        if args.verbose:
-            for line in report.model_lines():
-                print(f"  {line}")
-        worst = worst if report.ok else 1
-    return worst
-
-
 def cmd_backends(args) -> int:
+    from desktop.headless.servers_command import load_servers
     from inference import mark_strategies as MS
     from inference import registry
 
-    _load_servers()
+    load_servers()
 
     rows = registry.list_backends()
     width = max((len(r.name) for r in rows), default=8)
@@ -392,6 +317,8 @@ def _lora(text: str) -> tuple[str, float]:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from desktop.headless import servers_command
+
     p = argparse.ArgumentParser(prog="akapen", description="Akapen: instruction-based image editing on a layered canvas.")
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
     pi = sub.add_parser("info", help="show a document's size and layers")
@@ -442,13 +369,7 @@ def build_parser() -> argparse.ArgumentParser:
                     help="send 'image' (the canvas) or a reference (its file name without extension) to the "
                     "workflow's LoadImage node NODE (repeatable; default: canvas first, then the references)")
     pe.set_defaults(func=cmd_edit)
-    ps = sub.add_parser("servers", help="list the ComfyUI servers and check them; add or remove one")
-    ps.add_argument("action", nargs="?", choices=("list", "add", "remove"), default="list")
-    ps.add_argument("url", nargs="?")
-    ps.add_argument("--name", help="a name for the server (add)")
-    ps.add_argument("--timeout", type=float, default=5.0, help="seconds to wait for each server (list)")
-    ps.add_argument("-v", "--verbose", action="store_true", help="also list each server's model files")
-    ps.set_defaults(func=cmd_servers)
+    servers_command.add_parser(sub)
     pb = sub.add_parser("backends", help="list the editing backends and whether they can run here")
     pb.set_defaults(func=cmd_backends)
     pm = sub.add_parser("models", help="list the diffusers editing models found (HF cache, model folders)")
