@@ -144,7 +144,7 @@ def cut_out(rgba: np.ndarray, scribbles: Scribbles | None = None, *, previous: n
     except cv2.error as exc:  # a degenerate colour model (for example a single flat colour)
         raise CutoutError(f"the subject could not be told from its background ({exc.err or 'GrabCut failed'})") from None
     fg = ((seed == cv2.GC_FGD) | (seed == cv2.GC_PR_FGD)).astype(np.uint8)
-    fg = _clean(fg, seed == cv2.GC_FGD)
+    fg = _clean(fg, seed == cv2.GC_FGD, remove if remove is not None else None)
     if not fg.any():
         raise CutoutError("no subject was found: the whole piece looks like its own background. "
                           "Mark the subject with a green stroke and cut out again")
@@ -157,8 +157,9 @@ def cut_out(rgba: np.ndarray, scribbles: Scribbles | None = None, *, previous: n
     return matte
 
 
-def _clean(fg: np.ndarray, sure: np.ndarray) -> np.ndarray:
-    """Drop specks (small parts not marked "keep") and fill pin-holes in the subject."""
+def _clean(fg: np.ndarray, sure: np.ndarray, removed: np.ndarray | None = None) -> np.ndarray:
+    """Drop specks (small parts not marked "keep") and fill pin-holes in the subject (not those a
+    "remove" stroke made)."""
     n, labels, stats, _ = cv2.connectedComponentsWithStats(fg, connectivity=8)
     if n > 1:
         areas = stats[1:, cv2.CC_STAT_AREA]
@@ -170,7 +171,10 @@ def _clean(fg: np.ndarray, sure: np.ndarray) -> np.ndarray:
     if n > 1:
         x, y, ww, hh, area = (stats[1:, i] for i in range(5))
         touches = (x == 0) | (y == 0) | (x + ww == fg.shape[1]) | (y + hh == fg.shape[0])
-        holes = np.flatnonzero(~touches & (area < HOLE * max(1, int(fg.sum())))) + 1
+        small = ~touches & (area < HOLE * max(1, int(fg.sum())))
+        if removed is not None and removed.any():
+            small[np.unique(labels[removed & (labels > 0)]) - 1] = False
+        holes = np.flatnonzero(small) + 1
         if len(holes):
             fg[np.isin(labels, holes)] = 1
     return fg

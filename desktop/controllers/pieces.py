@@ -9,8 +9,9 @@ from PySide6.QtCore import QPointF, Qt
 from PySide6.QtWidgets import QApplication
 
 from canvas import commands as C
+from canvas.cutout import piece_scribbles
 from canvas.errors import CanvasError
-from canvas.layers import PieceLayer, Transform
+from canvas.layers import AnnotationLayer, PieceLayer, Transform
 
 CASCADE = 24  # canvas pixels between pieces dropped or pasted together
 KEEP_PEN = (20, 200, 40, 255)  # canvas.cutout reads green strokes as "keep" …
@@ -22,6 +23,7 @@ CORRECT = ("To correct it, draw with the keep pen (green) over what belongs to t
 class PiecesController:
     def __init__(self, window) -> None:
         self.window = window
+        self._last_cut = ""  # the piece cut out last: the keep/remove pens leave a marks layer active
 
     def active_piece(self) -> PieceLayer | None:
         layer = self.window.bridge.active_layer()
@@ -44,9 +46,24 @@ class PiecesController:
             return
         self.window.document.reset_transform(piece.id)
 
+    def cut_piece(self) -> PieceLayer | None:
+        """The piece Cut out subject works on: the active one; else (the keep or remove pen made a marks
+        layer active) the one last cut out, or the topmost piece that has keep/remove strokes over it."""
+        active = self.window.bridge.active_layer()
+        if isinstance(active, PieceLayer):
+            return active
+        if not isinstance(active, AnnotationLayer):
+            return None  # another layer was chosen on purpose
+        pieces = [la for la in reversed(self.window.document.layers) if isinstance(la, PieceLayer)]
+        last = next((p for p in pieces if p.id == self._last_cut), None)
+        if last is not None:
+            return last
+        notes = [la for la in self.window.document.layers if isinstance(la, AnnotationLayer)]
+        return next((p for p in pieces if not piece_scribbles(p, notes)[0].empty), None)
+
     def cut_out(self) -> None:
-        """Layer › Cut out subject: the active piece's subject as its alpha (one undo step)."""
-        piece = self.active_piece()
+        """Layer › Cut out subject: the piece's subject as its alpha (one undo step)."""
+        piece = self.cut_piece()
         if piece is None:
             self.window.show_hint("Select a collage piece to cut its subject out of its background.")
             return
@@ -55,6 +72,7 @@ class PiecesController:
             used = self.window.document.cut_out(piece.id)  # CanvasError: said by the action's guard
         finally:
             QApplication.restoreOverrideCursor()
+        self._last_cut = piece.id
         strokes = f", following {used} stroke{'s' if used != 1 else ''}" if used else ""
         self.window.show_hint(f"“{piece.name}” cut out{strokes}. {CORRECT} "
                               "Layer › Restore uncut piece brings the whole picture back.")

@@ -84,3 +84,24 @@ def test_refine_collage_offers_to_cut_out_an_opaque_rectangle(window):
     assert piece.cutout is not None and not hint.isVisibleTo(panel)
     window.undo_action.trigger()  # back to the rectangle: the offer is back
     assert hint.isVisibleTo(panel)
+
+
+def test_cutting_again_after_drawing_with_the_remove_pen_finds_the_piece(window):
+    from canvas.marks import Stroke
+    from tests.desktop.conftest import drag
+
+    piece, truth = _pasted_logo(window)
+    window.cut_out_action.trigger()
+    first = piece.cutout.copy()
+    window.remove_pen_action.trigger()
+    lg = piece.original
+    orange = (lg[..., 0] > 200) & (lg[..., 1] > 100) & (lg[..., 1] < 180) & (lg[..., 2] < 100)
+    ys, xs = np.nonzero(orange)
+    i = len(xs) // 2
+    x, y = float(xs[i] + 20), float(ys[i] + 20)  # the piece sits at (20, 20)
+    drag(window.view, [(x - 4, y), (x, y + 3), (x + 4, y)])  # a real stroke with the mouse
+    marks = window.bridge.active_layer()
+    assert marks.kind == "annotation" and isinstance(marks.marks[-1], Stroke)
+    window.cut_out_action.trigger()  # the marks layer is active now: the piece under the strokes is cut
+    assert "following 1 stroke" in window.statusBar().currentMessage()
+    assert not np.array_equal(piece.cutout, first) and not marks.marks
