@@ -182,11 +182,12 @@ class Backend:
                 raise
             raise typed from exc
         warnings += w
-        notes: list[str] = []
+        notes: list[str] = list(rep.notes)
         if self.result_kind == "variations" and (caps.aligns or postprocess.marks_seen(work)):
             rep.phase("align")
-            images, notes, w = postprocess.after_edit(request, req, work, plan, list(images),
+            images, more, w = postprocess.after_edit(request, req, work, plan, list(images),
                                                       aligns=caps.aligns, check=rep.check)
+            notes += more
             warnings += w
         rep.phase("finish")
         layers, rect, scale = self._finish(req, work, plan, use_region, images)
