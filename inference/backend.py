@@ -80,6 +80,7 @@ class Backend:
     label: ClassVar[str] = ""
     capabilities: ClassVar[Capabilities] = Capabilities()
     result_kind: ClassVar[str] = "variations"  # "layers" for backends that split an image into layers
+    speed_modes: ClassVar[bool] = False  # honours EditRequest.speed (the in-process diffusers families)
 
     @property
     def model(self) -> str:
@@ -183,6 +184,8 @@ class Backend:
             raise typed from exc
         warnings += w
         notes: list[str] = list(rep.notes)
+        if request.speed != "quality" and not self.speed_modes:
+            notes.insert(0, f"speed {request.speed}: the {self.name} backend has one speed (it ran as it always does)")
         if self.result_kind == "variations" and (caps.aligns or postprocess.marks_seen(work)):
             rep.phase("align")
             images, more, w = postprocess.after_edit(request, req, work, plan, list(images),

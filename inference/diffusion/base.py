@@ -62,6 +62,7 @@ class DiffusionBackend(Backend):
     supports_lora: ClassVar[bool] = True
     takes_mask: ClassVar[bool] = False
     global_rng: ClassVar[bool] = False  # the pipeline also draws from torch's global RNG
+    speed_modes: ClassVar[bool] = True  # quality / fast / draft: inference.diffusion.speed
 
     def __init__(self, model: str | Path | models.ModelInfo | None = None, *, folders=None,
                  memory_mode: str | None = None, device: str | None = None, working_size: int | None = None,

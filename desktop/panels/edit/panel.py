@@ -41,12 +41,21 @@ from inference.comfyui import WORKFLOW_BACKEND
 from inference.errors import InferenceError
 from inference.presets import Preset, first_blank, model_params, presets
 
+SPEED_CHOICES = (
+    ("quality", "Quality", "The model card's steps and guidance, nothing skipped"),
+    ("fast", "Fast", "Reuses work between steps where the model allows (step caching); on an NVIDIA GPU also "
+     "compiles the model and uses FP8 weights where the card has FP8. Close to Quality; the result's notes say "
+     "what was used"),
+    ("draft", "Draft", "Fewer steps (about 40 %) plus step caching: a quick look, rougher than Quality"),
+)
+
 
 class EditPanel(WorkflowPart, ReferencesPart, LorasPart, RunningPart, QWidget):
-    """``EditPanel(bridge, runner, parent=None, result_saver=None)``.
+    """``EditPanel(bridge, runner, parent=None, result_saver=None, settings=None)``.
 
     ``result_saver(request, result)`` is called with every result before it is shown (the
-    window passes the recovery store's writer, so a crash never loses a result).
+    window passes the recovery store's writer, so a crash never loses a result). ``settings``
+    (:class:`desktop.settings.Settings`) remembers the speed mode.
     Signals: ``errorRaised(str)`` for the notifier, ``statusMessage(str)`` for the status bar.
     """
 
@@ -56,9 +65,11 @@ class EditPanel(WorkflowPart, ReferencesPart, LorasPart, RunningPart, QWidget):
     previewChanged = Signal(object, object)  # RGBA picture so far and its (x, y, w, h), or None, None
     pairOffered = Signal(object, object, str)  # before, after (RGBA), instruction: a result as a training pair
 
-    def __init__(self, bridge, runner: JobRunner, parent: QWidget | None = None, result_saver=None) -> None:
+    def __init__(self, bridge, runner: JobRunner, parent: QWidget | None = None, result_saver=None,
+                 settings=None) -> None:
         super().__init__(parent)
         self.bridge = bridge
+        self.settings = settings
         self.runner = runner
         self.result_saver = result_saver
         self._presets: list[Preset] = presets()
@@ -115,6 +126,14 @@ class EditPanel(WorkflowPart, ReferencesPart, LorasPart, RunningPart, QWidget):
         self.guidance.setSpecialValueText("default")
         self.variations = QSpinBox()
         self.variations.setRange(1, 8)
+        self.speed_combo = QComboBox()
+        for value, label, tip in SPEED_CHOICES:
+            self.speed_combo.addItem(label, value)
+            self.speed_combo.setItemData(self.speed_combo.count() - 1, tip, Qt.ItemDataRole.ToolTipRole)
+        remembered = settings.speed() if settings is not None else "quality"
+        self.speed_combo.setCurrentIndex(max(0, self.speed_combo.findData(remembered)))
+        self.speed_combo.currentIndexChanged.connect(self._speed_chosen)
+        self._speed_chosen()
         self._build_running()
 
         top = QFormLayout()
@@ -133,6 +152,7 @@ class EditPanel(WorkflowPart, ReferencesPart, LorasPart, RunningPart, QWidget):
         form.addRow("Steps", self.steps)
         form.addRow("Guidance", self.guidance)
         form.addRow("Variations", self.variations)
+        form.addRow("Speed", self.speed_combo)
         run_row = QHBoxLayout()
         run_row.addWidget(self.run_button, 1)
         run_row.addWidget(self.cancel_button)
@@ -330,6 +350,11 @@ class EditPanel(WorkflowPart, ReferencesPart, LorasPart, RunningPart, QWidget):
         self.queue_label.setVisible(bool(n))  # no empty line in the panel when nothing waits
         self.use_button.setEnabled(self.results.currentRow() >= 0)
 
+    def _speed_chosen(self, *_args) -> None:
+        self.speed_combo.setToolTip(self.speed_combo.currentData(Qt.ItemDataRole.ToolTipRole) or "")
+        if self.settings is not None:
+            self.settings.set_speed(self.speed_combo.currentData())
+
     # --- the request ---------------------------------------------------------------------------------
     def build(self):
         """The request for the current settings and the backend to run it (raises typed errors)."""
@@ -352,5 +377,6 @@ class EditPanel(WorkflowPart, ReferencesPart, LorasPart, RunningPart, QWidget):
             steps=self.steps.value() or None, guidance=self.guidance.value() or None,
             variations=min(self.variations.value(), info.capabilities.max_variations if info.capabilities else 16),
             params=params, loras=self.selected_loras() if self._backend_takes_loras(backend) else (),
+            speed=self.speed_combo.currentData(),
         )
         return backend, request
