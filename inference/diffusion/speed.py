@@ -174,7 +174,7 @@ def _last_block_linear(transformer):
 
 
 @contextlib.contextmanager
-def _step_cache(pipe, family: str, params: Mapping[str, object], notes: list[str]) -> Iterator[None]:
+def step_cache(pipe, family: str, params: Mapping[str, object], notes: list[str]) -> Iterator[None]:
     choice = CACHE_CHOICES.get(family, "not chosen for this family")
     transformer = getattr(pipe, "transformer", None)
     if isinstance(choice, str):
@@ -261,7 +261,6 @@ def uncompile(loaded) -> None:
 def _cuda_extras(loaded, family: str, loras, notes: list[str]) -> None:
     """Regional torch.compile and FP8 weights, where they work; a note for each."""
     placement = loaded.placement
-    transformer = getattr(loaded.pipe, "transformer", None)
     if placement.device != "cuda":
         notes.append(f"torch.compile and FP8: not used (CUDA only; this run is on {placement.device})")
         return
@@ -269,24 +268,44 @@ def _cuda_extras(loaded, family: str, loras, notes: list[str]) -> None:
         notes.append(f"torch.compile and FP8: not used with {placement.memory_mode} (the whole model must stay "
                      "on the GPU)")
         return
-    import torch
+    compile_blocks(loaded, notes)
+    fp8_weights(loaded, family, loras, notes)
 
+
+def _first_line(exc: BaseException) -> str:
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
+
+
+def compile_blocks(loaded, notes: list[str]) -> bool:
+    """Regional ``torch.compile`` of the transformer's repeated blocks (once per loaded model)."""
+    transformer = getattr(loaded.pipe, "transformer", None)
     if transformer is None or not _repeated_blocks(transformer) or not hasattr(transformer, "compile_repeated_blocks"):
         notes.append("torch.compile: not available (this transformer names no repeated blocks)")
-    elif not loaded.__dict__.get("compiled"):
-        try:  # graph breaks allowed: the cache hooks decide on the host
-            transformer.compile_repeated_blocks(fullgraph=False)
-            loaded.__dict__["compiled"] = True
-            notes.append("torch.compile: the repeated transformer blocks compiled (the first run of each size "
-                         "compiles: slower)")
-        except Exception as exc:  # noqa: BLE001
-            notes.append(f"torch.compile: not available ({str(exc).splitlines()[0][:200] if str(exc) else exc!r})")
-    else:
+        return False
+    if loaded.__dict__.get("compiled"):
         notes.append("torch.compile: the repeated transformer blocks (compiled)")
-    cap = torch.cuda.get_device_capability()
+        return True
+    try:  # graph breaks allowed: the cache hooks decide on the host
+        transformer.compile_repeated_blocks(fullgraph=False)
+    except Exception as exc:  # noqa: BLE001 - any failure: the run goes on uncompiled
+        notes.append(f"torch.compile: not available ({_first_line(exc)})")
+        return False
+    loaded.__dict__["compiled"] = True
+    notes.append("torch.compile: the repeated transformer blocks compiled (the first run of each size compiles: "
+                 "slower)")
+    return True
+
+
+def fp8_weights(loaded, family: str, loras, notes: list[str]) -> bool:
+    """FP8 weights and activations (torchao) on GPUs with FP8, for the families it fits."""
+    import torch
+
+    transformer = getattr(loaded.pipe, "transformer", None)
+    cap = torch.cuda.get_device_capability() if torch.cuda.is_available() else (0, 0)
     if loaded.__dict__.get("fp8"):
         notes.append("FP8 weights (torchao)")
-    elif family not in FP8_FAMILIES:
+        return True
+    if family not in FP8_FAMILIES or transformer is None:
         notes.append("FP8: not used for this family")
     elif cap < (8, 9):
         notes.append(f"FP8: not available (this GPU, compute capability {cap[0]}.{cap[1]}, has no FP8; 8.9 and later)")
@@ -297,13 +316,16 @@ def _cuda_extras(loaded, family: str, loras, notes: list[str]) -> None:
             from torchao.quantization import Float8DynamicActivationFloat8WeightConfig, quantize_
         except ImportError:
             notes.append("FP8: not available (needs the torchao package: pip install torchao)")
-            return
+            return False
         try:
             quantize_(transformer, Float8DynamicActivationFloat8WeightConfig())
-            loaded.__dict__["fp8"] = True
-            notes.append("FP8 weights (torchao dynamic float8 activations and weights)")
         except Exception as exc:  # noqa: BLE001
-            notes.append(f"FP8: not available ({str(exc).splitlines()[0][:200] if str(exc) else exc!r})")
+            notes.append(f"FP8: not available ({_first_line(exc)})")
+            return False
+        loaded.__dict__["fp8"] = True
+        notes.append("FP8 weights (torchao dynamic float8 activations and weights)")
+        return True
+    return False
 
 
 def needs_reload(loaded, speed: str, loras) -> bool:
@@ -331,7 +353,7 @@ def applied(loaded, family: str, sp: SpeedPlan, loras=(), params: Mapping[str, o
         else:
             _cuda_extras(loaded, family, loras, notes)
             if sp.caches:
-                stack.enter_context(_step_cache(pipe, family, params, notes))
+                stack.enter_context(step_cache(pipe, family, params, notes))
         try:
             yield notes
         finally:
