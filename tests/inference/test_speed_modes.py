@@ -200,3 +200,46 @@ def test_few_step_files_are_told_by_name_or_metadata(tmp_path):
     p = speed.plan("draft", "qwen-image-edit-plus", 40,
                    [(str(tmp_path / "Qwen-Image-Edit-2509-Lightning-8steps-V1.0-bf16.safetensors"), 1.0)])
     assert p.steps == 8 and p.guidance == 1.0 and not p.caches
+
+
+def test_cuda_extras_compile_the_repeated_blocks_and_a_quality_run_undoes_it(tiny_models):
+    """The CUDA branch's bookkeeping, without a GPU: compiling is lazy (nothing runs here), FP8 is refused
+    with its reason, a memory mode that moves weights gets no compile, uncompile restores the blocks."""
+    from inference.diffusion import device as dev
+
+    pipe = tp.build_pipeline("flux-kontext")
+    loaded = runtime.Loaded(("t",), None, dev.Placement("cuda", "bfloat16", "gpu"), pipe)
+    blocks = [b for b in pipe.transformer.modules() if type(b).__name__ in pipe.transformer._repeated_blocks]
+    assert blocks and all(b._compiled_call_impl is None for b in blocks)
+    notes: list[str] = []
+    speed._cuda_extras(loaded, "flux-kontext", (), notes)
+    assert all(b._compiled_call_impl is not None for b in blocks)
+    assert notes[0].startswith("torch.compile: the repeated transformer blocks compiled")
+    assert notes[1].startswith("FP8: not available")
+    notes.clear()
+    speed._cuda_extras(loaded, "flux-kontext", (), notes)  # compiled once per loaded model
+    assert notes[0] == "torch.compile: the repeated transformer blocks (compiled)"
+    with speed.applied(loaded, "flux-kontext", speed.plan("quality", "flux-kontext", 28)) as quality_notes:
+        pass
+    assert quality_notes == [] and all(b._compiled_call_impl is None for b in blocks)
+    offload = runtime.Loaded(("t",), None, dev.Placement("cuda", "bfloat16", "model-offload"), pipe)
+    notes.clear()
+    speed._cuda_extras(offload, "flux-kontext", (), notes)
+    assert notes == ["torch.compile and FP8: not used with model-offload (the whole model must stay on the GPU)"]
+    assert all(b._compiled_call_impl is None for b in blocks)
+    assert not speed.needs_reload(loaded, "quality", ())
+    loaded.__dict__["fp8"] = True
+    assert speed.needs_reload(loaded, "quality", ()) and speed.needs_reload(loaded, "fast", (("x", 1.0),))
+    assert not speed.needs_reload(loaded, "fast", ())
+
+
+def test_a_quality_run_after_fp8_weights_loads_the_model_again(tiny_models):
+    family = "flux-kontext"
+    b = backend_for_model(tiny_models(family), working_size=SIZE)
+    first = run(b, family, steps=2)
+    runtime.CACHE.current.__dict__["fp8"] = True  # as a fast run on an FP8 GPU leaves it
+    loads = runtime.CACHE.loads
+    again = run(b, family, steps=2)
+    assert runtime.CACHE.loads == loads + 1 and not runtime.CACHE.current.__dict__.get("fp8")
+    assert any(n.startswith("the model was loaded again") for n in again.notes)
+    assert np.array_equal(again.images[0], first.images[0])
