@@ -5,8 +5,8 @@ block a step cache reuses runs none of them. Tolerance of fast against quality: 
 difference of the RGB pixels at most ``TOLERANCE`` levels of 255 (measured here: 0.01–0.06).
 
 The tiny random models change more from step to step than trained ones, so the tests raise the
-First-Block Cache threshold with ``params["cache_threshold"]`` (0.3, Qwen 0.4: with the table's
-0.08–0.12 the cache would reuse nothing on them); the table itself stays as its sources say.
+First-Block Cache threshold with ``params["cache_threshold"]`` (0.3; Qwen 0.4, Fill 0.5: with the
+table's 0.08–0.12 the cache would reuse nothing on them); the table itself stays as its sources say.
 """
 
 from __future__ import annotations
@@ -24,7 +24,11 @@ STEPS = 12
 SIZE = 64
 TOLERANCE = 1.0  # mean |fast - quality| in levels of 255
 PARAMS = {"cache_threshold": 0.3}
-FAST_PARAMS = {"qwen-image-edit-plus": {"cache_threshold": 0.4}}  # its two calls a step (CFG) differ more
+FAST_PARAMS = {  # CFG's two calls a step (Qwen) and Fill's masked canvas differ more from step to step
+    "qwen-image-edit-plus": {"cache_threshold": 0.4}, "qwen-image-edit": {"cache_threshold": 0.4},
+    "qwen-image-layered": {"cache_threshold": 0.4, "layers": 2}, "flux-fill": {"cache_threshold": 0.5},
+}
+CACHED = [f for f, c in speed.CACHE_CHOICES.items() if not isinstance(c, str)]
 
 
 def photo(seed: int = 3) -> np.ndarray:
@@ -66,7 +70,7 @@ def run(b, family, *, speed_mode="quality", steps=STEPS, loras=(), params=PARAMS
 
 def counted(b, family, **kw):
     """(result, counter) of one run, counting on the loaded pipeline's transformer."""
-    run(b, family, steps=2)  # loaded (and LoRAs applied) before hooks go on
+    run(b, family, steps=2, params=kw.get("params", PARAMS))  # loaded (and LoRAs applied) before hooks go on
     counter = Counter(runtime.CACHE.current.pipe.transformer)
     try:
         return run(b, family, **kw), counter
@@ -75,15 +79,22 @@ def counted(b, family, **kw):
 
 
 def rgb(result) -> np.ndarray:
-    return result.images[0][..., :3].astype(np.float64)
+    return np.concatenate([im[..., :3].astype(np.float64) for im in result.images])
 
 
-@pytest.mark.parametrize("family", ["flux-kontext", "qwen-image-edit-plus", "flux2-klein"])
+def test_every_family_of_the_cache_table_is_tested():
+    assert sorted(CACHED) == sorted(["flux-kontext", "flux-fill", "qwen-image-edit", "qwen-image-edit-plus",
+                                     "qwen-image-layered", "flux2", "flux2-klein"])
+    assert set(speed.CACHE_CHOICES) == set(tp.FAMILIES)  # every family has a choice or a reason
+
+
+@pytest.mark.parametrize("family", CACHED)
 def test_fast_runs_the_blocks_fewer_times_within_tolerance_and_quality_is_left_as_it_was(tiny_models, family):
-    b = backend_for_model(tiny_models(family), working_size=SIZE)
-    quality, qc = counted(b, family)
-    fast, fc = counted(b, family, speed_mode="fast", params=FAST_PARAMS.get(family, PARAMS))
-    again, ac = counted(b, family)
+    b = backend_for_model(tiny_models(family), working_size=SIZE if family != "flux-fill" else 32)
+    params = FAST_PARAMS.get(family, PARAMS)
+    quality, qc = counted(b, family, params=params)
+    fast, fc = counted(b, family, speed_mode="fast", params=params)
+    again, ac = counted(b, family, params=params)
     assert fc.transformer_calls == qc.transformer_calls  # the same steps ...
     assert fc.block_linears < 0.8 * qc.block_linears  # ... with less block work
     diff = float(np.abs(rgb(fast) - rgb(quality)).mean())
@@ -92,7 +103,7 @@ def test_fast_runs_the_blocks_fewer_times_within_tolerance_and_quality_is_left_a
     assert any("CUDA only" in n for n in fast.notes)  # compile and FP8: said, not silently skipped
     # the hooks are gone: a quality run after a fast one does the same work and gives the same pixels
     assert (ac.transformer_calls, ac.block_linears) == (qc.transformer_calls, qc.block_linears)
-    assert np.array_equal(again.images[0], quality.images[0])
+    assert all(np.array_equal(a, q) for a, q in zip(again.images, quality.images, strict=True))
     assert not quality.notes and not again.notes
     assert not runtime.CACHE.current.pipe.transformer.is_cache_enabled
 
