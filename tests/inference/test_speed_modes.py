@@ -254,3 +254,29 @@ def test_a_quality_run_after_fp8_weights_loads_the_model_again(tiny_models):
     assert runtime.CACHE.loads == loads + 1 and not runtime.CACHE.current.__dict__.get("fp8")
     assert any(n.startswith("the model was loaded again") for n in again.notes)
     assert np.array_equal(again.images[0], first.images[0])
+
+
+def test_a_cancelled_fast_run_leaves_no_hooks_behind(tiny_models):
+    from inference.errors import Cancelled
+    from inference.progress import CancelToken
+
+    family = "flux-kontext"
+    b = backend_for_model(tiny_models(family), working_size=SIZE)
+    quality = run(b, family)
+    token = CancelToken()
+    steps = []
+
+    def cancel_at_third_step(update):
+        if update.phase == "denoise" and not update.phase_start:
+            steps.append(update.step)
+            if len(steps) == 3:
+                token.cancel()
+
+    req = EditRequest(photo(), "put a hat on it", seed=3, steps=STEPS, speed="fast", params=PARAMS, align=False)
+    with pytest.raises(Cancelled), tp.small_sizes(family):
+        b.run(req, cancel_at_third_step, token)
+    transformer = runtime.CACHE.current.pipe.transformer
+    assert not transformer.is_cache_enabled and "forward" not in transformer.__dict__
+    blocks = [*transformer.transformer_blocks, *transformer.single_transformer_blocks]
+    assert all(not getattr(getattr(blk, "_diffusers_hook", None), "hooks", None) for blk in blocks)
+    assert np.array_equal(run(b, family).images[0], quality.images[0])
