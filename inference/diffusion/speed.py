@@ -134,7 +134,8 @@ def plan(speed: str, family: str, steps: int, loras=(), explicit_steps: bool = F
         else:
             quality = steps
             steps = draft_steps(steps)
-            notes.append(f"draft: {steps} of {quality} steps")
+            notes.append(f"draft: {steps} of {quality} steps" if steps < quality
+                         else f"draft: {steps} steps (already a few-step run)")
     sp = SpeedPlan(speed, steps, guidance, distilled, notes)
     if speed != "quality" and distilled is not None:
         notes.append("step caching: not used (a few-step LoRA changes the picture too much at every step to "
@@ -263,6 +264,9 @@ def _cuda_extras(loaded, family: str, loras, notes: list[str]) -> None:
     placement = loaded.placement
     if placement.device != "cuda":
         notes.append(f"torch.compile and FP8: not used (CUDA only; this run is on {placement.device})")
+        return
+    if placement.memory_mode == "quantized":
+        notes.append("torch.compile and FP8: not used with the 4-bit quantized memory mode")
         return
     if placement.memory_mode != "gpu":
         notes.append(f"torch.compile and FP8: not used with {placement.memory_mode} (the whole model must stay "

@@ -123,8 +123,10 @@ def test_draft_runs_its_step_count_with_a_note(tiny_models):
 
 def test_draft_steps_and_plans():
     assert [speed.draft_steps(n) for n in (4, 8, 28, 40, 50)] == [4, 4, 11, 16, 20]
-    p = speed.plan("draft", "flux-kontext", 4)
-    assert p.steps == 4 and not p.caches and any("not used" in n for n in p.notes)
+    p = speed.plan("draft", "flux2-klein", 4)  # the distilled klein
+    assert p.steps == 4 and not p.caches
+    assert p.notes == ["draft: 4 steps (already a few-step run)",
+                       "step caching: not used (4 steps: a few-step run has no step to reuse)"]
     assert speed.plan("quality", "flux-kontext", 28).notes == []
     with pytest.raises(InvalidRequest, match="unknown speed"):
         EditRequest(photo(), "x", speed="ludicrous")
