@@ -126,6 +126,8 @@ def plan(speed: str, family: str, steps: int, loras=(), explicit_steps: bool = F
         if not explicit_steps:
             steps = distilled.steps
         notes.append(f"few-step LoRA recognised: {distilled.describe()}")
+        if steps != distilled.steps:
+            notes.append(f"the {steps} steps you set were kept (the LoRA is trained for {distilled.steps})")
         if not explicit_guidance:
             guidance = distilled.guidance
     if speed == "draft":

@@ -213,6 +213,9 @@ def test_few_step_files_are_told_by_name_or_metadata(tmp_path):
     p = speed.plan("draft", "qwen-image-edit-plus", 40,
                    [(str(tmp_path / "Qwen-Image-Edit-2509-Lightning-8steps-V1.0-bf16.safetensors"), 1.0)])
     assert p.steps == 8 and p.guidance == 1.0 and not p.caches
+    kept = speed.plan("fast", "qwen-image-edit-plus", 12, [(str(tmp_path / "Qwen-Image-Edit-2509-Lightning-8steps-V1.0-"
+                                                                "bf16.safetensors"), 1.0)], explicit_steps=True)
+    assert kept.steps == 12 and "the 12 steps you set were kept (the LoRA is trained for 8)" in kept.notes
 
 
 def test_cuda_extras_compile_the_repeated_blocks_and_a_quality_run_undoes_it(tiny_models):
