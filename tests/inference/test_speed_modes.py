@@ -285,3 +285,24 @@ def test_a_cancelled_fast_run_leaves_no_hooks_behind(tiny_models):
     blocks = [*transformer.transformer_blocks, *transformer.single_transformer_blocks]
     assert all(not getattr(getattr(blk, "_diffusers_hook", None), "hooks", None) for blk in blocks)
     assert np.array_equal(run(b, family).images[0], quality.images[0])
+
+
+def test_a_klein_single_file_sets_the_steps_of_what_it_is(tiny_models, tmp_path):
+    """A distilled file on a base folder runs 4 steps at guidance 1.0; a base file on a distilled folder 50 at 4.0."""
+    from dataclasses import replace
+
+    from safetensors.torch import save_file
+
+    from inference.diffusion import backend_class, models
+
+    folder = models.check_folder(tiny_models("flux2-klein"))
+    assert folder.variant is None  # the tiny folder is the distilled one (is_distilled true)
+    req = EditRequest(photo(), "x")
+    cls = backend_class("flux2-klein")
+    for name, variant, want in (("flux-2-klein-base-4b.safetensors", None, (50, 4.0)),
+                                ("flux-2-klein-4b.safetensors", "base", (4, 1.0)),
+                                ("unknown.safetensors", "base", (50, 4.0))):
+        f = tmp_path / name
+        save_file({"x": torch.zeros(1)}, str(f))
+        b = cls(replace(folder, weights=f, variant=variant))
+        assert (b.steps(req), b.guidance(req)) == want, name
