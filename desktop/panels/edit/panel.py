@@ -322,12 +322,17 @@ class EditPanel(WorkflowPart, ReferencesPart, LorasPart, RunningPart, QWidget):
 
     def _update_state(self, *_args) -> None:
         info = self.backend_info()
-        takes = False
+        takes = speeds = False
         if info is not None and info.available:
             try:
-                takes = self._backend_takes_loras(registry.get(info.name))
+                backend = registry.get(info.name)
+                takes, speeds = self._backend_takes_loras(backend), bool(getattr(backend, "speed_modes", False))
             except InferenceError:
                 takes = False
+        if hasattr(self, "speed_combo"):
+            self._speeds = speeds
+            self.speed_combo.setEnabled(speeds)  # the choice is kept for the backends that have speeds
+            self._speed_tooltip(speeds, info.label if info is not None else "")
         for w in getattr(self, "_lora_widgets", ()):
             w.setVisible(takes)  # only for backends that load LoRAs
         self._show_workflow_rows(info is not None and info.name == WORKFLOW_BACKEND)
@@ -351,9 +356,17 @@ class EditPanel(WorkflowPart, ReferencesPart, LorasPart, RunningPart, QWidget):
         self.use_button.setEnabled(self.results.currentRow() >= 0)
 
     def _speed_chosen(self, *_args) -> None:
-        self.speed_combo.setToolTip(self.speed_combo.currentData(Qt.ItemDataRole.ToolTipRole) or "")
+        self._speed_tooltip(getattr(self, "_speeds", True))
         if self.settings is not None:
             self.settings.set_speed(self.speed_combo.currentData())
+
+    def _speed_tooltip(self, enabled: bool, backend: str = "") -> None:
+        tip = self.speed_combo.currentData(Qt.ItemDataRole.ToolTipRole) or ""
+        self.speed_combo.setToolTip(tip if enabled else f"{backend or 'This backend'} has one speed")
+
+    def speed(self) -> str:
+        """The speed mode the next request asks for ("quality" for a backend with one speed)."""
+        return self.speed_combo.currentData() if getattr(self, "_speeds", False) else "quality"
 
     # --- the request ---------------------------------------------------------------------------------
     def build(self):
@@ -377,6 +390,6 @@ class EditPanel(WorkflowPart, ReferencesPart, LorasPart, RunningPart, QWidget):
             steps=self.steps.value() or None, guidance=self.guidance.value() or None,
             variations=min(self.variations.value(), info.capabilities.max_variations if info.capabilities else 16),
             params=params, loras=self.selected_loras() if self._backend_takes_loras(backend) else (),
-            speed=self.speed_combo.currentData(),
+            speed=self.speed(),
         )
         return backend, request
