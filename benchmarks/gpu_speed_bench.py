@@ -165,6 +165,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--size", type=int, default=1024)
     ap.add_argument("--tiny", action="store_true", help="CPU, scaled-down configs: checks the script, no figures")
     ap.add_argument("--cpu-compile", action="store_true", help="with --tiny: also try torch.compile on the CPU")
+    ap.add_argument("--recompile-limit", type=int,
+                    help="raise torch._dynamo's recompile limit (default 8): the cache hooks' frame is compiled once "
+                    "per block type and state, and past the limit runs eagerly (seen on the CPU with --tiny)")
     ap.add_argument("--cache-threshold", type=float,
                     help="override the table's First-Block Cache threshold (tiny random models need about 0.3)")
     args = ap.parse_args(argv)
@@ -183,9 +186,12 @@ def main(argv: list[str] | None = None) -> int:
         cap = torch.cuda.get_device_capability()
         print(f"{torch.cuda.get_device_name()} (compute capability {cap[0]}.{cap[1]}), torch {torch.__version__}, "
               f"bf16, {size}×{size}, one reference image")
+    if args.recompile_limit:
+        torch._dynamo.config.recompile_limit = args.recompile_limit
     import diffusers
 
-    print(f"diffusers {diffusers.__version__}", flush=True)
+    print(f"diffusers {diffusers.__version__}, dynamo recompile limit {torch._dynamo.config.recompile_limit}",
+          flush=True)
     rows: list[dict] = []
     for name in [m.strip() for m in args.models.split(",") if m.strip()]:
         if name not in FAMILY:

@@ -211,7 +211,9 @@ def step_cache(pipe, family: str, params: Mapping[str, object], notes: list[str]
     calls = {"transformer": 0, "last block": 0}
     handles = [transformer.register_forward_pre_hook(lambda *_: calls.__setitem__("transformer",
                                                                                   calls["transformer"] + 1))]
-    probe = _last_block_linear(transformer)
+    # a hook inside a compiled block is traced, not run at every call: counted only on uncompiled blocks
+    compiled = any(getattr(m, "_compiled_call_impl", None) is not None for m in _repeated_blocks(transformer))
+    probe = None if compiled else _last_block_linear(transformer)
     if probe is not None:
         handles.append(probe.register_forward_pre_hook(lambda *_: calls.__setitem__("last block",
                                                                                     calls["last block"] + 1)))
@@ -230,7 +232,8 @@ def step_cache(pipe, family: str, params: Mapping[str, object], notes: list[str]
                          f"{calls['last block']} of {calls['transformer']} transformer calls "
                          f"(chosen from {choice.source})")
         else:
-            notes.append(f"step caching: {choice.describe(opts)} (chosen from {choice.source})")
+            why = " (not counted: the blocks are compiled)" if compiled else ""
+            notes.append(f"step caching: {choice.describe(opts)}{why} (chosen from {choice.source})")
     finally:
         for h in handles:
             h.remove()

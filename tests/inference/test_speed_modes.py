@@ -306,3 +306,17 @@ def test_a_klein_single_file_sets_the_steps_of_what_it_is(tiny_models, tmp_path)
         save_file({"x": torch.zeros(1)}, str(f))
         b = cls(replace(folder, weights=f, variant=variant))
         assert (b.steps(req), b.guidance(req)) == want, name
+
+
+def test_the_cache_note_counts_only_uncompiled_blocks(tiny_models):
+    """A hook inside a compiled block is traced rather than run at every call, so its count would lie: with
+    compiled blocks the note says the work was not counted (compiling is lazy: nothing is compiled here)."""
+    pipe = tp.build_pipeline("flux-kontext")
+    for m in pipe.transformer.modules():
+        if type(m).__name__ in pipe.transformer._repeated_blocks:
+            m.compile()
+    notes: list[str] = []
+    with speed.step_cache(pipe, "flux-kontext", {}, notes):
+        pass
+    assert notes == [f"step caching: First-Block Cache (threshold 0.12) (not counted: the blocks are compiled) "
+                     f"(chosen from {speed.CACHE_CHOICES['flux-kontext'].source})"]
