@@ -300,6 +300,22 @@ class SetTransform(Command):
         return False
 
 
+class SetCutout(Command):
+    """Cut a piece out with a matte, or un-cut it (None); the piece's original pixels never change."""
+
+    def __init__(self, layer_id: str, old: np.ndarray | None, new: np.ndarray | None, label: str):
+        self.layer_id, self.old, self.new, self.label = layer_id, old, new, label
+
+    def do(self, doc):
+        doc._set_cutout(self.layer_id, self.new)
+
+    def undo(self, doc):
+        doc._set_cutout(self.layer_id, self.old)
+
+    def nbytes(self):
+        return sum(m.nbytes for m in (self.old, self.new) if m is not None) + 256
+
+
 class SetMarks(Command):
     def __init__(self, layer_id: str, old: list[Mark], new: list[Mark], label: str, gesture: object | None = None):
         self.layer_id, self.old, self.new, self.label, self.gesture = layer_id, list(old), list(new), label, gesture
@@ -390,5 +406,5 @@ class Macro(Command):
 
 __all__ = [
     "TILE", "Command", "CommandStack", "AddLayer", "RemoveLayer", "MoveLayer", "SetLayerProps",
-    "Paint", "SetPixels", "SetTransform", "SetMarks", "SetSelection", "SetReferences", "Macro",
+    "Paint", "SetPixels", "SetTransform", "SetCutout", "SetMarks", "SetSelection", "SetReferences", "Macro",
 ]

@@ -16,6 +16,7 @@ import numpy as np
 
 from canvas import commands as C
 from canvas.blend import composite_into, premultiplied_float, straight_uint8
+from canvas.cutout import CutoutError, cut_out, piece_scribbles
 from canvas.document_state import DocumentState
 from canvas.errors import CanvasError, LayerLockedError
 from canvas.events import DocumentEvent
@@ -263,6 +264,35 @@ class Document(DocumentState):
         layer = self._editable(layer_id, PieceLayer)
         tf = layer.transform
         self.set_transform(layer_id, Transform(cx=tf.cx, cy=tf.cy), label="Reset")
+
+    def cut_out(self, layer_id: str) -> int:
+        """Cut a piece's subject out of its own background (one undo step); returns the number of
+        keep/remove strokes it followed, which are taken off their layers in the same step."""
+        piece = self._editable(layer_id, PieceLayer)
+        notes = [la for la in self.layers if isinstance(la, AnnotationLayer)]
+        scribbles, used = piece_scribbles(piece, notes)
+        try:
+            matte = cut_out(piece.original, scribbles, previous=piece.cutout)
+        except CutoutError as exc:
+            raise CanvasError(str(exc)) from None
+        cmds: list[C.Command] = [C.SetCutout(layer_id, piece.cutout, matte, "cut out")]
+        for lid, ids in used.items():
+            layer = self.layer(lid)
+            cmds.append(C.SetMarks(lid, layer.marks, [m for m in layer.marks if m.id not in ids], "strokes"))
+        self.execute(C.Macro(cmds, f"Cut out {piece.name}"))
+        return sum(len(ids) for ids in used.values())
+
+    def set_cutout(self, layer_id: str, matte: np.ndarray | None, label: str | None = None) -> None:
+        """Set a piece's cut-out matte (None: restore the uncut piece), as one undo step."""
+        piece = self._editable(layer_id, PieceLayer)
+        if matte is None and piece.cutout is None:
+            return
+        if matte is not None:
+            matte = np.asarray(matte)
+            if matte.dtype != np.uint8 or matte.shape != piece.original.shape[:2]:
+                raise CanvasError(f"a cut-out matte is uint8 of the piece's size, not {matte.dtype} {matte.shape}")
+        label = label or (f"Restore uncut {piece.name}" if matte is None else f"Cut out {piece.name}")
+        self.execute(C.SetCutout(layer_id, piece.cutout, matte, label))
 
     def set_marks(self, layer_id: str, marks: list[Mark], label: str = "Edit marks",
                   gesture: object | None = None) -> None:

@@ -112,6 +112,12 @@ class DocumentState:
         layer.set_transform(tf)
         self._changed("pixels", layer_id, before.union(layer.bounds()))
 
+    def _set_cutout(self, layer_id: str, matte: np.ndarray | None) -> None:
+        layer = self.layer(layer_id)
+        before = layer.bounds()
+        layer.set_cutout(matte)
+        self._changed("pixels", layer_id, before.union(layer.bounds()))
+
     def _set_marks(self, layer_id: str, marks: list[Mark]) -> None:
         layer = self.layer(layer_id)
         before = layer.bounds()

@@ -328,14 +328,18 @@ class PieceLayer(Layer):
     kind = "piece"
 
     def __init__(self, original: np.ndarray, transform: Transform | None = None, name: str = "Piece", *,
-                 identity: float = DEFAULT_IDENTITY, **kw) -> None:
+                 identity: float = DEFAULT_IDENTITY, cutout: np.ndarray | None = None, **kw) -> None:
         super().__init__(name, **kw)
         self.identity = validate_prop("identity", identity)
         self.original = check_rgba(original, "piece pixels")
         h, w = original.shape[:2]
         self.transform = transform or Transform(cx=w / 2, cy=h / 2)
         check_piece(w, h, self.transform)
+        self.cutout: np.ndarray | None = None  # a matte over the original's alpha; None: not cut out
+        self._pixels: np.ndarray | None = None
         self._cache: tuple[np.ndarray, Rect] | None = None
+        if cutout is not None:
+            self.set_cutout(cutout, notify=False)
 
     @classmethod
     def at(cls, original: np.ndarray, x: float, y: float, name: str = "Piece", **kw) -> PieceLayer:
@@ -343,13 +347,38 @@ class PieceLayer(Layer):
         h, w = original.shape[:2]
         return cls(original, Transform(cx=x + w / 2, cy=y + h / 2), name, **kw)
 
+    def pixels(self) -> np.ndarray:
+        """What the piece shows before its transform: the original, its alpha times the cut-out's matte."""
+        if self.cutout is None:
+            return self.original
+        if self._pixels is None:
+            px = self.original.copy()
+            px[..., 3] = (px[..., 3].astype(np.uint16) * self.cutout + 127) // 255
+            self._pixels = px
+        return self._pixels
+
     def raster(self) -> tuple[np.ndarray, Rect]:
         if self._cache is None:
-            self._cache = render_piece(self.original, self.transform)
+            self._cache = render_piece(self.pixels(), self.transform)
         return self._cache
 
     def bounds(self) -> Rect:
         return self.raster()[1]
+
+    def set_cutout(self, matte: np.ndarray | None, notify: bool = True) -> None:
+        """Cut the piece out with ``matte`` (uint8, the original's height×width), or un-cut it (None)."""
+        if matte is not None:
+            matte = np.asarray(matte)
+            if matte.dtype != np.uint8 or matte.shape != self.original.shape[:2]:
+                raise ValueError(f"a cut-out matte is uint8 of the piece's size {self.original.shape[1]}×"
+                                 f"{self.original.shape[0]}, not {matte.dtype} {matte.shape}")
+            matte = np.ascontiguousarray(matte)
+            matte.flags.writeable = False
+        self.cutout = matte
+        self._pixels = None
+        self._cache = None
+        if notify:
+            self._content_changed()
 
     def set_transform(self, tf: Transform) -> None:
         check_piece(self.original.shape[1], self.original.shape[0], tf)
@@ -359,6 +388,8 @@ class PieceLayer(Layer):
 
     def _copy_content_from(self, other: Layer) -> None:
         self.original = other.original.copy()  # type: ignore[attr-defined]
+        self.cutout = other.cutout  # type: ignore[attr-defined]  # read-only: shared safely
+        self._pixels = None
         self._cache = None
 
     def content_equal(self, other: Layer) -> bool:
@@ -366,10 +397,12 @@ class PieceLayer(Layer):
             isinstance(other, PieceLayer)
             and self.transform == other.transform
             and np.array_equal(self.original, other.original)
+            and (self.cutout is None) == (other.cutout is None)
+            and (self.cutout is None or np.array_equal(self.cutout, other.cutout))
         )
 
     def nbytes(self) -> int:
-        return self.original.nbytes
+        return self.original.nbytes + (0 if self.cutout is None else 2 * self.cutout.nbytes)
 
 
 class AnnotationLayer(Layer):

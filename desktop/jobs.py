@@ -1,9 +1,10 @@
 """The one seam between the GUI thread and the worker thread.
 
-``JobRunner`` owns a worker ``QThread``. A job is a callable ``fn(progress, cancel)`` that runs
-on the worker (for edits: ``backend.run(request, progress, cancel)`` on a frozen request —
-the worker never sees the live document). One job runs at a time; further jobs queue,
-visibly. Progress (``ProgressUpdate``: step, total, optional preview) and the outcome come
+``JobRunner`` owns a worker ``QThread`` per resource (the local GPU, the ComfyUI servers, an API).
+A job is a callable ``fn(progress, cancel)`` that runs on its resource's worker (for edits:
+``backend.run(request, progress, cancel)`` on a frozen request — the worker never sees the live
+document). On one resource one job runs at a time and further jobs queue, visibly; jobs on
+different resources run at the same time (Compare). Progress (``ProgressUpdate``: step, total, optional preview) and the outcome come
 back as signals on the GUI thread. Jobs have ids; a result for a cancelled or unknown id is
 dropped, so a cancelled job can never turn into a layer.
 """
@@ -58,6 +59,7 @@ class Job:
     started: float | None = None
     finished: float | None = None
     payload: Any = None  # whatever the submitter wants back with the result (e.g. the request)
+    resource: str = "local"  # the lane it runs in: jobs on one resource run one at a time
 
     @property
     def duration(self) -> float | None:
@@ -102,8 +104,36 @@ class _Worker(QObject):
             self.succeeded.emit(job.id, result)
 
 
+class _Lane:
+    """One resource's worker thread and queue: its jobs run one at a time, in order."""
+
+    def __init__(self, resource: str, runner: JobRunner) -> None:
+        self.resource = resource
+        self.thread = QThread()
+        self.thread.setObjectName(f"akapen-worker-{resource}")
+        self.worker = _Worker()
+        self.worker.moveToThread(self.thread)
+        self.dispatch = _Dispatcher()
+        self.dispatch.job.connect(self.worker.run)
+        self.worker.progressed.connect(runner._on_progress)
+        self.worker.succeeded.connect(runner._on_succeeded)
+        self.worker.failed.connect(runner._on_failed)
+        self.worker.cancelled.connect(runner._on_cancelled)
+        self.thread.start()
+        self.queue: deque[Job] = deque()
+        self.current: Job | None = None
+
+
+class _Dispatcher(QObject):
+    job = Signal(object)
+
+
 class JobRunner(QObject):
-    """Runs jobs one at a time on a worker thread; the GUI thread never blocks."""
+    """Runs jobs on worker threads, one lane per resource; the GUI thread never blocks.
+
+    Jobs submitted for the same resource (the local GPU, the ComfyUI servers, an API) run one at a
+    time in order; jobs on different resources run at the same time.
+    """
 
     jobQueued = Signal(str)
     jobStarted = Signal(str)
@@ -112,47 +142,45 @@ class JobRunner(QObject):
     jobFailed = Signal(str, str, bool)  # id, message, expected
     jobCancelled = Signal(str)
     queueChanged = Signal()
-    _dispatch = Signal(object)
 
     _ids = itertools.count(1)
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
-        self._thread = QThread()
-        self._thread.setObjectName("akapen-worker")
-        self._worker = _Worker()
-        self._worker.moveToThread(self._thread)
-        self._dispatch.connect(self._worker.run)
-        self._worker.progressed.connect(self._on_progress)
-        self._worker.succeeded.connect(self._on_succeeded)
-        self._worker.failed.connect(self._on_failed)
-        self._worker.cancelled.connect(self._on_cancelled)
-        self._thread.start()
-        self._queue: deque[Job] = deque()
-        self._current: Job | None = None
+        self._lanes: dict[str, _Lane] = {}
         self.jobs: dict[str, Job] = {}
 
     # --- state ------------------------------------------------------------------------------
     @property
     def current(self) -> Job | None:
-        return self._current
+        """The running job that started first (None when nothing runs)."""
+        running = self.running
+        return running[0] if running else None
+
+    @property
+    def running(self) -> list[Job]:
+        return sorted((la.current for la in self._lanes.values() if la.current is not None),
+                      key=lambda j: j.started or 0.0)
 
     @property
     def queued(self) -> list[Job]:
-        return list(self._queue)
+        return [j for la in self._lanes.values() for j in la.queue]
 
     @property
     def busy(self) -> bool:
-        return self._current is not None or bool(self._queue)
+        return any(la.current is not None or la.queue for la in self._lanes.values())
 
     # --- control ------------------------------------------------------------------------------
-    def submit(self, label: str, fn: JobFn, payload: Any = None) -> str:
-        job = Job(f"job-{next(self._ids)}", label, fn, payload=payload)
+    def submit(self, label: str, fn: JobFn, payload: Any = None, resource: str = "local") -> str:
+        job = Job(f"job-{next(self._ids)}", label, fn, payload=payload, resource=resource)
         self.jobs[job.id] = job
-        self._queue.append(job)
+        lane = self._lanes.get(resource)
+        if lane is None:
+            lane = self._lanes[resource] = _Lane(resource, self)
+        lane.queue.append(job)
         self.jobQueued.emit(job.id)
         self.queueChanged.emit()
-        self._start_next()
+        self._start_next(lane)
         return job.id
 
     def cancel(self, job_id: str) -> bool:
@@ -162,45 +190,53 @@ class JobRunner(QObject):
             return False
         job.token.cancel()
         if job.state is JobState.QUEUED:
-            self._queue.remove(job)
+            self._lanes[job.resource].queue.remove(job)
             self._finish(job, JobState.CANCELLED)
             self.jobCancelled.emit(job.id)
             self.queueChanged.emit()
         return True
 
     def cancel_all(self) -> None:
-        for job in [*self._queue, *([self._current] if self._current else [])]:
+        for job in [*self.queued, *self.running]:
             self.cancel(job.id)
 
     def shutdown(self, timeout_ms: int = 5000) -> None:
         self.cancel_all()
-        self._thread.quit()
-        self._thread.wait(timeout_ms)
+        for lane in self._lanes.values():
+            lane.thread.quit()
+        for lane in self._lanes.values():
+            lane.thread.wait(timeout_ms)
 
     # --- internals ------------------------------------------------------------------------------
-    def _start_next(self) -> None:
-        if self._current is not None or not self._queue:
+    def _start_next(self, lane: _Lane) -> None:
+        if lane.current is not None or not lane.queue:
             return
-        job = self._queue.popleft()
+        job = lane.queue.popleft()
         job.state = JobState.RUNNING
         job.started = time.monotonic()
-        self._current = job
+        lane.current = job
         self.jobStarted.emit(job.id)
         self.queueChanged.emit()
-        self._dispatch.emit(job)
+        lane.dispatch.job.emit(job)
 
     def _finish(self, job: Job, state: JobState) -> None:
         job.state = state
         job.finished = time.monotonic()
         job.fn = _spent  # drop references to requests and pipelines
-        if job is self._current:
-            self._current = None
+        lane = self._lanes.get(job.resource)
+        if lane is not None and job is lane.current:
+            lane.current = None
 
     def _live(self, job_id: str) -> Job | None:
         job = self.jobs.get(job_id)
-        if job is None or job is not self._current:
+        lane = self._lanes.get(job.resource) if job is not None else None
+        if lane is None or job is not lane.current:
             return None  # unknown, or a job that is no longer running
         return job
+
+    def _done(self, job: Job) -> None:
+        self.queueChanged.emit()
+        self._start_next(self._lanes[job.resource])
 
     @Slot(str, object)
     def _on_progress(self, job_id: str, update: ProgressUpdate) -> None:
@@ -219,8 +255,7 @@ class JobRunner(QObject):
         else:
             self._finish(job, JobState.DONE)
             self.jobFinished.emit(job_id, result)
-        self.queueChanged.emit()
-        self._start_next()
+        self._done(job)
 
     @Slot(str, str, bool)
     def _on_failed(self, job_id: str, message: str, expected: bool) -> None:
@@ -232,8 +267,7 @@ class JobRunner(QObject):
             self.jobCancelled.emit(job_id)
         else:
             self.jobFailed.emit(job_id, message, expected)
-        self.queueChanged.emit()
-        self._start_next()
+        self._done(job)
 
     @Slot(str)
     def _on_cancelled(self, job_id: str) -> None:
@@ -242,8 +276,7 @@ class JobRunner(QObject):
             return
         self._finish(job, JobState.CANCELLED)
         self.jobCancelled.emit(job_id)
-        self.queueChanged.emit()
-        self._start_next()
+        self._done(job)
 
 
 def _spent(*_args, **_kwargs):  # pragma: no cover - never called

@@ -84,7 +84,7 @@ class Reporter:
         self._phase: str | None = None
         self._phase_start = 0.0
         self.preview_rect: tuple[int, int, int, int] | None = None  # set by Backend.run
-        self.notes: list[str] = []  # what the backend did to the result (e.g. its speed mode), for EditResult.notes
+        self.notes: list[str] = []  # what the backend says about its result (shown under it, kept in provenance)
 
     def check(self) -> None:
         self.cancel.raise_if_cancelled()

@@ -137,3 +137,9 @@ from inference.comfyui import BACKENDS as _COMFY_BACKENDS  # noqa: E402
 
 for _name, _factory in _COMFY_BACKENDS.items():
     register(_name, _factory)
+
+# nano banana: Google's Gemini image API (importing the table imports neither the SDK nor network code)
+from inference.gemini import BACKENDS as _GEMINI_BACKENDS  # noqa: E402
+
+for _name, _factory in _GEMINI_BACKENDS.items():
+    register(_name, _factory)

@@ -32,3 +32,28 @@ def comfy_factory(tmp_path_factory):
     yield make
     for s in started:
         s.stop()
+
+
+@pytest.fixture(scope="session")
+def gemini_server():
+    """A local stand-in for the Gemini API's generateContent on 127.0.0.1 (see tests/gemini_server.py)."""
+    from tests.gemini_server import GeminiServer
+
+    server = GeminiServer().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def gemini_env(gemini_server, monkeypatch, tmp_path):
+    """The SDK pointed at the local server with a key it accepts; a fresh config folder; no stray settings."""
+    from tests.gemini_server import GOOD_KEY
+
+    gemini_server.reset()
+    for name in ("GOOGLE_API_KEY", "AKAPEN_GEMINI_MODEL", "GOOGLE_GEMINI_BASE_URL", "GOOGLE_GENAI_USE_VERTEXAI"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AKAPEN_GEMINI_BASE_URL", gemini_server.url)
+    monkeypatch.setenv("GEMINI_API_KEY", GOOD_KEY)
+    monkeypatch.setenv("AKAPEN_CONFIG_DIR", str(tmp_path / "config"))
+    yield gemini_server
+    gemini_server.reset()

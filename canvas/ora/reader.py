@@ -259,7 +259,14 @@ def _build_layer(el: ET.Element, vis_in: bool, op_in: float, reader: _Reader, se
             identity = _float(el.get(qname("identity")), DEFAULT_IDENTITY, f"the identity of piece {name!r}", reader)
             if not 0.0 <= identity <= 1.0:
                 raise reader.fail(f"piece {name!r} has an identity of {identity:g}; it must be between 0 and 1")
-            layer: Layer = PieceLayer(original, tf, identity=identity, **common)
+            cutout = None
+            if el.get(qname("cutout")):
+                matte = reader.png(reader.member(el.get(qname("cutout")), "piece cut-out"))
+                if matte.shape[:2] != original.shape[:2]:
+                    raise reader.fail(f"piece {name!r} has a cut-out of {matte.shape[1]}×{matte.shape[0]} for a "
+                                      f"piece of {original.shape[1]}×{original.shape[0]}")
+                cutout = np.ascontiguousarray(matte[..., 0])
+            layer: Layer = PieceLayer(original, tf, identity=identity, cutout=cutout, **common)
             reader._count(piece_rect(original.shape[1], original.shape[0], tf).area)  # what it renders to
         elif kind == "annotation":
             raw = reader.json(reader.member(el.get(qname("marks")), "marks"))
@@ -336,6 +343,8 @@ def load_ora(source, *, warnings: list[str] | None = None, max_pixels: int = MAX
             kind = el.get(qname("kind"), "pixel")
             if kind == "piece":
                 needed.append(reader.member(el.get(qname("original")), "piece original"))
+                if el.get(qname("cutout")):
+                    needed.append(reader.member(el.get(qname("cutout")), "piece cut-out"))
             elif kind != "annotation":
                 needed.append(el.get("src"))
         reader.prefetch(needed)

@@ -93,6 +93,11 @@ class FrozenDocument:
                 attrs[qname("original")] = orig
                 attrs[qname("transform")] = json.dumps(layer.transform.to_dict())
                 attrs[qname("identity")] = f"{layer.identity:.4g}"
+                if layer.cutout is not None:  # the matte over the original's alpha, as a grey PNG
+                    member = f"akapen/pieces/{layer.id}-cutout.png"
+                    m = layer.cutout
+                    self._add(member, np.dstack([m, m, m, np.full(m.shape, 255, np.uint8)]), None, False)
+                    attrs[qname("cutout")] = member
             elif isinstance(layer, AnnotationLayer):
                 member = f"akapen/marks/{layer.id}.json"
                 self.json[member] = json.dumps([m.to_dict() for m in layer.marks], sort_keys=True)

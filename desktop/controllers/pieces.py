@@ -1,15 +1,22 @@
 """Collage pieces: added from images (cascaded, one undo step), made from the selected part of
-a layer (Ctrl+J), flipped and reset from the Layer menu and the piece options."""
+a layer (Ctrl+J), flipped and reset from the Layer menu and the piece options, cut out of their
+own background (with the keep and remove pens) and restored uncut."""
 
 from __future__ import annotations
 
 import numpy as np
-from PySide6.QtCore import QPointF
+from PySide6.QtCore import QPointF, Qt
+from PySide6.QtWidgets import QApplication
 
 from canvas import commands as C
+from canvas.errors import CanvasError
 from canvas.layers import PieceLayer, Transform
 
 CASCADE = 24  # canvas pixels between pieces dropped or pasted together
+KEEP_PEN = (20, 200, 40, 255)  # canvas.cutout reads green strokes as "keep" …
+REMOVE_PEN = (30, 90, 235, 255)  # … and blue ones as "remove"
+CORRECT = ("To correct it, draw with the keep pen (green) over what belongs to the subject and the remove pen "
+           "(blue) over what does not, then cut out again.")
 
 
 class PiecesController:
@@ -36,6 +43,57 @@ class PiecesController:
             self.window.show_hint("Select a collage piece to reset its transform.")
             return
         self.window.document.reset_transform(piece.id)
+
+    def cut_out(self) -> None:
+        """Layer › Cut out subject: the active piece's subject as its alpha (one undo step)."""
+        piece = self.active_piece()
+        if piece is None:
+            self.window.show_hint("Select a collage piece to cut its subject out of its background.")
+            return
+        QApplication.setOverrideCursor(Qt.CursorShape.WaitCursor)
+        try:
+            used = self.window.document.cut_out(piece.id)  # CanvasError: said by the action's guard
+        finally:
+            QApplication.restoreOverrideCursor()
+        strokes = f", following {used} stroke{'s' if used != 1 else ''}" if used else ""
+        self.window.show_hint(f"“{piece.name}” cut out{strokes}. {CORRECT} "
+                              "Layer › Restore uncut piece brings the whole picture back.")
+
+    def cut_out_pieces(self, ids: list[str]) -> None:
+        """Refine collage's offer: cut out several pieces, each its own undo step; one that fails is said."""
+        done, failed = [], []
+        QApplication.setOverrideCursor(Qt.CursorShape.WaitCursor)
+        try:
+            for lid in ids:
+                layer = next((la for la in self.window.document.layers if la.id == lid), None)
+                if not isinstance(layer, PieceLayer):
+                    continue
+                try:
+                    self.window.document.cut_out(lid)
+                    done.append(layer.name)
+                except CanvasError as exc:
+                    failed.append(f"“{layer.name}”: {exc}")
+        finally:
+            QApplication.restoreOverrideCursor()
+        if failed:
+            self.window.notifier.error("Some pieces could not be cut out — " + "; ".join(failed))
+        if done:
+            self.window.show_hint(f"Cut out {', '.join(f'“{n}”' for n in done)}. {CORRECT}")
+
+    def restore_uncut(self) -> None:
+        piece = self.active_piece()
+        if piece is None or piece.cutout is None:
+            self.window.show_hint("Select a collage piece that was cut out to restore it uncut.")
+            return
+        self.window.document.set_cutout(piece.id, None)
+
+    def cutout_pen(self, keep: bool) -> None:
+        """The pen, in the colour the cut-out reads as keep (green) or remove (blue)."""
+        self.window.options.set(mark_color=KEEP_PEN if keep else REMOVE_PEN)
+        self.window.set_tool("pen")
+        what = "what belongs to the subject" if keep else "what should be cut away"
+        self.window.show_hint(f"Draw over {what}, then Layer › Cut out subject. "
+                              "The strokes are used up by the cut.")
 
     def insert_index(self) -> int:
         """Where a new piece goes: just above the active layer (on top without one)."""

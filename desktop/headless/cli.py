@@ -114,26 +114,60 @@ def _variation_path(out: Path, i: int) -> Path:
 def cmd_edit(args) -> int:
     import time
 
-    import numpy as np
-
     from canvas.errors import CanvasError
-    from desktop.headless.edit_request import build_request
-    from inference import registry
-    from inference.presets import first_blank, resolve_task
-    from inference.region import composite_over
+    from desktop.headless.servers_command import load_servers
 
     out = Path(args.output)
     if out.suffix.lower() not in (".png", ".jpg", ".jpeg"):
         raise CanvasError(f"{args.output}: write .png or .jpg")
-    _load_servers()
+    if not out.resolve().parent.is_dir():  # said before a long run, not after it
+        raise CanvasError(f"{args.output}: the folder {out.resolve().parent} does not exist")
+    load_servers()
+    names = list(dict.fromkeys(args.backend or ()))
+    if len(names) > 1:  # one instruction, several backends side by side
+        from desktop.headless.compare_command import cmd_compare
+
+        return cmd_compare(args, names, out)
+    backend = _pick_backend(args, names[0] if names else None)
+    doc = _load(args.input)
+    request = _prepare(args, backend, doc)
+    t0 = time.perf_counter()
+    result = _run_with_progress(backend, request)
+    elapsed = time.perf_counter() - t0
+    written = write_result(out, request, result)
+    what = request.task or "instruction"
+    x, y, w, h = result.rect
+    phases = ", ".join(f"{k} {v:.2f} s" for k, v in result.timings.items())
+    print(f"{result.backend} ({result.model}) · {what}: edited {w}×{h}+{x}+{y} of {request.width}×{request.height} "
+          f"in {elapsed:.2f} s ({phases})")
+    if result.instruction_used:
+        print(f"instruction: {result.instruction_used}")
+    for s in result.seeds:
+        if s is not None:
+            print(f"seed: {s}")
+    for note in result.notes:
+        print(f"note: {note}")
+    for warning in result.warnings:
+        print(f"warning: {warning}")
+    for path in written:
+        print(f"wrote {path}")
+    return 0
+
+
+def _pick_backend(args, name: str | None):
+    """The backend ``akapen edit`` runs: --server/--workflow, --model, a name, or the first available;
+    BackendUnavailable (with the reason) when it cannot run here."""
+    from desktop.headless.servers_command import comfy_backend
+    from inference import registry
+
     if args.server or args.workflow:
-        backend = _comfy_backend(args)
+        backend = comfy_backend(args, name)
     elif args.model:
         from inference.diffusion import backend_for_model
 
-        backend = backend_for_model(args.model, args.backend, memory_mode=args.memory_mode)
-    elif args.backend:
-        backend = registry.get(args.backend)
+        backend = backend_for_model(args.model, name, memory_mode=args.memory_mode)
+    elif name:
+        backend = registry.get(name)
     else:
         backend = registry.default_backend()
     ok, reason = backend.availability()
@@ -141,6 +175,17 @@ def cmd_edit(args) -> int:
         from inference.errors import BackendUnavailable
 
         raise BackendUnavailable(f"the {backend.name} backend is not available: {reason}")
+    return backend
+
+
+def _prepare(args, backend, doc):
+    """The request for ``backend`` from the command line's options and the loaded document."""
+    import numpy as np
+
+    from canvas.errors import CanvasError
+    from desktop.headless.edit_request import build_request
+    from inference.presets import first_blank, resolve_task
+
     caps = backend.capabilities
     task, params, preset = (None, {}, None)
     if args.task:
@@ -160,7 +205,6 @@ def cmd_edit(args) -> int:
         params["workflow"] = str(Path(args.workflow).resolve())
     if args.image_input:
         params["workflow_images"] = {k: str(v) for k, v in args.image_input}
-    doc = _load(args.input)
     mask = None
     if args.mask:
         m = read_image(args.mask)
@@ -183,39 +227,26 @@ def cmd_edit(args) -> int:
     if len(request.references) < len(refs) + len(doc.references):
         print(f"akapen: note: the {backend.name} backend takes {caps.max_references} reference image(s); "
               "the rest were left out", file=sys.stderr)
-    t0 = time.perf_counter()
-    result = _run_with_progress(backend, request)
-    elapsed = time.perf_counter() - t0
-    base = request.image
+    return request
+
+
+def write_result(out: Path, request, result) -> list[Path]:
+    """Every variation of ``result`` over the picture: OUT, OUT-2, … (all of them or none)."""
+    from inference.region import composite_over
+
     written: list[Path] = []
     try:
         for i in range(len(result.images)):
             img = result.images[i]
-            full = img if result.scale != 1.0 else composite_over(base, img, result.rect)
+            full = img if result.scale != 1.0 else composite_over(request.image, img, result.rect)
             path = _variation_path(out, i)
             write_image(path, full)
             written.append(path)
-    except KeyboardInterrupt:  # all the variations or none
+    except BaseException:  # a full disk or Ctrl+C: all the variations or none
         for p in written:
             p.unlink(missing_ok=True)
         raise
-    what = request.task or "instruction"
-    x, y, w, h = result.rect
-    phases = ", ".join(f"{k} {v:.2f} s" for k, v in result.timings.items())
-    print(f"{result.backend} ({result.model}) · {what}: edited {w}×{h}+{x}+{y} of {request.width}×{request.height} "
-          f"in {elapsed:.2f} s ({phases})")
-    if result.instruction_used:
-        print(f"instruction: {result.instruction_used}")
-    for s in result.seeds:
-        if s is not None:
-            print(f"seed: {s}")
-    for note in result.notes:
-        print(f"note: {note}")
-    for warning in result.warnings:
-        print(f"warning: {warning}")
-    for path in written:
-        print(f"wrote {path}")
-    return 0
+    return written
 
 
 def _run_with_progress(backend, request):
@@ -232,89 +263,12 @@ def _run_with_progress(backend, request):
         bar.close()
 
 
-def _load_servers() -> None:
-    """Use the servers added in the window (or with `akapen servers add`)."""
-    from inference.comfyui import servers
-
-    store = servers.ServerStore()
-    servers.set_servers(store.load())
-    if store.problem:
-        print(f"akapen: note: {store.problem}", file=sys.stderr)
-
-
-def _comfy_backend(args):
-    """--server URL / --workflow FILE: a ComfyUI backend on these servers (or the stored ones)."""
-    import os
-
-    from inference.comfyui import FAMILY_BACKENDS
-    from inference.comfyui.backend import ComfyFamilyBackend, ComfyWorkflowBackend
-    from inference.comfyui.servers import ServerConfig, configured
-    from inference.errors import InvalidRequest
-
-    token = os.environ.get("AKAPEN_COMFYUI_TOKEN", "")
-    targets = [ServerConfig(u, token) for u in args.server] if args.server else configured()
-    for s in targets:
-        if s.warning():
-            print(f"akapen: warning: {s.warning()}", file=sys.stderr)
-    if args.workflow:
-        if args.backend not in (None, "comfyui-workflow"):
-            raise InvalidRequest("--workflow runs your workflow; leave --backend out")
-        return ComfyWorkflowBackend(targets)
-    name = args.backend or "comfyui-kontext"
-    family = name.removeprefix("comfyui-")
-    if family not in FAMILY_BACKENDS:
-        raise InvalidRequest(f"--server takes a ComfyUI backend: --workflow FILE.json or --backend one of "
-                             f"{', '.join('comfyui-' + f for f in FAMILY_BACKENDS)}")
-    return ComfyFamilyBackend(family, targets)
-
-
-def cmd_servers(args) -> int:
-    from inference.comfyui import servers
-
-    store = servers.ServerStore()
-    if args.action == "add":
-        if not args.url:
-            raise SystemExit("akapen servers add URL [--name NAME] (token from AKAPEN_COMFYUI_TOKEN)")
-        import os
-
-        cfg = servers.ServerConfig(args.url, os.environ.get("AKAPEN_COMFYUI_TOKEN", ""), args.name or "")
-        store.add(cfg)
-        print(f"added {cfg.url} to {store.path}")
-    elif args.action == "remove":
-        if not args.url:
-            raise SystemExit("akapen servers remove URL")
-        before = store.load()
-        after = store.remove(args.url)
-        print(f"removed {args.url}" if len(after) < len(before) else f"{args.url} was not in the list")
-        return 0
-    listed = store.load()
-    if store.problem:
-        print(f"akapen: note: {store.problem}", file=sys.stderr)
-    if not listed:
-        print(f"no ComfyUI servers set up ({store.path}); add one: akapen servers add http://127.0.0.1:8188")
-        return 0
-    worst = 0
-    for cfg in listed:
-        if not cfg.enabled:
-            print(f"{cfg.label}  disabled")
-            continue
-        report = servers.check(cfg, timeout=args.timeout)
-        name = f"{cfg.name} ({cfg.url})" if cfg.name else cfg.url
-        print(f"{name}  {report.summary()}")
-        if report.warning:
-            print(f"  warning: {report.warning}")
-        if args.verbose:
-            for line in report.model_lines():
-                print(f"  {line}")
-        worst = worst if report.ok else 1
-    return worst
-
-
 def cmd_backends(args) -> int:
+    from desktop.headless.servers_command import load_servers
     from inference import mark_strategies as MS
     from inference import registry
 
-    _load_servers()
+    load_servers()
 
     rows = registry.list_backends()
     width = max((len(r.name) for r in rows), default=8)
@@ -364,6 +318,8 @@ def _lora(text: str) -> tuple[str, float]:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from desktop.headless import servers_command
+
     p = argparse.ArgumentParser(prog="akapen", description="Akapen: instruction-based image editing on a layered canvas.")
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
     pi = sub.add_parser("info", help="show a document's size and layers")
@@ -377,7 +333,9 @@ def build_parser() -> argparse.ArgumentParser:
     pe.add_argument("input", help="image (.png, .jpg) or document (.ora)")
     pe.add_argument("instruction", nargs="?", default="", help="what to do (backends that read text)")
     pe.add_argument("-o", "--output", required=True, help="output image; variations go to OUT-2.png, ...")
-    pe.add_argument("--backend", help="backend name (see `akapen backends`); default: the first available")
+    pe.add_argument("--backend", action="append", metavar="NAME",
+                    help="backend name (see `akapen backends`); default: the first available. Give it twice or "
+                    "more to compare: OUT-NAME.png per backend, run at the same time where they can")
     pe.add_argument("--task", help="a task of the backend (classical: refine-collage, remove, stylise, "
                     "replace-background) or a preset id from resources/presets.json")
     pe.add_argument("--ref", action="append", metavar="FILE", help="a reference image (repeatable)")
@@ -415,13 +373,7 @@ def build_parser() -> argparse.ArgumentParser:
                     help="send 'image' (the canvas) or a reference (its file name without extension) to the "
                     "workflow's LoadImage node NODE (repeatable; default: canvas first, then the references)")
     pe.set_defaults(func=cmd_edit)
-    ps = sub.add_parser("servers", help="list the ComfyUI servers and check them; add or remove one")
-    ps.add_argument("action", nargs="?", choices=("list", "add", "remove"), default="list")
-    ps.add_argument("url", nargs="?")
-    ps.add_argument("--name", help="a name for the server (add)")
-    ps.add_argument("--timeout", type=float, default=5.0, help="seconds to wait for each server (list)")
-    ps.add_argument("-v", "--verbose", action="store_true", help="also list each server's model files")
-    ps.set_defaults(func=cmd_servers)
+    servers_command.add_parser(sub)
     pb = sub.add_parser("backends", help="list the editing backends and whether they can run here")
     pb.set_defaults(func=cmd_backends)
     pm = sub.add_parser("models", help="list the diffusers editing models found (HF cache, model folders)")

@@ -226,27 +226,44 @@ def apply_result(document: Document, request: EditRequest, result: EditResult, i
     layers stay above it); visible annotation layers are hidden — not deleted — in the same
     step, so the user can show them again, change the marks and run again.
     """
-    ox, oy = request.origin
-    if ox + request.width > document.width or oy + request.height > document.height:
-        raise CanvasError("the canvas changed size since this edit started; run it again")
-    if result.kind == "layers":  # a split into layers: every image, bottom to top
-        new_layers = [result_layer(request, result, i, f"{name or 'Split'} {i + 1}") for i in range(len(result.images))]
-    else:
-        new_layers = [result_layer(request, result, index, name)]
-    layer = new_layers[-1]
-    area = layer.bounds()
+    return apply_results(document, [(request, result, index, name)], hide_annotations=hide_annotations)[-1]
+
+
+def apply_results(document: Document, items, *, hide_annotations: bool = True,
+                  label: str | None = None) -> list[Layer]:
+    """Insert several results — ``(request, result, index, name)`` each — as layers in one undo step
+    (Compare's Insert all), each placed as :func:`apply_result` places one, in the order given.
+    Returns the top layer of each."""
+    placed: list[tuple[int, list[Layer]]] = []
     layers = document.layers
-    index_at = 0
-    for i, lyr in enumerate(layers):
-        if lyr.role == "content" and lyr.visible and not lyr.bounds().intersect(area).empty:
-            index_at = i + 1
-    if index_at == 0:
-        content = [i for i, lyr in enumerate(layers) if lyr.role == "content"]
-        index_at = content[-1] + 1 if content else len(layers)
-    cmds: list[C.Command] = [C.AddLayer(lyr, index_at + i) for i, lyr in enumerate(new_layers)]
+    for request, result, index, name in items:
+        ox, oy = request.origin
+        if ox + request.width > document.width or oy + request.height > document.height:
+            raise CanvasError("the canvas changed size since this edit started; run it again")
+        if result.kind == "layers":  # a split into layers: every image, bottom to top
+            new = [result_layer(request, result, i, f"{name or 'Split'} {i + 1}") for i in range(len(result.images))]
+        else:
+            new = [result_layer(request, result, index, name)]
+        area = new[-1].bounds()
+        index_at = 0
+        for i, lyr in enumerate(layers):
+            if lyr.role == "content" and lyr.visible and not lyr.bounds().intersect(area).empty:
+                index_at = i + 1
+        if index_at == 0:
+            content = [i for i, lyr in enumerate(layers) if lyr.role == "content"]
+            index_at = content[-1] + 1 if content else len(layers)
+        placed.append((index_at, new))
+    cmds: list[C.Command] = []
+    added = 0  # layers inserted so far at or below each later place: positions move up by as many
+    for index_at, new in sorted(placed, key=lambda p: p[0]):
+        for lyr in new:
+            cmds.append(C.AddLayer(lyr, index_at + added))
+            added += 1
     if hide_annotations:
         for lyr in annotation_layers(document):
             cmds.append(C.SetLayerProps(lyr.id, {"visible": True}, {"visible": False}, f"Hide {lyr.name}"))
-    label = f"Edit: {request.task or request.instruction[:30] or result.backend}"
+    if label is None:
+        request, result = items[0][0], items[0][1]
+        label = f"Edit: {request.task or request.instruction[:30] or result.backend}"
     document.execute(C.Macro(cmds, label), merge=False)
-    return layer
+    return [new[-1] for _i, new in placed]

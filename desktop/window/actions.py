@@ -63,6 +63,15 @@ def build_actions(window) -> None:
                           "Mirror the active collage piece top to bottom")
     w.reset_tf_action = act("&Reset piece transform", pieces.reset_piece, None,
                             "Undo the scale, rotation and flips of the active piece")
+    w.cut_out_action = act("Cu&t out subject", pieces.cut_out, None,
+                           "Cut the active piece's subject out of its own background (its border is the "
+                           "background; green strokes keep, blue strokes remove). The pixels are kept")
+    w.uncut_action = act("Restore &uncut piece", pieces.restore_uncut, None,
+                         "Show the whole picture of a piece that was cut out")
+    w.keep_pen_action = act("&Keep pen (for cutting out)", lambda: pieces.cutout_pen(True), None,
+                            "The pen in green: strokes over a piece that say what to keep when it is cut out")
+    w.remove_pen_action = act("Re&move pen (for cutting out)", lambda: pieces.cutout_pen(False), None,
+                              "The pen in blue: strokes over a piece that say what to cut away")
     w.smaller_action = act("Smaller brush", lambda: w.tool_options.resize_brush(1 / 1.25), "[")
     w.bigger_action = act("Bigger brush", lambda: w.tool_options.resize_brush(1.25), "]")
     w.piece_from_selection_action = act(

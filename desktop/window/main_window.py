@@ -104,9 +104,12 @@ class MainWindow(QMainWindow):
         self.tools: dict[str, Tool] = {cls.name: cls(self) for cls in TOOL_CLASSES}
         self._last_mark_tool = "arrow"
         build_actions(self)
+        self.layers_panel.set_piece_actions(self.cut_out_action, self.uncut_action)
+        self.edit_panel.cutOutRequested.connect(self.pieces.cut_out_pieces)
         self.tools_toolbar = build_tools_toolbar(self)
         self.options_toolbar = ToolOptionsBar(self.options, (self.flip_h_action, self.flip_v_action,
-                                                             self.reset_tf_action), self)
+                                                             self.reset_tf_action, self.cut_out_action,
+                                                             self.uncut_action), self)
         self.options_toolbar.brush_color_button.clicked.connect(self.tool_options.choose_brush_color)
         self.options_toolbar.mark_color_button.clicked.connect(self.tool_options.choose_mark_color)
         self.addToolBar(Qt.ToolBarArea.TopToolBarArea, self.options_toolbar)

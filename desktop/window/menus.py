@@ -37,6 +37,9 @@ def build_menus(window) -> None:
     w.servers_action = m.addAction("&Servers…")
     w.servers_action.setToolTip("ComfyUI servers that run edits, on this computer or elsewhere")
     w.servers_action.triggered.connect(lambda _checked=False: w.backends.edit_server_settings())
+    w.gemini_key_action = m.addAction("&Gemini API key…")
+    w.gemini_key_action.setToolTip("The key for nano banana (Google's Gemini image API) and its model")
+    w.gemini_key_action.triggered.connect(lambda _checked=False: w.edit_panel.edit_gemini_key())
     m = mb.addMenu("&View")
     for a in (w.zoom_in_action, w.zoom_out_action, w.fit_action, w.actual_action):
         m.addAction(a)
@@ -57,6 +60,9 @@ def build_menus(window) -> None:
     m.addSeparator()
     m.addAction(w.piece_from_selection_action)
     for a in (w.flip_h_action, w.flip_v_action, w.reset_tf_action):
+        m.addAction(a)
+    m.addSeparator()
+    for a in (w.cut_out_action, w.uncut_action, w.keep_pen_action, w.remove_pen_action):
         m.addAction(a)
     m = mb.addMenu("&Tools")
     for name, a in w.tool_actions.items():

@@ -34,7 +34,7 @@ def _label(text: str) -> QLabel:
 
 class ToolOptionsBar(QToolBar):
     """``ToolOptionsBar(options, piece_actions, parent)``: edits ``options`` (the tools'
-    ``ToolOptions``); ``piece_actions`` are the flip ↔, flip ↕ and reset actions. The colour
+    ``ToolOptions``); ``piece_actions`` are the flip ↔, flip ↕, reset, cut out and uncut actions. The colour
     buttons only ask: ``brush_color_button`` and ``mark_color_button`` are connected by the window."""
 
     def __init__(self, options, piece_actions, parent=None) -> None:
@@ -82,7 +82,7 @@ class ToolOptionsBar(QToolBar):
             self.pen_widgets.append(self.addWidget(w))
         self.piece_sep = self.addSeparator()
         self.piece_widgets = [self.piece_sep, self.addWidget(_label("<b>Piece</b>"))]
-        for a, text in zip(piece_actions, ("Flip ↔", "Flip ↕", "Reset"), strict=True):
+        for a, text in zip(piece_actions, ("Flip ↔", "Flip ↕", "Reset", "Cut out subject", "Uncut"), strict=True):
             a.setIconText(text)
             btn = QToolButton()
             btn.setDefaultAction(a)

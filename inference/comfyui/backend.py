@@ -92,6 +92,7 @@ class _Progress:
 class ComfyBackend(Backend):
     """What every ComfyUI backend shares: servers, the job, progress, cancel, outputs."""
 
+    resource: ClassVar[str] = "comfyui"  # the ComfyUI servers (they queue jobs themselves)
     flatten_inputs: ClassVar[bool] = True
 
     def __init__(self, servers: Sequence[ServerConfig] | None = None, *, timeout: float = 20.0) -> None:

@@ -54,6 +54,7 @@ class DiffusionBackend(Backend):
     """One diffusers family. ``model``: a folder or repo id (None: the first one discovered)."""
 
     family: ClassVar[str] = ""
+    resource: ClassVar[str] = "gpu"  # one in-process model at a time on the local device
     default_steps: ClassVar[int] = 28
     default_guidance: ClassVar[float] = 3.5
     default_working_size: ClassVar[int] = 1024

@@ -119,3 +119,37 @@ def test_gui_event_loop_keeps_turning_while_a_job_runs(qtbot, runner):
         runner.submit("heavy", cpu_heavy)
     timer.stop()
     assert len(ticks) > 3  # timers fired during the job: the GUI thread was never blocked
+
+
+def test_jobs_on_different_resources_run_at_once_and_on_one_resource_in_turn(qtbot, runner):
+    gpu_started, api_started = threading.Event(), threading.Event()
+    order = []
+
+    def on_gpu(progress, cancel):
+        gpu_started.set()
+        order.append("gpu")
+        assert api_started.wait(5), "the API job did not start while the GPU job ran"
+        return "gpu"
+
+    def on_api(progress, cancel):
+        api_started.set()
+        order.append("api")
+        assert gpu_started.wait(5), "the GPU job did not start while the API job ran"
+        return "api"
+
+    def second_on_gpu(progress, cancel):
+        order.append("gpu-2")
+        return "gpu-2"
+
+    done = []
+    runner.jobFinished.connect(lambda jid, res: done.append(res))
+    runner.jobFailed.connect(lambda jid, msg, expected: done.append(msg))
+    a = runner.submit("a", on_gpu, resource="gpu")
+    runner.submit("b", on_api, resource="api:test")
+    c = runner.submit("c", second_on_gpu, resource="gpu")
+    assert runner.jobs[c].state is JobState.QUEUED  # behind the first on its resource
+    assert len(runner.running) == 2 and runner.current.id == a
+    qtbot.waitUntil(lambda: len(done) == 3, timeout=10000)
+    assert sorted(done) == ["api", "gpu", "gpu-2"]  # both waits were met: the two ran at the same time
+    assert order.index("gpu-2") > order.index("gpu")
+    assert not runner.busy

@@ -85,7 +85,9 @@ def _document(kind: str):
     cut = rgba(p["chelsea"])[10:50, 20:70].copy()
     cut[:5, :5, 3] = 0
     doc.add_layer(PieceLayer(cut, Transform(cx=40, cy=30, sx=0.8, sy=1.2, rotation=17, flip_h=True), name="Cat"))
-    doc.add_layer(PieceLayer.at(rgba(p["astronaut"])[:20, :20].copy(), 60, 40, name="Patch"))
+    matte = np.zeros((20, 20), np.uint8)  # a cut-out piece: its matte is a member of its own
+    matte[3:17, 4:16] = 255
+    doc.add_layer(PieceLayer.at(rgba(p["astronaut"])[:20, :20].copy(), 60, 40, name="Patch", cutout=matte))
     paint = np.zeros((30, 40, 4), np.uint8)
     paint[5:25, 5:35] = (200, 30, 30, 128)
     doc.add_layer(PixelLayer(paint, 30, 20, name="Paint", opacity=0.7))

@@ -28,9 +28,13 @@ from PySide6.QtWidgets import (
 )
 
 from canvas.errors import CanvasError
+from canvas.layers import PieceLayer
 from desktop.bridge import rewire
 from desktop.headless.edit_request import build_request
 from desktop.jobs import JobRunner
+from desktop.panels.edit.compare import ComparePart
+from desktop.panels.edit.cutout_hint import CutoutHint
+from desktop.panels.edit.gemini import GeminiPart
 from desktop.panels.edit.loras import LorasPart
 from desktop.panels.edit.marks_options import MarksOptions
 from desktop.panels.edit.references import ReferencesPart
@@ -39,6 +43,7 @@ from desktop.panels.edit.workflow import WorkflowPart
 from inference import registry
 from inference.comfyui import WORKFLOW_BACKEND
 from inference.errors import InferenceError
+from inference.gemini import BACKEND as GEMINI_BACKEND
 from inference.presets import Preset, first_blank, model_params, presets
 
 SPEED_CHOICES = (
@@ -50,7 +55,7 @@ SPEED_CHOICES = (
 )
 
 
-class EditPanel(WorkflowPart, ReferencesPart, LorasPart, RunningPart, QWidget):
+class EditPanel(WorkflowPart, GeminiPart, ReferencesPart, LorasPart, ComparePart, RunningPart, QWidget):
     """``EditPanel(bridge, runner, parent=None, result_saver=None, settings=None)``.
 
     ``result_saver(request, result)`` is called with every result before it is shown (the
@@ -64,6 +69,7 @@ class EditPanel(WorkflowPart, ReferencesPart, LorasPart, RunningPart, QWidget):
     resultInserted = Signal(str)  # layer id
     previewChanged = Signal(object, object)  # RGBA picture so far and its (x, y, w, h), or None, None
     pairOffered = Signal(object, object, str)  # before, after (RGBA), instruction: a result as a training pair
+    cutOutRequested = Signal(list)  # piece layer ids: Refine collage's offer to cut them out first
 
     def __init__(self, bridge, runner: JobRunner, parent: QWidget | None = None, result_saver=None,
                  settings=None) -> None:
@@ -93,11 +99,15 @@ class EditPanel(WorkflowPart, ReferencesPart, LorasPart, RunningPart, QWidget):
 
         self.backend_combo = QComboBox()
         self.backend_combo.currentIndexChanged.connect(self._update_state)
+        self.backend_combo.currentIndexChanged.connect(lambda *_: hasattr(self, "compare_menu") and self._compare_changed())
         self.refresh_backends()
         self._build_workflow()  # "your ComfyUI workflow": the file, and where each of its image inputs comes from
+        self._build_gemini()  # nano banana: model, aspect ratio, size, key; the picture goes to Google, no seed
         self.backend_reason = QLabel()
         self.backend_reason.setWordWrap(True)
         self.backend_reason.setStyleSheet("color: #a05a00;")
+        self.cutout_hint = CutoutHint()
+        self.cutout_hint.cutOutRequested.connect(self.cutOutRequested)
 
         ref_buttons = self._build_references()
 
@@ -135,17 +145,25 @@ class EditPanel(WorkflowPart, ReferencesPart, LorasPart, RunningPart, QWidget):
         self.speed_combo.currentIndexChanged.connect(self._speed_chosen)
         self._speed_chosen()
         self._build_running()
+        self._build_compare()
 
         top = QFormLayout()
-        top.addRow("Backend", self.backend_combo)
+        backend_row = QHBoxLayout()
+        backend_row.addWidget(self.backend_combo, 1)
+        backend_row.addWidget(self.compare_button)
+        top.addRow("Backend", backend_row)
         top.addRow("Workflow", self.workflow_row)
         top.addRow(self.workflow_note)  # the image inputs' rows go just above this line
+        top.addRow("Model", self.gemini_row)
+        top.addRow("", self.gemini_shape_row)
+        top.addRow(self.gemini_note)
         top.addRow("Task", self.preset_combo)
         self._top = top
         for combo in (self.preset_combo, self.backend_combo, self.region_combo):
             # long backend names must not force the dock wide: the full text is in the popup
             combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
             combo.setMinimumContentsLength(12)
+        self.backend_combo.setMinimumContentsLength(9)  # room for Compare beside it in a narrow dock
         form = QFormLayout()
         form.addRow("Region", self.region_combo)
         form.addRow("Seed", seed_row)
@@ -159,6 +177,7 @@ class EditPanel(WorkflowPart, ReferencesPart, LorasPart, RunningPart, QWidget):
         lay = QVBoxLayout(self)
         lay.addLayout(top)
         lay.addWidget(self.backend_reason)
+        lay.addWidget(self.cutout_hint)
         lay.addWidget(QLabel("Instruction"))
         lay.addWidget(self.instruction)
         lay.addLayout(form)
@@ -178,7 +197,10 @@ class EditPanel(WorkflowPart, ReferencesPart, LorasPart, RunningPart, QWidget):
         lay.addWidget(QLabel("Results"))
         lay.addWidget(self.results)
         lay.addWidget(self.result_note)
-        lay.addWidget(self.use_button)
+        use_row = QHBoxLayout()
+        use_row.addWidget(self.use_button, 1)
+        use_row.addWidget(self.insert_all_button)
+        lay.addLayout(use_row)
         lay.addStretch(1)
 
         runner.jobProgress.connect(self._on_progress)
@@ -205,7 +227,14 @@ class EditPanel(WorkflowPart, ReferencesPart, LorasPart, RunningPart, QWidget):
 
     def _bridge_slots(self):
         return (("referencesChanged", self._refresh_references), ("layersChanged", self._refresh_references),
-                ("selectionChanged", self._update_state))
+                ("selectionChanged", self._update_state), ("layersChanged", self._refresh_cutout_hint),
+                ("layerChanged", self._refresh_cutout_hint))
+
+    def _refresh_cutout_hint(self, layer_id: str | None = None) -> None:
+        if layer_id and not any(la.id == layer_id and isinstance(la, PieceLayer) for la in self.document.layers):
+            return  # a brush dab on a pixel layer changes no piece
+        p = self.preset()
+        self.cutout_hint.refresh(self.document, p is not None and p.id == "refine-collage")
 
     @property
     def document(self):
@@ -255,6 +284,7 @@ class EditPanel(WorkflowPart, ReferencesPart, LorasPart, RunningPart, QWidget):
                 cursor.setPosition(m.end(), QTextCursor.MoveMode.KeepAnchor)
                 self.instruction.setTextCursor(cursor)
             self.marks_box.set_use(p.annotation_use)
+        self._refresh_cutout_hint()
         self._update_state()
 
     def _blank_pending(self) -> bool:
@@ -336,6 +366,7 @@ class EditPanel(WorkflowPart, ReferencesPart, LorasPart, RunningPart, QWidget):
         for w in getattr(self, "_lora_widgets", ()):
             w.setVisible(takes)  # only for backends that load LoRAs
         self._show_workflow_rows(info is not None and info.name == WORKFLOW_BACKEND)
+        self._show_gemini_rows(info is not None and info.name == GEMINI_BACKEND)
         if hasattr(self, "marks_box"):  # (not yet while the panel is built)
             self.marks_box.set_backend(info.capabilities if info is not None else None,
                                        [p for p, _w in self.selected_loras()] if takes else ())
@@ -364,32 +395,40 @@ class EditPanel(WorkflowPart, ReferencesPart, LorasPart, RunningPart, QWidget):
         tip = self.speed_combo.currentData(Qt.ItemDataRole.ToolTipRole) or ""
         self.speed_combo.setToolTip(tip if enabled else f"{backend or 'This backend'} has one speed")
 
-    def speed(self) -> str:
-        """The speed mode the next request asks for ("quality" for a backend with one speed)."""
-        return self.speed_combo.currentData() if getattr(self, "_speeds", False) else "quality"
+    def speed_for(self, backend) -> str:
+        """The speed mode a request to ``backend`` asks for ("quality" for a backend with one speed)."""
+        return self.speed_combo.currentData() if getattr(backend, "speed_modes", False) else "quality"
 
     # --- the request ---------------------------------------------------------------------------------
-    def build(self):
-        """The request for the current settings and the backend to run it (raises typed errors)."""
-        info = self.backend_info()
+    def build(self, info=None, seed: int | None = None):
+        """The request for the current settings and the backend to run it (raises typed errors).
+
+        ``info``: another backend than the chosen one (Compare): it reads the marks its family's
+        default way and takes no LoRAs (both are chosen per family). ``seed``: the seed to use
+        (Compare gives every backend the same one)."""
+        chosen = info is None or info.name == self.backend_combo.currentData()
+        info = info or self.backend_info()
         backend = registry.get(info.name)
         task, params, why = self._task_for_backend(info)
         if why:
             raise CanvasError(why)
         if info.name == WORKFLOW_BACKEND:
             params.update(self.workflow_params())
+        if info.name == GEMINI_BACKEND:
+            params.update(self.gemini_params())
         use = self.marks_box.use()
-        seed = random.randrange(2**31) if self.random_seed.isChecked() else self.seed.value()
+        if seed is None:
+            seed = random.randrange(2**31) if self.random_seed.isChecked() else self.seed.value()
         if info.capabilities is not None and not info.capabilities.seeded:
             seed = None
         request = build_request(
             self.document, "" if self._workflow_without_prompt(info) else self.instruction.toPlainText(), task,
             info.capabilities,
             region=self.region_combo.currentData(), annotation_use=use, seed=seed,
-            mark_strategy=self.marks_box.strategy(), align=self.marks_box.aligns(),
+            mark_strategy=self.marks_box.strategy() if chosen else None, align=self.marks_box.aligns(),
             steps=self.steps.value() or None, guidance=self.guidance.value() or None,
             variations=min(self.variations.value(), info.capabilities.max_variations if info.capabilities else 16),
-            params=params, loras=self.selected_loras() if self._backend_takes_loras(backend) else (),
-            speed=self.speed(),
+            params=params, loras=self.selected_loras() if chosen and self._backend_takes_loras(backend) else (),
+            speed=self.speed_for(backend),
         )
         return backend, request

@@ -64,20 +64,28 @@ class RunningPart:
         if why:
             self.statusMessage.emit(why)
             return None
+        names = self.compared()
+        if len(names) > 1:
+            jobs = self.run_compare(names)
+            return jobs[0] if jobs else None
         try:
             backend, request = self.build()
             backend.validate(request)  # a request it would refuse is said now, not after a job
         except (CanvasError, InferenceError) as exc:
             self.errorRaised.emit(str(exc))
             return None
-        label = request.task or request.instruction[:40]
-        job_id = self.runner.submit(f"{backend.label}: {label}", lambda progress, cancel: backend.run(request, progress, cancel),
-                                    payload=request)
-        self._job_docs[job_id] = self.document
-        self._job_shift[job_id] = self.document.canvas_shift
+        job_id = self._submit(backend, request)
         self.progress.setRange(0, 0)
         self.progress.setFormat("starting…")
         self._update_state()
+        return job_id
+
+    def _submit(self, backend, request) -> str:
+        label = request.task or request.instruction[:40]
+        job_id = self.runner.submit(f"{backend.label}: {label}", lambda progress, cancel: backend.run(request, progress, cancel),
+                                    payload=request, resource=backend.resource)
+        self._job_docs[job_id] = self.document
+        self._job_shift[job_id] = self.document.canvas_shift
         return job_id
 
     def cancel(self) -> None:
@@ -91,7 +99,8 @@ class RunningPart:
         self.progress.setRange(0, max(1, update.total))
         self.progress.setValue(update.step)
         phase = f" — {update.phase}" if update.phase else ""
-        self.progress.setFormat(f"step {update.step} of {update.total}{phase}")
+        who = f"{self.runner.jobs[job_id].label.split(':')[0]}: " if len(self.runner.running) > 1 else ""
+        self.progress.setFormat(f"{who}step {update.step} of {update.total}{phase}")
         if update.preview is not None:
             self.preview.setPixmap(thumbnail(update.preview, 96))
             self.preview.show()
@@ -116,16 +125,29 @@ class RunningPart:
             self.errorRaised.emit("the document was closed while the edit ran; its result is in the recovery folder")
             return
         first = self.results.count()
+        group = self._job_group.pop(job_id, None)
+        if group is not None:
+            self._compare_strip()
         for i, img in enumerate(result.images):
-            item = QListWidgetItem(QIcon(thumbnail(img, 88)), f"{i + 1}")
             seed = result.seeds[i] if i < len(result.seeds) else None
+            model = result.model if len(result.model) <= 18 else result.model[:17] + "…"
+            text = (f"{result.backend}\n{model}\n{'seed ' + str(seed) if seed is not None else 'no seed'}"
+                    f"\n{result.duration:.1f} s") if group is not None else f"{i + 1}"
+            item = QListWidgetItem(QIcon(thumbnail(img, 88)), text)
             notes = _notes_for(result, i)
-            item.setToolTip("\n".join([f"{result.backend} · seed {seed} · {result.duration:.1f} s", *notes]))
+            about = f" ({result.model})" if result.model else ""
+            item.setToolTip("\n".join([f"{result.backend}{about} · seed {seed} · {result.duration:.1f} s", *notes]))
             self.results.addItem(item)
             self._results.append((request, result, i, shift or doc.canvas_shift))
+            self._result_groups.append(group)
         for w in result.warnings:
             self.statusMessage.emit(w)
-        if len(result.images) == 1 or result.kind == "layers":
+        if group is not None:  # a comparison: the user picks (or inserts all) when they are in
+            row = self.results.currentRow()
+            if not (0 <= row < len(self._result_groups) and self._result_groups[row] == group):
+                self.results.setCurrentRow(first)  # the comparison's first result stays the chosen one
+            self._compare_progress(group)
+        elif len(result.images) == 1 or result.kind == "layers":
             self.insert_result(first)  # a split into layers inserts all of its layers at once
             self.results.setCurrentRow(first)  # (its notes show under the strip)
         else:
@@ -134,7 +156,10 @@ class RunningPart:
         self._update_state()
 
     def _show_note(self, row: int) -> None:
-        notes = _notes_for(self._results[row][1], self._results[row][2]) if 0 <= row < len(self._results) else []
+        notes = []
+        if 0 <= row < len(self._results):
+            result = self._results[row][1]
+            notes = [self._failures[row]] if result is None else _notes_for(result, self._results[row][2])
         self.result_note.setText("\n".join(notes))
         self.result_note.setVisible(bool(notes))
 
@@ -161,7 +186,7 @@ class RunningPart:
 
     def offer_pair(self, row: int) -> None:
         """The result and the picture it was made from, over the edited area, as a training pair."""
-        if not 0 <= row < len(self._results):
+        if not 0 <= row < len(self._results) or self._results[row][1] is None:
             return
         from inference.region import composite_over
 
@@ -177,7 +202,7 @@ class RunningPart:
         self.pairOffered.emit(before.copy(), after.copy(), result.instruction_used or request.instruction)
 
     def insert_result(self, row: int) -> None:
-        if not 0 <= row < len(self._results):
+        if not 0 <= row < len(self._results) or self._results[row][1] is None:  # (a backend that failed)
             return
         request, result, index, shift = self._results[row]
         request = self._moved(request, shift)
@@ -194,11 +219,16 @@ class RunningPart:
         self._job_shift.pop(job_id, None)
         if self._job_docs.pop(job_id, None) is None:
             return
+        group = self._job_group.pop(job_id, None)
         self._idle("failed")
-        self.errorRaised.emit(message)
+        if group is None:
+            self.errorRaised.emit(message)
+        else:  # one backend of a comparison: said beside the others' results, the rest go on
+            self._add_failure(group, self.runner.jobs[job_id].label.split(":")[0], message)
 
     def _on_cancelled(self, job_id: str) -> None:
         self._job_shift.pop(job_id, None)
+        self._job_group.pop(job_id, None)
         if self._job_docs.pop(job_id, None) is None:
             return
         self._idle("cancelled")

@@ -106,6 +106,15 @@ class LayersPanel(QWidget):
         grid.addLayout(op, 1, 1, 1, 3)
         grid.addWidget(self.identity_label, 2, 0)  # shown for collage pieces only
         grid.addLayout(ident, 2, 1, 1, 3)
+        # the window gives these its Cut out / Restore uncut actions (set_piece_actions)
+        self.cutout_button, self.uncut_button = QToolButton(), QToolButton()
+        cut_row = QHBoxLayout()
+        cut_row.setContentsMargins(0, 0, 0, 0)
+        for b in (self.cutout_button, self.uncut_button):
+            b.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
+            cut_row.addWidget(b)
+        cut_row.addStretch(1)
+        grid.addLayout(cut_row, 3, 1, 1, 3)
         grid.setColumnStretch(1, 3)
         grid.setColumnStretch(3, 2)
 
@@ -196,6 +205,14 @@ class LayersPanel(QWidget):
         self.model.modelReset.connect(self._select_active)
         rewire(None, bridge, self._bridge_slots())
         self._select_active()
+        self._update_controls()
+
+    def set_piece_actions(self, cut_out: QAction, uncut: QAction) -> None:
+        """The window's Cut out subject / Restore uncut piece, as buttons shown for a selected piece."""
+        cut_out.setIconText("Cut out subject")
+        uncut.setIconText("Uncut")
+        self.cutout_button.setDefaultAction(cut_out)
+        self.uncut_button.setDefaultAction(uncut)
         self._update_controls()
 
     def set_bridge(self, bridge: DocumentBridge) -> None:
@@ -323,8 +340,11 @@ class LayersPanel(QWidget):
         for w in controls:
             w.setEnabled(has)
             w.blockSignals(True)
-        for w in (self.identity_label, self.identity_slider, self.identity_spin):
+        for w in (self.identity_label, self.identity_slider, self.identity_spin, self.cutout_button,
+                  self.uncut_button):
             w.setVisible(piece)
+        if self.uncut_button.defaultAction() is not None:
+            self.uncut_button.defaultAction().setEnabled(piece and layer.cutout is not None)
         try:
             if has:
                 self.blend_combo.setCurrentIndex(max(0, self.blend_combo.findData(layer.blend)))

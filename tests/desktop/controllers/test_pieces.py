@@ -27,3 +27,60 @@ def test_a_selected_part_becomes_a_piece_in_place_ready_to_move(window):
     assert window.view.tool.name == "move" and doc.history.undo_label.startswith("Add")
     window.undo_action.trigger()
     assert piece.id not in [lyr.id for lyr in doc.layers]
+
+
+def _pasted_logo(window):
+    from tests.canvas import cutout_cases
+
+    case = cutout_cases.simple()[0]  # the logo flattened onto white: an opaque rectangle
+    doc = window.document
+    small = case.piece[::2, ::2].copy()  # 325 px: the window's document is small
+    piece = PieceLayer.at(small, 20, 20, name="logo")
+    doc.add_layer(piece)
+    window.bridge.set_active(piece.id)
+    return piece, case.truth[::2, ::2]
+
+
+def test_cut_out_subject_from_the_layer_menu_and_the_layers_panel(window):
+    from canvas.cutout import iou
+
+    piece, truth = _pasted_logo(window)
+    panel = window.layers_panel
+    assert panel.cutout_button.isVisibleTo(panel) and panel.cutout_button.text() == "Cut out subject"
+    assert not window.uncut_action.isEnabled()  # nothing to restore yet
+    panel.cutout_button.click()
+    assert piece.cutout is not None and iou(piece.cutout, truth) >= 0.9
+    assert window.document.history.undo_label == "Cut out logo"
+    assert window.uncut_action.isEnabled()
+    assert "keep pen (green)" in window.statusBar().currentMessage()
+    window.uncut_action.trigger()
+    assert piece.cutout is None and not window.uncut_action.isEnabled()
+    window.undo_action.trigger()
+    assert piece.cutout is not None
+    window.bridge.set_active(window.document.layers[0].id)  # a pixel layer: no piece buttons
+    assert not panel.cutout_button.isVisibleTo(panel)
+    window.cut_out_action.trigger()
+    assert "Select a collage piece" in window.statusBar().currentMessage()
+
+
+def test_the_keep_and_remove_pens_are_the_pen_in_green_and_blue(window):
+    from canvas.cutout import is_keep_colour, is_remove_colour
+
+    window.keep_pen_action.trigger()
+    assert window.view.tool.name == "pen" and is_keep_colour(window.options.mark_color)
+    window.remove_pen_action.trigger()
+    assert window.view.tool.name == "pen" and is_remove_colour(window.options.mark_color)
+
+
+def test_refine_collage_offers_to_cut_out_an_opaque_rectangle(window):
+    panel = window.edit_panel
+    hint = panel.cutout_hint
+    piece, _ = _pasted_logo(window)
+    panel.preset_combo.setCurrentIndex(panel.preset_combo.findData("remove"))
+    assert not hint.isVisibleTo(panel)  # not while the task is another one
+    panel.preset_combo.setCurrentIndex(panel.preset_combo.findData("refine-collage"))
+    assert hint.isVisibleTo(panel) and "“logo” is a rectangle" in hint.label.text()
+    hint.button.click()
+    assert piece.cutout is not None and not hint.isVisibleTo(panel)
+    window.undo_action.trigger()  # back to the rectangle: the offer is back
+    assert hint.isVisibleTo(panel)
