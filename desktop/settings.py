@@ -13,6 +13,7 @@ import os
 from PySide6.QtCore import QByteArray, QSettings
 
 from inference.diffusion.device import MEMORY_MODES
+from inference.request import SPEEDS
 
 MAX_RECENT = 10
 
@@ -136,6 +137,17 @@ class Settings:
 
     def set_memory_mode(self, mode: str) -> None:
         self.q.setValue("models/memory_mode", mode)
+
+    def speed(self) -> str:
+        """The edit panel's speed mode (quality, fast or draft)."""
+        v = self._text("edit/speed", "quality")
+        if v not in SPEEDS:
+            self._damaged("edit/speed")
+            return "quality"
+        return v
+
+    def set_speed(self, speed: str) -> None:
+        self.q.setValue("edit/speed", speed)
 
     def sync(self) -> None:
         self.q.sync()

@@ -80,6 +80,7 @@ class Backend:
     label: ClassVar[str] = ""
     capabilities: ClassVar[Capabilities] = Capabilities()
     result_kind: ClassVar[str] = "variations"  # "layers" for backends that split an image into layers
+    speed_modes: ClassVar[bool] = False  # honours EditRequest.speed (the in-process diffusers families)
     # what a run occupies: jobs on one resource queue, jobs on different ones may run at the same time
     # ("cpu": this computer's processor; "gpu": the in-process model on the local device; "comfyui": the
     # ComfyUI servers; "api:NAME": a remote API)
@@ -187,6 +188,8 @@ class Backend:
             raise typed from exc
         warnings += w
         notes: list[str] = list(rep.notes)  # the backend's own (e.g. what a remote model said)
+        if request.speed != "quality" and not self.speed_modes:
+            notes.insert(0, f"speed {request.speed}: the {self.name} backend has one speed (it ran as it always does)")
         if self.result_kind == "variations" and (caps.aligns or postprocess.marks_seen(work)):
             rep.phase("align")
             images, done, w = postprocess.after_edit(request, req, work, plan, list(images),

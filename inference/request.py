@@ -25,6 +25,7 @@ SIZE_POLICIES = ("input", "working")
 REGION_MODES = ("auto", "selection", "whole")
 MARK_KINDS = ("stroke", "arrow", "ellipse", "rectangle", "text")
 MAX_VARIATIONS = 16
+SPEEDS = ("quality", "fast", "draft")  # inference.diffusion.speed says what each does
 
 
 def _rgba(a, what: str) -> np.ndarray:
@@ -190,6 +191,7 @@ class EditRequest:
     origin: tuple[int, int] = (0, 0)
     mark_strategy: str | None = None  # how a model reads the marks (inference.mark_strategies); None: its default
     align: bool = True  # model results are registered to the input and colour-matched (inference.alignment)
+    speed: str = "quality"  # "quality" (the model card), "fast" (step caching, compile, FP8), "draft" (fewer steps)
 
     def __post_init__(self) -> None:
         img = _frozen(_rgba(self.image, "the image"))
@@ -275,6 +277,8 @@ class EditRequest:
                 raise InvalidRequest(f"unknown way to give the marks {self.mark_strategy!r}; one of "
                                      f"{', '.join(STRATEGIES)}")
         object.__setattr__(self, "align", bool(self.align))
+        if self.speed not in SPEEDS:
+            raise InvalidRequest(f"unknown speed {self.speed!r}; one of {', '.join(SPEEDS)}")
 
     # --- conveniences ------------------------------------------------------------------------
     @property
@@ -302,7 +306,7 @@ class EditRequest:
             "strength": self.strength, "variations": self.variations, "size_policy": self.size_policy,
             "region": self.region, "change_mask": self.change_mask,
             "annotation_use": sorted(self.annotation_use) if self.annotation_use is not None else None,
-            "mark_strategy": self.mark_strategy, "align": self.align,
+            "mark_strategy": self.mark_strategy, "align": self.align, "speed": self.speed,
             "loras": [list(x) for x in self.loras], "params": _plain(dict(self.params)),
         }
 

@@ -4,7 +4,7 @@
     akapen info FILE.ora                 size and layers (kind, role, visibility, opacity)
     akapen flatten FILE.ora -o OUT.png   write the composite of the content layers
     akapen edit INPUT "instruction" -o OUT.png [--backend NAME] [--task NAME] [--ref FILE]...
-                [--mask FILE] [--seed N] [--steps N] [--variations N]
+                [--mask FILE] [--seed N] [--steps N] [--variations N] [--speed quality|fast|draft]
                                          run one edit through the same request path as the window
     akapen train DATASET --model M -o LORA.safetensors [--steps N --rank R --lr LR --resolution PX
                 [--instruction TEXT] [--resume]]  train an edit LoRA from before/after pairs
@@ -23,6 +23,7 @@ import sys
 from pathlib import Path
 
 from inference.mark_strategies import STRATEGIES
+from inference.request import SPEEDS
 
 HEADLESS = ("info", "flatten", "edit", "align", "train", "backends", "models", "servers")
 
@@ -221,7 +222,7 @@ def _prepare(args, backend, doc):
         guidance=args.guidance, strength=args.strength, variations=args.variations,
         change_mask=args.change_mask, params=params, loras=args.lora or (),
         annotation_use=args.annotation_use.split(",") if args.annotation_use else None,
-        mark_strategy=args.marks, align=not args.no_align,
+        mark_strategy=args.marks, align=not args.no_align, speed=args.speed,
     )
     if len(request.references) < len(refs) + len(doc.references):
         print(f"akapen: note: the {backend.name} backend takes {caps.max_references} reference image(s); "
@@ -351,6 +352,9 @@ def build_parser() -> argparse.ArgumentParser:
                     " (default: the best its family reads; see `akapen backends`)")
     pe.add_argument("--no-align", action="store_true",
                     help="paste a model's result as it came (not registered to the picture nor colour-matched)")
+    pe.add_argument("--speed", choices=SPEEDS, default="quality",
+                    help="quality: the model card's settings; fast: step caching (and on CUDA torch.compile, FP8); "
+                    "draft: fewer steps plus caching")
     pe.add_argument("--param", action="append", type=_param, metavar="KEY=VALUE",
                     help="a backend parameter, e.g. style=pencil (repeatable)")
     pe.add_argument("--model", metavar="PATH_OR_REPO_ID",

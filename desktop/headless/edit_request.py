@@ -97,6 +97,7 @@ def build_request(
     params: Mapping[str, Any] | None = None,
     mark_strategy: str | None = None,
     align: bool = True,
+    speed: str = "quality",
 ) -> EditRequest:
     """Copy what a backend needs out of ``document`` into a frozen request.
 
@@ -107,7 +108,8 @@ def build_request(
     reference layers, then ``extra_references``; collage pieces as alpha masks.
     ``backend_caps`` trims references beyond what the backend takes (the request would be
     refused otherwise) and leaves ``annotation_use`` to the backend when None; ``mark_strategy`` (None: the
-    family's best) says how a model is given the marks, ``align`` whether its result is aligned.
+    family's best) says how a model is given the marks, ``align`` whether its result is aligned, ``speed``
+    the speed mode ("quality", "fast", "draft": :mod:`inference.diffusion.speed`).
     """
     rect = document.rect if rect is None else rect.intersect(document.rect)
     if rect.empty:
@@ -150,7 +152,7 @@ def build_request(
         strength=strength, size_policy=size_policy,
         region=region,
         change_mask=change_mask, variations=variations, loras=tuple(loras), params=dict(params or {}),
-        origin=(rect.x, rect.y), mark_strategy=mark_strategy, align=align,
+        origin=(rect.x, rect.y), mark_strategy=mark_strategy, align=align, speed=speed,
     )
 
 

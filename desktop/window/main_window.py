@@ -93,7 +93,8 @@ class MainWindow(QMainWindow):
         self.server_store = server_store if server_store is not None else ServerStore()
         self.backends.apply_server_settings()
         self.runner = JobRunner(self)
-        self.edit_panel = EditPanel(self.bridge, self.runner, self, result_saver=self.recovery.save_result)
+        self.edit_panel = EditPanel(self.bridge, self.runner, self, result_saver=self.recovery.save_result,
+                                    settings=self.settings)
         self.edit_panel.errorRaised.connect(self.notifier.error)
         self.edit_panel.statusMessage.connect(self.show_hint)
         self.edit_panel.previewChanged.connect(self.view.set_preview)

@@ -11,6 +11,8 @@ progress and cancel, output checks and conversion — is here and in :mod:`runti
 
 from __future__ import annotations
 
+import dataclasses
+import logging
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -20,11 +22,12 @@ from PIL import Image
 from inference import mark_strategies
 from inference.backend import Availability, Backend, Capabilities
 from inference.diffusion import device as dev
-from inference.diffusion import models, previews, runtime
+from inference.diffusion import models, previews, runtime, speed
 from inference.errors import BackendUnavailable, InvalidRequest
 from inference.progress import Reporter
 from inference.request import EditRequest
 
+log = logging.getLogger(__name__)
 CPU_WARNING = "runs on the CPU: needs torch with CUDA for reasonable speed (expect minutes per edit)"
 
 
@@ -60,6 +63,7 @@ class DiffusionBackend(Backend):
     supports_lora: ClassVar[bool] = True
     takes_mask: ClassVar[bool] = False
     global_rng: ClassVar[bool] = False  # the pipeline also draws from torch's global RNG
+    speed_modes: ClassVar[bool] = True  # quality / fast / draft: inference.diffusion.speed
 
     def __init__(self, model: str | Path | models.ModelInfo | None = None, *, folders=None,
                  memory_mode: str | None = None, device: str | None = None, working_size: int | None = None,
@@ -149,9 +153,16 @@ class DiffusionBackend(Backend):
     def guidance(self, request: EditRequest) -> float:
         return self.default_guidance if request.guidance is None else request.guidance
 
+    def speed_plan(self, request: EditRequest) -> speed.SpeedPlan:
+        """The steps (and guidance) this request runs with in its speed mode, with a recognised
+        few-step LoRA's settings (:mod:`inference.diffusion.speed`)."""
+        steps = self.steps(request)
+        return speed.plan(request.speed, self.family, steps, request.loras if self.supports_lora else (),
+                          explicit_steps=bool(request.steps), explicit_guidance=request.guidance is not None)
+
     def plan_steps(self, request: EditRequest) -> int:
         n = min(request.variations, self.capabilities.max_variations)
-        return self.steps(request) * n + 1
+        return self.speed_plan(request).steps * n + 1
 
     def pipeline(self) -> runtime.Loaded:
         """The loaded pipeline (from the cache: loaded once, kept while this model is used)."""
@@ -170,19 +181,30 @@ class DiffusionBackend(Backend):
     def _edit(self, request: EditRequest, reporter: Reporter):
         reporter.phase("load")
         loaded = self.pipeline()
+        if speed.needs_reload(loaded, request.speed, request.loras):
+            self.cache.clear()  # FP8 weights of a fast run cannot be undone in place
+            loaded = self.pipeline()
+            reporter.notes.append("the model was loaded again (the FP8 weights of the fast run before are not "
+                                  "undone in place)")
         with loaded.lock:
             runtime.apply_loras(loaded, request.loras, self.supports_lora, self.label)
             reporter.advance()
             reporter.phase("denoise")
             images: list[np.ndarray] = []
             image_seeds: list[int] = []
+            plan = self.speed_plan(request)
+            if plan.steps != self.steps(request) or plan.guidance is not None:
+                request = request.replace(steps=plan.steps,
+                                          guidance=request.guidance if plan.guidance is None else plan.guidance)
+            base = loaded
             loaded = self.pipeline_for(loaded, request)
             kwargs, warnings = self.call_kwargs(request, loaded.pipe)  # once: only the seed varies
             if isinstance(kwargs.get("prompt"), str):
                 reporter.instruction_used = kwargs["prompt"]
-            for seed in self.seeds_for(request):
-                out = runtime.call(loaded, kwargs, reporter, seed, global_rng=self.global_rng,
-                                   previews=self.step_previews(loaded, kwargs))
+            for i, seed in enumerate(self.seeds_for(request)):
+                out, notes = self._call(base, loaded, plan, request, kwargs, reporter, seed)
+                if i == 0:
+                    reporter.notes += notes
                 reporter.phase("decode")
                 for arr in self.images_from(out):
                     runtime.check_output(arr, f"the {self.label} model")
@@ -191,6 +213,31 @@ class DiffusionBackend(Backend):
                     image_seeds += [seed] * len(made)
                 reporter.phase("denoise")
         return images, image_seeds, warnings + self.result_warnings(request, images)
+
+    def _call(self, base: runtime.Loaded, loaded: runtime.Loaded, plan: speed.SpeedPlan, request: EditRequest,
+              kwargs: dict[str, Any], reporter: Reporter, seed: int):
+        """One pipeline call in the request's speed mode: (output, notes). A step cache that fails on this
+        model mid-run is taken off and the call made again without it (said in a note)."""
+        def once(p: speed.SpeedPlan):
+            with speed.applied(base, self.family, p, request.loras, request.params, pipe=loaded.pipe) as notes:
+                out = runtime.call(loaded, kwargs, reporter, seed, global_rng=self.global_rng,
+                                   previews=self.step_previews(loaded, kwargs))
+            return out, notes
+
+        if not plan.caches:
+            return once(plan)
+        start = reporter.step
+        try:
+            return once(plan)
+        except (TypeError, ValueError, RuntimeError, AttributeError, IndexError) as exc:
+            if runtime._is_oom(exc):
+                raise
+            first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
+            log.warning("step cache failed on %s: %s", self.family, first)
+            reporter.step = start
+            out, notes = once(dataclasses.replace(plan, cache=False))
+            return out, notes + [f"step caching: failed on this model ({type(exc).__name__}: {first}); "
+                                 "ran without it"]
 
     # --- what families state --------------------------------------------------------------------
     def pipeline_for(self, loaded: runtime.Loaded, request: EditRequest) -> runtime.Loaded:

@@ -2,7 +2,8 @@
 
 Differs by taking the image and references as one list (each at least 64 px: smaller ones are
 enlarged, with a warning), and by klein's few-step defaults. Defaults from the model cards:
-dev 50 steps, guidance 4.0; klein (distilled) 4 steps, guidance 1.0; klein base 50 / 4.0.
+dev 50 steps, guidance 4.0; klein (distilled) 4 steps, guidance 1.0; klein base 50 / 4.0 (a
+single-file klein checkpoint is told distilled or base by its name, :mod:`lightning`).
 Klein takes a mask where the installed diffusers has ``Flux2KleinInpaintPipeline`` (0.37 and
 later): a request with a mask (the pen's "mask" way) runs on it, built on the loaded components.
 """
@@ -15,7 +16,7 @@ from functools import cache
 import numpy as np
 from PIL import Image
 
-from inference.diffusion import previews
+from inference.diffusion import lightning, previews
 from inference.diffusion.base import DiffusionBackend, rgb
 
 MIN_SIDE = 64
@@ -74,10 +75,17 @@ class Flux2KleinBackend(Flux2Backend):
     max_references = 3
 
     def _base(self) -> bool:
+        """The base (undistilled) klein? A single-file checkpoint is told by its own name or metadata
+        (:func:`lightning.klein_distilled`), else the folder's ``is_distilled``."""
         try:
-            return self.model_info().variant == "base"
+            info = self.model_info()
         except Exception:  # noqa: BLE001 - defaults only
             return False
+        if info.weights is not None:
+            distilled = lightning.klein_distilled(info.weights)
+            if distilled is not None:
+                return not distilled
+        return info.variant == "base"
 
     @property
     def takes_mask(self) -> bool:  # type: ignore[override]

@@ -46,12 +46,21 @@ from inference.errors import InferenceError
 from inference.gemini import BACKEND as GEMINI_BACKEND
 from inference.presets import Preset, first_blank, model_params, presets
 
+SPEED_CHOICES = (
+    ("quality", "Quality", "The model card's steps and guidance, nothing skipped"),
+    ("fast", "Fast", "Reuses work between steps where the model allows (step caching); on an NVIDIA GPU also "
+     "compiles the model and uses FP8 weights where the card has FP8. Close to Quality; the result's notes say "
+     "what was used"),
+    ("draft", "Draft", "Fewer steps (about 40 %) plus step caching: a quick look, rougher than Quality"),
+)
+
 
 class EditPanel(WorkflowPart, GeminiPart, ReferencesPart, LorasPart, ComparePart, RunningPart, QWidget):
-    """``EditPanel(bridge, runner, parent=None, result_saver=None)``.
+    """``EditPanel(bridge, runner, parent=None, result_saver=None, settings=None)``.
 
     ``result_saver(request, result)`` is called with every result before it is shown (the
-    window passes the recovery store's writer, so a crash never loses a result).
+    window passes the recovery store's writer, so a crash never loses a result). ``settings``
+    (:class:`desktop.settings.Settings`) remembers the speed mode.
     Signals: ``errorRaised(str)`` for the notifier, ``statusMessage(str)`` for the status bar.
     """
 
@@ -62,9 +71,11 @@ class EditPanel(WorkflowPart, GeminiPart, ReferencesPart, LorasPart, ComparePart
     pairOffered = Signal(object, object, str)  # before, after (RGBA), instruction: a result as a training pair
     cutOutRequested = Signal(list)  # piece layer ids: Refine collage's offer to cut them out first
 
-    def __init__(self, bridge, runner: JobRunner, parent: QWidget | None = None, result_saver=None) -> None:
+    def __init__(self, bridge, runner: JobRunner, parent: QWidget | None = None, result_saver=None,
+                 settings=None) -> None:
         super().__init__(parent)
         self.bridge = bridge
+        self.settings = settings
         self.runner = runner
         self.result_saver = result_saver
         self._presets: list[Preset] = presets()
@@ -125,6 +136,14 @@ class EditPanel(WorkflowPart, GeminiPart, ReferencesPart, LorasPart, ComparePart
         self.guidance.setSpecialValueText("default")
         self.variations = QSpinBox()
         self.variations.setRange(1, 8)
+        self.speed_combo = QComboBox()
+        for value, label, tip in SPEED_CHOICES:
+            self.speed_combo.addItem(label, value)
+            self.speed_combo.setItemData(self.speed_combo.count() - 1, tip, Qt.ItemDataRole.ToolTipRole)
+        remembered = settings.speed() if settings is not None else "quality"
+        self.speed_combo.setCurrentIndex(max(0, self.speed_combo.findData(remembered)))
+        self.speed_combo.currentIndexChanged.connect(self._speed_chosen)
+        self._speed_chosen()
         self._build_running()
         self._build_compare()
 
@@ -151,6 +170,7 @@ class EditPanel(WorkflowPart, GeminiPart, ReferencesPart, LorasPart, ComparePart
         form.addRow("Steps", self.steps)
         form.addRow("Guidance", self.guidance)
         form.addRow("Variations", self.variations)
+        form.addRow("Speed", self.speed_combo)
         run_row = QHBoxLayout()
         run_row.addWidget(self.run_button, 1)
         run_row.addWidget(self.cancel_button)
@@ -332,12 +352,17 @@ class EditPanel(WorkflowPart, GeminiPart, ReferencesPart, LorasPart, ComparePart
 
     def _update_state(self, *_args) -> None:
         info = self.backend_info()
-        takes = False
+        takes = speeds = False
         if info is not None and info.available:
             try:
-                takes = self._backend_takes_loras(registry.get(info.name))
+                backend = registry.get(info.name)
+                takes, speeds = self._backend_takes_loras(backend), bool(getattr(backend, "speed_modes", False))
             except InferenceError:
                 takes = False
+        if hasattr(self, "speed_combo"):
+            self._speeds = speeds
+            self.speed_combo.setEnabled(speeds)  # the choice is kept for the backends that have speeds
+            self._speed_tooltip(speeds, info.label if info is not None else "")
         for w in getattr(self, "_lora_widgets", ()):
             w.setVisible(takes)  # only for backends that load LoRAs
         self._show_workflow_rows(info is not None and info.name == WORKFLOW_BACKEND)
@@ -360,6 +385,19 @@ class EditPanel(WorkflowPart, GeminiPart, ReferencesPart, LorasPart, ComparePart
         self.queue_label.setText(f"{n} edit(s) waiting" if n else "")
         self.queue_label.setVisible(bool(n))  # no empty line in the panel when nothing waits
         self.use_button.setEnabled(self.results.currentRow() >= 0)
+
+    def _speed_chosen(self, *_args) -> None:
+        self._speed_tooltip(getattr(self, "_speeds", True))
+        if self.settings is not None:
+            self.settings.set_speed(self.speed_combo.currentData())
+
+    def _speed_tooltip(self, enabled: bool, backend: str = "") -> None:
+        tip = self.speed_combo.currentData(Qt.ItemDataRole.ToolTipRole) or ""
+        self.speed_combo.setToolTip(tip if enabled else f"{backend or 'This backend'} has one speed")
+
+    def speed_for(self, backend) -> str:
+        """The speed mode a request to ``backend`` asks for ("quality" for a backend with one speed)."""
+        return self.speed_combo.currentData() if getattr(backend, "speed_modes", False) else "quality"
 
     # --- the request ---------------------------------------------------------------------------------
     def build(self, info=None, seed: int | None = None):
@@ -391,5 +429,6 @@ class EditPanel(WorkflowPart, GeminiPart, ReferencesPart, LorasPart, ComparePart
             steps=self.steps.value() or None, guidance=self.guidance.value() or None,
             variations=min(self.variations.value(), info.capabilities.max_variations if info.capabilities else 16),
             params=params, loras=self.selected_loras() if chosen and self._backend_takes_loras(backend) else (),
+            speed=self.speed_for(backend),
         )
         return backend, request
