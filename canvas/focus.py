@@ -1,0 +1,191 @@
+"""The layer being changed: its opacity, visibility or blend mode applied at memory speed.
+
+While one layer's opacity, blend mode or visibility changes (a slider drag, a mode list, the
+eye button), everything else in the stack stays as it is. The first such change builds, in
+each tile where the layer has pixels, the composite of the layers below it (B) and of the
+normal layers above it (A, an isolated group: "over" is associative), as Krita does. Every
+separable blend mode of the W3C formula is linear in the source's opacity ``o`` (the colour
+``cs`` is the same at every opacity, and ``as = o·αL``), so with the layer composited at full
+opacity, ``D = (B ⊕ L) − B``:
+
+    out = A over (B + o·D) = X + o·Y,   X = A + (1 − αA)·B,   Y = (1 − αA)·D   (premultiplied)
+
+A change is then one multiply-add per pixel where the layer has pixels (a hidden layer is
+``o = 0``). Where the result is opaque at every ``o``, X and Y are kept as 16-bit fixed point
+(1/128 of a level) and OpenCV's addWeighted writes the straight uint8 pixels in one SIMD pass;
+elsewhere they stay float32 and go through the ordinary unpremultiply. A blend-mode change
+recomputes Y from the kept B, L and 1 − αA. Tiles where a non-normal layer above shows are
+recomposited from scratch on each change (the above group is not associative there).
+
+Any other edit (pixels, another layer, order, size) drops all of this: ``Projection`` calls
+``Focus.build`` again at the next change of a layer's properties.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import cv2
+import numpy as np
+
+from canvas.blend import composite_into, premultiplied_float, straight_uint8
+from canvas.geometry import Rect
+from canvas.layers import Layer
+from canvas.tiles import TILE, tile_range, tile_rect
+
+FIX = 255.0 * 128.0  # premultiplied 0–1 -> int16 fixed point, 1/128 of a level
+OPAQUE = 1.0 - 1e-5  # float alpha this close to 1 rounds to 255 whatever the colour rounding does
+DENSE = 0.5  # a whole opaque tile where the layer covers at least this much is written as a block
+
+
+class Focus:
+    """Cached X, Y (see the module text) of one layer in one projection."""
+
+    def __init__(self, layer: Layer, width: int, height: int) -> None:
+        self.layer = layer
+        self.mode = layer.blend
+        self.width, self.height = width, height
+        self.tiles: list[tuple[int, int]] = []  # where the layer has pixels
+        self.fallback: list[tuple[int, int]] = []  # recomposited from scratch on each change
+        self.dense_rects: list[Rect] = []
+        self.dense_x = self.dense_y = np.zeros((0, TILE, TILE, 4), np.int16)
+        self.dense_mode_sensitive = False  # a dense tile has a backdrop under the layer's pixels
+        # sparse pixels: flat canvas indices, opaque ones (int16) first, then the others (float32)
+        self.idx_o = np.zeros(0, np.int64)
+        self.x_o = self.y_o = np.zeros((0, 4), np.int16)
+        self.idx_g = np.zeros(0, np.int64)
+        self.x_g = self.y_g = np.zeros((0, 4), np.float32)
+        # what a blend-mode change needs, for the sparse pixels (opaque then general order)
+        self.below = self.src = np.zeros((0, 4), np.float32)
+        self.k_above = np.zeros((0, 1), np.float32)
+
+    @property
+    def rect(self) -> Rect:
+        out = Rect(0, 0, 0, 0)
+        for tx, ty in self.tiles:
+            out = out.union(tile_rect(tx, ty))
+        return out.intersect(Rect(0, 0, self.width, self.height))
+
+    # --- building ------------------------------------------------------------------------------
+    @classmethod
+    def build(cls, layer: Layer, below: Sequence, above: Sequence, lsrc, width: int, height: int, pool=None) -> Focus:
+        """``below`` / ``above``: prepared sources (``canvas.composite._Source``) under and over
+        ``layer``; ``lsrc`` the layer's own source (its opacity is not used)."""
+        from canvas.composite import premultiplied_composite
+
+        f = cls(layer, width, height)
+        canvas = Rect(0, 0, width, height)
+        lr = Rect(lsrc.x0, lsrc.y0, lsrc.x1 - lsrc.x0, lsrc.y1 - lsrc.y0).intersect(canvas)
+        txs, tys = tile_range(lr)
+        f.tiles = [(tx, ty) for ty in tys for tx in txs if lsrc.amax[ty - lsrc.ty0, tx - lsrc.tx0] > 0]
+
+        def one(tile):
+            rect = tile_rect(*tile).intersect(canvas)
+            for s in above:
+                if not s.normal and s.x0 < rect.right and rect.x < s.x1 and s.y0 < rect.bottom and rect.y < s.y1:
+                    i, j = tile[1] - s.ty0, tile[0] - s.tx0
+                    if s.amax[i, j] > 0:
+                        return tile, None
+            b = premultiplied_composite(below, rect, tile)
+            lp = np.zeros((rect.h, rect.w, 4), np.float32)
+            inner = rect.intersect(lr)
+            lp[inner.slices(rect.x, rect.y)] = premultiplied_float(
+                lsrc.pixels[inner.slices(lsrc.x0, lsrc.y0)], 1.0)
+            d = b.copy()
+            composite_into(d, lp, f.mode)
+            d -= b
+            a = premultiplied_composite(above, rect, tile)
+            k = np.float32(1.0) - a[..., 3:4]
+            x = a + k * b
+            y = k * d
+            return tile, (rect, b, lp, k, x, y)
+
+        tiles = list(pool.map(one, f.tiles)) if pool is not None and len(f.tiles) >= 8 else [one(t) for t in f.tiles]
+        dense_x, dense_y = [], []
+        parts: dict[str, list] = {n: [] for n in ("idx_o", "x_o", "y_o", "idx_g", "x_g", "y_g",
+                                                  "b_o", "l_o", "k_o", "b_g", "l_g", "k_g")}
+        for tile, got in tiles:
+            if got is None:
+                f.fallback.append(tile)
+                continue
+            rect, b, lp, k, x, y = got
+            support = lp[..., 3] > 0
+            xa, xya = x[..., 3], x[..., 3] + y[..., 3]
+            opaque = (xa >= OPAQUE) & (xya >= OPAQUE)
+            if rect.w == TILE and rect.h == TILE and opaque.all() and support.mean() >= DENSE:
+                f.dense_rects.append(rect)
+                dense_x.append(_fix(x))
+                dense_y.append(_fix(y))
+                f.dense_mode_sensitive |= bool((support & (b[..., 3] > 0)).any())
+                continue
+            rows, cols = np.nonzero(support)
+            flat = (rows + rect.y).astype(np.int64) * width + (cols + rect.x)
+            op = opaque[rows, cols]
+            for tag, m in (("o", op), ("g", ~op)):
+                r, c = rows[m], cols[m]
+                parts["idx_" + tag].append(flat[m])
+                xs, ys = x[r, c], y[r, c]
+                parts["x_" + tag].append(_fix(xs) if tag == "o" else xs)
+                parts["y_" + tag].append(_fix(ys) if tag == "o" else ys)
+                parts["b_" + tag].append(b[r, c])
+                parts["l_" + tag].append(lp[r, c])
+                parts["k_" + tag].append(k[r, c])
+        if dense_x:
+            f.dense_x, f.dense_y = np.stack(dense_x), np.stack(dense_y)
+        cat = {n: np.concatenate(v) for n, v in parts.items() if v}
+        if "idx_o" in cat:
+            f.idx_o, f.x_o, f.y_o = cat["idx_o"], cat["x_o"], cat["y_o"]
+            f.idx_g, f.x_g, f.y_g = cat["idx_g"], cat["x_g"], cat["y_g"]
+            f.below = np.concatenate([cat["b_o"], cat["b_g"]])
+            f.src = np.concatenate([cat["l_o"], cat["l_g"]])
+            f.k_above = np.concatenate([cat["k_o"], cat["k_g"]])
+        return f
+
+    # --- applying ------------------------------------------------------------------------------
+    def set_mode(self, mode: str) -> bool:
+        """Recompute Y for another blend mode; False when that needs a rebuild instead."""
+        if mode == self.mode:
+            return True
+        if self.dense_mode_sensitive:
+            return False
+        if len(self.below):
+            d = self.below.copy()
+            composite_into(d, self.src, mode)
+            d -= self.below
+            d *= self.k_above
+            n = len(self.idx_o)
+            self.y_o, self.y_g = _fix(d[:n]), d[n:]
+        self.mode = mode
+        return True
+
+    def apply(self, pixels: np.ndarray, opacity: float) -> None:
+        """Write the composite with the layer at ``opacity`` (0 when hidden) into ``pixels``."""
+        o = float(opacity)
+        if len(self.dense_rects):
+            n = len(self.dense_rects)
+            out = cv2.addWeighted(self.dense_x.reshape(n * TILE, TILE * 4), 1.0 / 128.0,
+                                  self.dense_y.reshape(n * TILE, TILE * 4), o / 128.0, 0.0, dtype=cv2.CV_8U)
+            out = out.reshape(n, TILE, TILE, 4)
+            for k, r in enumerate(self.dense_rects):
+                pixels[r.y : r.bottom, r.x : r.right] = out[k]
+        flat = pixels.reshape(-1, 4).view(np.uint32).reshape(-1)
+        if len(self.idx_o):
+            v = cv2.addWeighted(self.x_o, 1.0 / 128.0, self.y_o, o / 128.0, 0.0, dtype=cv2.CV_8U)
+            flat[self.idx_o] = np.ascontiguousarray(v).view(np.uint32).reshape(-1)
+        if len(self.idx_g):
+            p = self.y_g * np.float32(o)
+            p += self.x_g
+            flat[self.idx_g] = straight_uint8(p[:, None, :]).reshape(-1, 4).view(np.uint32).reshape(-1)
+
+    def nbytes(self) -> int:
+        arrays = (self.dense_x, self.dense_y, self.idx_o, self.x_o, self.y_o, self.idx_g, self.x_g, self.y_g,
+                  self.below, self.src, self.k_above)
+        return sum(a.nbytes for a in arrays)
+
+
+def _fix(a: np.ndarray) -> np.ndarray:
+    """Premultiplied float32 (here opaque, so straight) -> int16 fixed point (x 255·128)."""
+    out = a * np.float32(FIX)
+    np.rint(out, out=out)
+    np.clip(out, -32767, 32767, out=out)
+    return out.astype(np.int16)
