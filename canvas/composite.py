@@ -256,7 +256,7 @@ class Projection:
             lsrc = _Source(layer)
             self._focus = Focus.build(layer, below, above, lsrc, self.width, self.height, _pool())
         focus = self._focus
-        focus.apply(self.pixels, layer.opacity if layer.visible else 0.0)
+        focus.apply(self.pixels, layer.opacity if layer.visible else 0.0, _pool())
         if focus.fallback:
             sources = prepare([lyr for lyr in layers if lyr.visible])
             for tile in focus.fallback:

@@ -47,15 +47,20 @@ class Focus:
         self.width, self.height = width, height
         self.tiles: list[tuple[int, int]] = []  # where the layer has pixels
         self.fallback: list[tuple[int, int]] = []  # recomposited from scratch on each change
+        # whole tiles: opaque ones as int16 stacks, the others as float32 stacks
         self.dense_rects: list[Rect] = []
         self.dense_x = self.dense_y = np.zeros((0, TILE, TILE, 4), np.int16)
+        self.dense_g_rects: list[Rect] = []
+        self.dense_gx = self.dense_gy = np.zeros((0, TILE, TILE, 4), np.float32)
         self.dense_mode_sensitive = False  # a dense tile has a backdrop under the layer's pixels
         # sparse pixels: flat canvas indices, opaque ones (int16) first, then the others (float32)
         self.idx_o = np.zeros(0, np.int64)
         self.x_o = self.y_o = np.zeros((0, 4), np.int16)
         self.idx_g = np.zeros(0, np.int64)
         self.x_g = self.y_g = np.zeros((0, 4), np.float32)
-        # what a blend-mode change needs, for the sparse pixels (opaque then general order)
+        # what a blend-mode change needs, for the sparse pixels that have a backdrop
+        # (elsewhere every mode gives the same): their rows in the opaque then general arrays
+        self.sens = np.zeros(0, np.int64)
         self.below = self.src = np.zeros((0, 4), np.float32)
         self.k_above = np.zeros((0, 1), np.float32)
 
@@ -101,7 +106,7 @@ class Focus:
             return tile, (rect, b, lp, k, x, y)
 
         tiles = list(pool.map(one, f.tiles)) if pool is not None and len(f.tiles) >= 8 else [one(t) for t in f.tiles]
-        dense_x, dense_y = [], []
+        dense_x, dense_y, dense_gx, dense_gy = [], [], [], []
         parts: dict[str, list] = {n: [] for n in ("idx_o", "x_o", "y_o", "idx_g", "x_g", "y_g",
                                                   "b_o", "l_o", "k_o", "b_g", "l_g", "k_g")}
         for tile, got in tiles:
@@ -112,10 +117,15 @@ class Focus:
             support = lp[..., 3] > 0
             xa, xya = x[..., 3], x[..., 3] + y[..., 3]
             opaque = (xa >= OPAQUE) & (xya >= OPAQUE)
-            if rect.w == TILE and rect.h == TILE and opaque.all() and support.mean() >= DENSE:
-                f.dense_rects.append(rect)
-                dense_x.append(_fix(x))
-                dense_y.append(_fix(y))
+            if rect.w == TILE and rect.h == TILE and support.mean() >= DENSE:
+                if opaque.all():
+                    f.dense_rects.append(rect)
+                    dense_x.append(_fix(x))
+                    dense_y.append(_fix(y))
+                else:
+                    f.dense_g_rects.append(rect)
+                    dense_gx.append(x)
+                    dense_gy.append(y)
                 f.dense_mode_sensitive |= bool((support & (b[..., 3] > 0)).any())
                 continue
             rows, cols = np.nonzero(support)
@@ -132,13 +142,17 @@ class Focus:
                 parts["k_" + tag].append(k[r, c])
         if dense_x:
             f.dense_x, f.dense_y = np.stack(dense_x), np.stack(dense_y)
+        if dense_gx:
+            f.dense_gx, f.dense_gy = np.stack(dense_gx), np.stack(dense_gy)
         cat = {n: np.concatenate(v) for n, v in parts.items() if v}
         if "idx_o" in cat:
             f.idx_o, f.x_o, f.y_o = cat["idx_o"], cat["x_o"], cat["y_o"]
             f.idx_g, f.x_g, f.y_g = cat["idx_g"], cat["x_g"], cat["y_g"]
-            f.below = np.concatenate([cat["b_o"], cat["b_g"]])
-            f.src = np.concatenate([cat["l_o"], cat["l_g"]])
-            f.k_above = np.concatenate([cat["k_o"], cat["k_g"]])
+            below = np.concatenate([cat["b_o"], cat["b_g"]])
+            f.sens = np.flatnonzero(below[:, 3] > 0)
+            f.below = below[f.sens]
+            f.src = np.concatenate([cat["l_o"], cat["l_g"]])[f.sens]
+            f.k_above = np.concatenate([cat["k_o"], cat["k_g"]])[f.sens]
         return f
 
     # --- applying ------------------------------------------------------------------------------
@@ -154,20 +168,40 @@ class Focus:
             d -= self.below
             d *= self.k_above
             n = len(self.idx_o)
-            self.y_o, self.y_g = _fix(d[:n]), d[n:]
+            first_g = int(np.searchsorted(self.sens, n))
+            self.y_o[self.sens[:first_g]] = _fix(d[:first_g])
+            self.y_g[self.sens[first_g:] - n] = d[first_g:]
         self.mode = mode
         return True
 
-    def apply(self, pixels: np.ndarray, opacity: float) -> None:
+    def apply(self, pixels: np.ndarray, opacity: float, pool=None) -> None:
         """Write the composite with the layer at ``opacity`` (0 when hidden) into ``pixels``."""
         o = float(opacity)
-        if len(self.dense_rects):
-            n = len(self.dense_rects)
-            out = cv2.addWeighted(self.dense_x.reshape(n * TILE, TILE * 4), 1.0 / 128.0,
-                                  self.dense_y.reshape(n * TILE, TILE * 4), o / 128.0, 0.0, dtype=cv2.CV_8U)
+        chunk = 16  # tiles per task: a few large tasks for the pool, each a few MB
+
+        def opaque_tiles(k0):
+            x, y = self.dense_x[k0 : k0 + chunk], self.dense_y[k0 : k0 + chunk]
+            n = len(x)
+            out = cv2.addWeighted(x.reshape(n * TILE, TILE * 4), 1.0 / 128.0,
+                                  y.reshape(n * TILE, TILE * 4), o / 128.0, 0.0, dtype=cv2.CV_8U)
             out = out.reshape(n, TILE, TILE, 4)
-            for k, r in enumerate(self.dense_rects):
+            for k, r in enumerate(self.dense_rects[k0 : k0 + chunk]):
                 pixels[r.y : r.bottom, r.x : r.right] = out[k]
+
+        def general_tiles(k0):
+            p = self.dense_gy[k0 : k0 + chunk] * np.float32(o)
+            p += self.dense_gx[k0 : k0 + chunk]
+            out = straight_uint8(p)
+            for k, r in enumerate(self.dense_g_rects[k0 : k0 + chunk]):
+                pixels[r.y : r.bottom, r.x : r.right] = out[k]
+
+        jobs = [(opaque_tiles, k) for k in range(0, len(self.dense_rects), chunk)]
+        jobs += [(general_tiles, k) for k in range(0, len(self.dense_g_rects), chunk)]
+        if pool is not None and len(jobs) > 1:
+            list(pool.map(lambda job: job[0](job[1]), jobs))
+        else:
+            for fn, k in jobs:
+                fn(k)
         flat = pixels.reshape(-1, 4).view(np.uint32).reshape(-1)
         if len(self.idx_o):
             v = cv2.addWeighted(self.x_o, 1.0 / 128.0, self.y_o, o / 128.0, 0.0, dtype=cv2.CV_8U)
@@ -178,7 +212,7 @@ class Focus:
             flat[self.idx_g] = straight_uint8(p[:, None, :]).reshape(-1, 4).view(np.uint32).reshape(-1)
 
     def nbytes(self) -> int:
-        arrays = (self.dense_x, self.dense_y, self.idx_o, self.x_o, self.y_o, self.idx_g, self.x_g, self.y_g,
+        arrays = (self.dense_x, self.dense_y, self.dense_gx, self.dense_gy, self.sens, self.idx_o, self.x_o, self.y_o, self.idx_g, self.x_g, self.y_g,
                   self.below, self.src, self.k_above)
         return sum(a.nbytes for a in arrays)
 

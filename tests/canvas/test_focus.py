@@ -92,8 +92,9 @@ def test_every_blend_mode_through_the_cache_matches_the_float_reference():
 
 
 def test_each_way_of_applying_is_exercised():
-    """Dense opaque tiles (a block write), sparse opaque pixels (int16), sparse translucent
-    pixels (float) and tiles under a non-normal layer (recomposited) all occur and match."""
+    """Dense opaque tiles (int16, a block write), dense translucent tiles (float), sparse opaque
+    pixels (int16), sparse translucent pixels (float) and tiles under a non-normal layer
+    (recomposited) all occur and match."""
     rng = np.random.default_rng(3)
     doc = scene(rng, opaque_photo=True)
     proj = doc.projection()
@@ -109,6 +110,9 @@ def test_each_way_of_applying_is_exercised():
     assert_close(doc)
     f = proj._focus
     assert f.layer is paint and len(f.idx_o) > 0 and len(f.idx_g) == 0
+    doc.set_layer_props(doc.layers[0].id, opacity=0.7)  # the photo: translucent whole tiles (float)
+    assert_close(doc)
+    assert len(proj._focus.dense_g_rects) > 0
     doc2 = scene(np.random.default_rng(4), opaque_photo=False)
     doc2.render()
     doc2.set_layer_props(doc2.layers[1].id, opacity=0.4)
