@@ -52,7 +52,6 @@ class Focus:
         self.dense_x = self.dense_y = np.zeros((0, TILE, TILE, 4), np.int16)
         self.dense_g_rects: list[Rect] = []
         self.dense_gx = self.dense_gy = np.zeros((0, TILE, TILE, 4), np.float32)
-        self.dense_mode_sensitive = False  # a dense tile has a backdrop under the layer's pixels
         # sparse pixels: flat canvas indices, opaque ones (int16) first, then the others (float32)
         self.idx_o = np.zeros(0, np.int64)
         self.x_o = self.y_o = np.zeros((0, 4), np.int16)
@@ -117,7 +116,8 @@ class Focus:
             support = lp[..., 3] > 0
             xa, xya = x[..., 3], x[..., 3] + y[..., 3]
             opaque = (xa >= OPAQUE) & (xya >= OPAQUE)
-            if rect.w == TILE and rect.h == TILE and support.mean() >= DENSE:
+            sensitive = support & (b[..., 3] > 0)  # pixels where the blend mode matters
+            if rect.w == TILE and rect.h == TILE and support.mean() >= DENSE and not sensitive.any():
                 if opaque.all():
                     f.dense_rects.append(rect)
                     dense_x.append(_fix(x))
@@ -126,7 +126,6 @@ class Focus:
                     f.dense_g_rects.append(rect)
                     dense_gx.append(x)
                     dense_gy.append(y)
-                f.dense_mode_sensitive |= bool((support & (b[..., 3] > 0)).any())
                 continue
             rows, cols = np.nonzero(support)
             flat = (rows + rect.y).astype(np.int64) * width + (cols + rect.x)
@@ -157,11 +156,10 @@ class Focus:
 
     # --- applying ------------------------------------------------------------------------------
     def set_mode(self, mode: str) -> bool:
-        """Recompute Y for another blend mode; False when that needs a rebuild instead."""
+        """Recompute Y for another blend mode (whole tiles have no backdrop under the layer, so
+        no mode changes them)."""
         if mode == self.mode:
             return True
-        if self.dense_mode_sensitive:
-            return False
         if len(self.below):
             d = self.below.copy()
             composite_into(d, self.src, mode)
