@@ -98,21 +98,22 @@ def test_each_way_of_applying_is_exercised():
     rng = np.random.default_rng(3)
     doc = scene(rng, opaque_photo=True)
     proj = doc.projection()
-    paint = doc.layers[1]
-    cover = doc.add_layer(PixelLayer(blobs(rng, H, W, opaque_bg=True), name="opaque cover"), 1)
-    doc.set_layer_props(cover.id, opacity=0.9)
-    assert_close(doc)
-    f = proj._focus
-    assert len(f.dense_rects) > 0 and len(f.fallback) > 0  # the screen layer lies over some tiles
-    doc.set_layer_props(cover.id, visible=False)
-    assert_close(doc)
+    photo, paint = doc.layers[0], doc.layers[1]
     doc.set_layer_props(paint.id, opacity=0.4)
     assert_close(doc)
     f = proj._focus
     assert f.layer is paint and len(f.idx_o) > 0 and len(f.idx_g) == 0
-    doc.set_layer_props(doc.layers[0].id, opacity=0.7)  # the photo: translucent whole tiles (float)
+    doc.set_layer_props(photo.id, opacity=0.7)  # nothing under the photo: translucent whole tiles
     assert_close(doc)
-    assert len(proj._focus.dense_g_rects) > 0
+    assert len(proj._focus.dense_g_rects) > 0 and len(proj._focus.fallback) > 0  # the screen layer
+    cover = doc.add_layer(PixelLayer(blobs(rng, H, W, opaque_bg=True), name="opaque cover"), 1)
+    doc.set_layer_props(photo.id, opacity=0.5)  # under an opaque cover: opaque whole tiles
+    assert_close(doc)
+    assert len(proj._focus.dense_rects) > 0
+    doc.set_layer_props(photo.id, visible=False)
+    assert_close(doc)
+    doc.set_layer_props(cover.id, blend="multiply")  # over the photo: sparse, mode-sensitive
+    assert_close(doc)
     doc2 = scene(np.random.default_rng(4), opaque_photo=False)
     doc2.render()
     doc2.set_layer_props(doc2.layers[1].id, opacity=0.4)
