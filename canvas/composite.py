@@ -16,6 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 import cv2
 import numpy as np
 
+from canvas import kernels
 from canvas.blend import composite_into, premultiplied_float, straight_uint8
 from canvas.focus import Focus
 from canvas.geometry import Rect
@@ -92,6 +93,10 @@ def _opaque_normals(cands, rect: Rect) -> tuple[np.ndarray, list]:
     while k < len(cands) and cands[k][0].normal:
         c = cands[k]
         px = _read(c)
+        if kernels.ENABLED:  # one fused pass per layer
+            kernels.over_opaque(base[c[2] - y0 : c[4] - y0, c[1] - x0 : c[3] - x0], px, c[0].opacity)
+            k += 1
+            continue
         src = px.astype(np.float32)
         wgt = np.multiply(px[..., 3], np.float32(c[0].opacity / 255.0), dtype=np.float32)
         under = base[c[2] - y0 : c[4] - y0, c[1] - x0 : c[3] - x0]
@@ -106,6 +111,10 @@ def _opaque_normals(cands, rect: Rect) -> tuple[np.ndarray, list]:
 
 def _blend_rest(buf: np.ndarray, rest, rect: Rect) -> np.ndarray:
     for c in rest:
+        if kernels.ENABLED and c[0].normal:
+            kernels.over_premultiplied(buf[c[2] - rect.y : c[4] - rect.y, c[1] - rect.x : c[3] - rect.x],
+                                       _read(c), c[0].opacity)
+            continue
         src = premultiplied_float(_read(c), c[0].opacity)
         # outside its bounds a layer is transparent, which leaves the backdrop as it is
         composite_into(buf[c[2] - rect.y : c[4] - rect.y, c[1] - rect.x : c[3] - rect.x], src, c[0].blend)

@@ -28,6 +28,7 @@ from collections.abc import Sequence
 import cv2
 import numpy as np
 
+from canvas import kernels
 from canvas.blend import composite_into, premultiplied_float, straight_uint8
 from canvas.geometry import Rect
 from canvas.layers import Layer
@@ -187,9 +188,7 @@ class Focus:
                 pixels[r.y : r.bottom, r.x : r.right] = out[k]
 
         def general_tiles(k0):
-            p = self.dense_gy[k0 : k0 + chunk] * np.float32(o)
-            p += self.dense_gx[k0 : k0 + chunk]
-            out = straight_uint8(p)
+            out = _linear_straight(self.dense_gx[k0 : k0 + chunk], self.dense_gy[k0 : k0 + chunk], o)
             for k, r in enumerate(self.dense_g_rects[k0 : k0 + chunk]):
                 pixels[r.y : r.bottom, r.x : r.right] = out[k]
 
@@ -205,14 +204,23 @@ class Focus:
             v = cv2.addWeighted(self.x_o, 1.0 / 128.0, self.y_o, o / 128.0, 0.0, dtype=cv2.CV_8U)
             flat[self.idx_o] = np.ascontiguousarray(v).view(np.uint32).reshape(-1)
         if len(self.idx_g):
-            p = self.y_g * np.float32(o)
-            p += self.x_g
-            flat[self.idx_g] = straight_uint8(p[:, None, :]).reshape(-1, 4).view(np.uint32).reshape(-1)
+            flat[self.idx_g] = _linear_straight(self.x_g, self.y_g, o).reshape(-1, 4).view(np.uint32).reshape(-1)
 
     def nbytes(self) -> int:
         arrays = (self.dense_x, self.dense_y, self.dense_gx, self.dense_gy, self.sens, self.idx_o, self.x_o, self.y_o, self.idx_g, self.x_g, self.y_g,
                   self.below, self.src, self.k_above)
         return sum(a.nbytes for a in arrays)
+
+
+def _linear_straight(x: np.ndarray, y: np.ndarray, o: float) -> np.ndarray:
+    """Straight uint8 of the premultiplied float32 ``x + o·y`` (same shape, last axis RGBA)."""
+    if kernels.ENABLED:
+        out = np.empty(x.shape, np.uint8)
+        kernels.linear_straight(x.reshape(-1, 4), y.reshape(-1, 4), o, out.reshape(-1, 4))
+        return out
+    p = y * np.float32(o)
+    p += x
+    return straight_uint8(p.reshape(-1, 1, 4)).reshape(x.shape)
 
 
 def _fix(a: np.ndarray) -> np.ndarray:

@@ -148,3 +148,26 @@ def test_add_reads_svg_plus_as_krita_and_gimp_do(tmp_path):
         merged = decode_png(zf.read("mergedimage.png"), "mergedimage.png")
     assert np.abs(merged[0, :, 0].astype(float) - krita).max() <= 1  # what other programs show first
     assert np.array_equal(load_ora(path).render(), doc.render())
+
+
+def test_fused_loops_match_the_numpy_paths(monkeypatch):
+    """canvas.kernels (numba) and the numpy / OpenCV paths give the same picture within a level."""
+    from canvas import kernels
+
+    if not kernels.ENABLED:
+        pytest.skip("the numba loops are off (numba not installed, or AKAPEN_NO_NUMBA=1)")
+    rng = np.random.default_rng(12)
+    for opaque in (True, False):
+        doc = Document(2 * TILE + 17, TILE + 9)
+        doc.add_layer(PixelLayer(random_rgba(rng, TILE + 9, 2 * TILE + 17, opaque=opaque)))
+        for i, mode in enumerate(["normal", "normal", "multiply", "normal", "soft-light", "normal"]):
+            doc.add_layer(PixelLayer(random_rgba(rng, 90, 150), 13 * i - 5, 7 * i, opacity=0.3 + 0.12 * i, blend=mode))
+        fused = doc.render().astype(int)
+        with monkeypatch.context() as m:
+            m.setattr(kernels, "ENABLED", False)
+            plain = Document.copy(doc).render().astype(int)
+        assert np.abs(fused - plain).max() <= 1
+        want = reference_composite(doc).astype(int)
+        visible = want[..., 3] >= 8
+        assert np.abs(fused[..., 3] - want[..., 3]).max() <= 1
+        assert np.abs(fused[visible][:, :3] - want[visible][:, :3]).max() <= 2

@@ -121,8 +121,20 @@ def test_each_way_of_applying_is_exercised():
     assert len(doc2.projection()._focus.idx_g) > 0
 
 
-def test_random_sequences_of_changes_edits_moves_and_undo():
-    for seed in range(6):
+@pytest.fixture(params=["fused", "numpy"])
+def loops(request, monkeypatch):
+    """Both ways of computing: the numba loops (when installed) and the numpy / OpenCV paths."""
+    from canvas import kernels
+
+    if request.param == "numpy":
+        monkeypatch.setattr(kernels, "ENABLED", False)
+    elif not kernels.ENABLED:
+        pytest.skip("the numba loops are off (numba not installed, or AKAPEN_NO_NUMBA=1)")
+    return request.param
+
+
+def test_random_sequences_of_changes_edits_moves_and_undo(loops):
+    for seed in range(6 if loops == "fused" else 3):
         rng = np.random.default_rng(100 + seed)
         doc = scene(rng, opaque_photo=bool(seed % 2))
         doc.render()
