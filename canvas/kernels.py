@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import os
 
+import numpy as np
+
 try:  # pragma: no cover - which branch runs depends on the installation
     import numba
 
@@ -29,35 +31,42 @@ def _jit(fn):
     return numba.njit(nogil=True, cache=True, fastmath=True)(fn)
 
 
+# float32 arithmetic, the alpha tested as an integer and the channels written out: measured
+# ~2x faster than the plain loop (the branch skips a sparse layer's empty pixels cheaply)
 @_jit
 def over_opaque(base, px, opacity):
     """Normal blend of straight uint8 ``px`` (its alpha times ``opacity``) onto ``base``, the
     straight float32 0–255 colour of an opaque backdrop, in place (alpha channel untouched)."""
-    k = opacity / 255.0
+    k = np.float32(opacity / 255.0)
     h, w = px.shape[0], px.shape[1]
     for i in range(h):
         for j in range(w):
-            a = px[i, j, 3] * k
-            if a > 0.0:
-                for c in range(3):
-                    b = base[i, j, c]
-                    base[i, j, c] = b + (px[i, j, c] - b) * a
+            al = px[i, j, 3]
+            if al != 0:
+                a = np.float32(al) * k
+                b0, b1, b2 = base[i, j, 0], base[i, j, 1], base[i, j, 2]
+                base[i, j, 0] = b0 + (np.float32(px[i, j, 0]) - b0) * a
+                base[i, j, 1] = b1 + (np.float32(px[i, j, 1]) - b1) * a
+                base[i, j, 2] = b2 + (np.float32(px[i, j, 2]) - b2) * a
 
 
 @_jit
 def over_premultiplied(dst, px, opacity):
     """Normal blend of straight uint8 ``px`` (alpha times ``opacity``) onto premultiplied
     float32 0–1 ``dst``, in place: dst = src + dst·(1 − αs)."""
-    k = opacity / 255.0
+    k = np.float32(opacity / 255.0)
+    inv = np.float32(1.0 / 255.0)
     h, w = px.shape[0], px.shape[1]
     for i in range(h):
         for j in range(w):
-            a = px[i, j, 3] * k
-            if a > 0.0:
-                s = a / 255.0
-                keep = 1.0 - a
-                for c in range(3):
-                    dst[i, j, c] = px[i, j, c] * s + dst[i, j, c] * keep
+            al = px[i, j, 3]
+            if al != 0:
+                a = np.float32(al) * k
+                s = a * inv
+                keep = np.float32(1.0) - a
+                dst[i, j, 0] = np.float32(px[i, j, 0]) * s + dst[i, j, 0] * keep
+                dst[i, j, 1] = np.float32(px[i, j, 1]) * s + dst[i, j, 1] * keep
+                dst[i, j, 2] = np.float32(px[i, j, 2]) * s + dst[i, j, 2] * keep
                 dst[i, j, 3] = a + dst[i, j, 3] * keep
 
 
@@ -65,12 +74,13 @@ def over_premultiplied(dst, px, opacity):
 def linear_straight(x, y, o, out):
     """``out`` (N, 4) straight uint8 of the premultiplied float32 0–1 pixels ``x + o·y`` (N, 4),
     rounded; no colour where the alpha rounds to 0 (as ``canvas.blend.straight_uint8``)."""
+    o = np.float32(o)
+    lo, hi, half = np.float32(0.0), np.float32(255.0), np.float32(0.5)
     n = x.shape[0]
     for i in range(n):
         a = x[i, 3] + o * y[i, 3]
-        s = 255.0 / a if a >= 0.5 / 255.0 else 0.0
+        s = hi / a if a >= np.float32(0.5 / 255.0) else lo
         for c in range(3):
-            v = (x[i, c] + o * y[i, c]) * s + 0.5
-            out[i, c] = min(max(v, 0.0), 255.0)
-        va = a * 255.0 + 0.5
-        out[i, 3] = min(max(va, 0.0), 255.0)
+            v = (x[i, c] + o * y[i, c]) * s + half
+            out[i, c] = min(max(v, lo), hi)
+        out[i, 3] = min(max(a * hi + half, lo), hi)
