@@ -49,10 +49,8 @@ class Focus:
         self.tiles: list[tuple[int, int]] = []  # where the layer has pixels
         self.fallback: list[tuple[int, int]] = []  # recomposited from scratch on each change
         # whole tiles: opaque ones as int16 stacks, the others as float32 stacks
-        self.dense_rects: list[Rect] = []
-        self.dense_x = self.dense_y = np.zeros((0, TILE, TILE, 4), np.int16)
-        self.dense_g_rects: list[Rect] = []
-        self.dense_gx = self.dense_gy = np.zeros((0, TILE, TILE, 4), np.float32)
+        self.dense: list[tuple[Rect, np.ndarray, np.ndarray]] = []  # (tile, x int16, y int16)
+        self.dense_g: list[tuple[Rect, np.ndarray, np.ndarray]] = []  # (tile, x float32, y float32)
         # sparse pixels: flat canvas indices, opaque ones (int16) first, then the others (float32)
         self.idx_o = np.zeros(0, np.int64)
         self.x_o = self.y_o = np.zeros((0, 4), np.int16)
@@ -90,69 +88,82 @@ class Focus:
                 if not s.normal and s.x0 < rect.right and rect.x < s.x1 and s.y0 < rect.bottom and rect.y < s.y1:
                     i, j = tile[1] - s.ty0, tile[0] - s.tx0
                     if s.amax[i, j] > 0:
-                        return tile, None
+                        return ("fallback", tile)
             b = premultiplied_composite(below, rect, tile)
-            lp = np.zeros((rect.h, rect.w, 4), np.float32)
-            inner = rect.intersect(lr)
-            lp[inner.slices(rect.x, rect.y)] = premultiplied_float(
-                lsrc.pixels[inner.slices(lsrc.x0, lsrc.y0)], 1.0)
-            d = b.copy()
-            composite_into(d, lp, f.mode)
-            d -= b
             a = premultiplied_composite(above, rect, tile)
-            k = np.float32(1.0) - a[..., 3:4]
-            x = a + k * b
-            y = k * d
-            return tile, (rect, b, lp, k, x, y)
-
-        tiles = list(pool.map(one, f.tiles)) if pool is not None and len(f.tiles) >= 8 else [one(t) for t in f.tiles]
-        dense_x, dense_y, dense_gx, dense_gy = [], [], [], []
-        parts: dict[str, list] = {n: [] for n in ("idx_o", "x_o", "y_o", "idx_g", "x_g", "y_g",
-                                                  "b_o", "l_o", "k_o", "b_g", "l_g", "k_g")}
-        for tile, got in tiles:
-            if got is None:
-                f.fallback.append(tile)
-                continue
-            rect, b, lp, k, x, y = got
-            support = lp[..., 3] > 0
-            xa, xya = x[..., 3], x[..., 3] + y[..., 3]
-            opaque = (xa >= OPAQUE) & (xya >= OPAQUE)
+            inner = rect.intersect(lr)
+            lpx = lsrc.pixels[inner.slices(lsrc.x0, lsrc.y0)]
+            support = np.zeros((rect.h, rect.w), bool)
+            support[inner.slices(rect.x, rect.y)] = lpx[..., 3] > 0
+            if kernels.ENABLED and f.mode == "normal":
+                x, y = np.empty_like(a), np.empty_like(a)
+                kernels.focus_normal(a, b, lpx, inner.y - rect.y, inner.x - rect.x, x, y)
+                lp = None
+            else:
+                lp = np.zeros((rect.h, rect.w, 4), np.float32)
+                lp[inner.slices(rect.x, rect.y)] = premultiplied_float(lpx, 1.0)
+                d = b.copy()
+                composite_into(d, lp, f.mode)
+                d -= b
+                k = np.float32(1.0) - a[..., 3:4]
+                x = a + k * b
+                y = k * d
+            xa = x[..., 3]
+            opaque = (xa >= OPAQUE) & (xa + y[..., 3] >= OPAQUE)
             sensitive = support & (b[..., 3] > 0)  # pixels where the blend mode matters
             if rect.w == TILE and rect.h == TILE and support.mean() >= DENSE and not sensitive.any():
                 if opaque.all():
-                    f.dense_rects.append(rect)
-                    dense_x.append(_fix(x))
-                    dense_y.append(_fix(y))
-                else:
-                    f.dense_g_rects.append(rect)
-                    dense_gx.append(x)
-                    dense_gy.append(y)
-                continue
+                    return ("dense", rect, _fix(x), _fix(y))
+                return ("dense_g", rect, x, y)
+            m = support.reshape(-1)
             rows, cols = np.nonzero(support)
             flat = (rows + rect.y).astype(np.int64) * width + (cols + rect.x)
-            op = opaque[rows, cols]
-            for tag, m in (("o", op), ("g", ~op)):
-                r, c = rows[m], cols[m]
-                parts["idx_" + tag].append(flat[m])
-                xs, ys = x[r, c], y[r, c]
-                parts["x_" + tag].append(_fix(xs) if tag == "o" else xs)
-                parts["y_" + tag].append(_fix(ys) if tag == "o" else ys)
-                parts["b_" + tag].append(b[r, c])
-                parts["l_" + tag].append(lp[r, c])
-                parts["k_" + tag].append(k[r, c])
-        if dense_x:
-            f.dense_x, f.dense_y = np.stack(dense_x), np.stack(dense_y)
-        if dense_gx:
-            f.dense_gx, f.dense_gy = np.stack(dense_gx), np.stack(dense_gy)
-        cat = {n: np.concatenate(v) for n, v in parts.items() if v}
-        if "idx_o" in cat:
-            f.idx_o, f.x_o, f.y_o = cat["idx_o"], cat["x_o"], cat["y_o"]
-            f.idx_g, f.x_g, f.y_g = cat["idx_g"], cat["x_g"], cat["y_g"]
-            below = np.concatenate([cat["b_o"], cat["b_g"]])
-            f.sens = np.flatnonzero(below[:, 3] > 0)
-            f.below = below[f.sens]
-            f.src = np.concatenate([cat["l_o"], cat["l_g"]])[f.sens]
-            f.k_above = np.concatenate([cat["k_o"], cat["k_g"]])[f.sens]
+            op = opaque.reshape(-1)[m]
+            xs, ys = x.reshape(-1, 4)[m], y.reshape(-1, 4)[m]
+            sens = sensitive.reshape(-1)[m]
+            if sens.any():
+                if lp is None:
+                    lp = np.zeros((rect.h, rect.w, 4), np.float32)
+                    lp[inner.slices(rect.x, rect.y)] = premultiplied_float(lpx, 1.0)
+                keep = m & sensitive.reshape(-1)
+                mode_data = (b.reshape(-1, 4)[keep], lp.reshape(-1, 4)[keep],
+                             np.float32(1.0) - a.reshape(-1, 4)[keep][:, 3:4])
+            else:
+                mode_data = None
+            return ("sparse", flat, op, xs, ys, sens, mode_data)
+
+        tiles = list(pool.map(one, f.tiles)) if pool is not None and len(f.tiles) >= 8 else [one(t) for t in f.tiles]
+        sparse = []
+        for got in tiles:
+            kind = got[0]
+            if kind == "fallback":
+                f.fallback.append(got[1])
+            elif kind == "dense":
+                f.dense.append(got[1:])
+            elif kind == "dense_g":
+                f.dense_g.append(got[1:])
+            else:
+                sparse.append(got[1:])
+        if sparse:
+            flat = np.concatenate([t[0] for t in sparse])
+            op = np.concatenate([t[1] for t in sparse])
+            xs = np.concatenate([t[2] for t in sparse])
+            ys = np.concatenate([t[3] for t in sparse])
+            sens = np.concatenate([t[4] for t in sparse])
+            order = np.concatenate([np.flatnonzero(op), np.flatnonzero(~op)])  # opaque ones first
+            n_o = int(op.sum())
+            f.idx_o, f.idx_g = flat[order[:n_o]], flat[order[n_o:]]
+            f.x_o, f.y_o = _fix(xs[order[:n_o]]), _fix(ys[order[:n_o]])
+            f.x_g, f.y_g = xs[order[n_o:]], ys[order[n_o:]]
+            # the sensitive pixels' rows in the (opaque, general) arrays, in the order their data came
+            rank = np.empty(len(order), np.int64)
+            rank[order] = np.arange(len(order))
+            f.sens = rank[np.flatnonzero(sens)]
+            data = [t[5] for t in sparse if t[5] is not None]
+            if data:
+                f.below = np.concatenate([d[0] for d in data])
+                f.src = np.concatenate([d[1] for d in data])
+                f.k_above = np.concatenate([d[2] for d in data])
         return f
 
     # --- applying ------------------------------------------------------------------------------
@@ -167,38 +178,32 @@ class Focus:
             d -= self.below
             d *= self.k_above
             n = len(self.idx_o)
-            first_g = int(np.searchsorted(self.sens, n))
-            self.y_o[self.sens[:first_g]] = _fix(d[:first_g])
-            self.y_g[self.sens[first_g:] - n] = d[first_g:]
+            in_o = self.sens < n
+            self.y_o[self.sens[in_o]] = _fix(d[in_o])
+            self.y_g[self.sens[~in_o] - n] = d[~in_o]
         self.mode = mode
         return True
 
     def apply(self, pixels: np.ndarray, opacity: float, pool=None) -> None:
         """Write the composite with the layer at ``opacity`` (0 when hidden) into ``pixels``."""
         o = float(opacity)
-        chunk = 16  # tiles per task: a few large tasks for the pool, each a few MB
+        chunk = 16  # tiles per task: a few large tasks for the pool
 
-        def opaque_tiles(k0):
-            x, y = self.dense_x[k0 : k0 + chunk], self.dense_y[k0 : k0 + chunk]
-            n = len(x)
-            out = cv2.addWeighted(x.reshape(n * TILE, TILE * 4), 1.0 / 128.0,
-                                  y.reshape(n * TILE, TILE * 4), o / 128.0, 0.0, dtype=cv2.CV_8U)
-            out = out.reshape(n, TILE, TILE, 4)
-            for k, r in enumerate(self.dense_rects[k0 : k0 + chunk]):
-                pixels[r.y : r.bottom, r.x : r.right] = out[k]
+        def tiles(part):
+            for r, x, y in part:
+                view = pixels[r.y : r.bottom, r.x : r.right]
+                if x.dtype == np.int16:
+                    cv2.addWeighted(x, 1.0 / 128.0, y, o / 128.0, 0.0, dst=view, dtype=cv2.CV_8U)
+                else:
+                    view[...] = _linear_straight(x, y, o)
 
-        def general_tiles(k0):
-            out = _linear_straight(self.dense_gx[k0 : k0 + chunk], self.dense_gy[k0 : k0 + chunk], o)
-            for k, r in enumerate(self.dense_g_rects[k0 : k0 + chunk]):
-                pixels[r.y : r.bottom, r.x : r.right] = out[k]
-
-        jobs = [(opaque_tiles, k) for k in range(0, len(self.dense_rects), chunk)]
-        jobs += [(general_tiles, k) for k in range(0, len(self.dense_g_rects), chunk)]
-        if pool is not None and len(jobs) > 1:
-            list(pool.map(lambda job: job[0](job[1]), jobs))
+        work = self.dense + self.dense_g
+        parts = [work[k : k + chunk] for k in range(0, len(work), chunk)]
+        if pool is not None and len(parts) > 1:
+            list(pool.map(tiles, parts))
         else:
-            for fn, k in jobs:
-                fn(k)
+            for part in parts:
+                tiles(part)
         flat = pixels.reshape(-1, 4).view(np.uint32).reshape(-1)
         if len(self.idx_o):
             v = cv2.addWeighted(self.x_o, 1.0 / 128.0, self.y_o, o / 128.0, 0.0, dtype=cv2.CV_8U)
@@ -207,7 +212,8 @@ class Focus:
             flat[self.idx_g] = _linear_straight(self.x_g, self.y_g, o).reshape(-1, 4).view(np.uint32).reshape(-1)
 
     def nbytes(self) -> int:
-        arrays = (self.dense_x, self.dense_y, self.dense_gx, self.dense_gy, self.sens, self.idx_o, self.x_o, self.y_o, self.idx_g, self.x_g, self.y_g,
+        arrays = [a for _, x, y in self.dense + self.dense_g for a in (x, y)]
+        arrays += (self.sens, self.idx_o, self.x_o, self.y_o, self.idx_g, self.x_g, self.y_g,
                   self.below, self.src, self.k_above)
         return sum(a.nbytes for a in arrays)
 
@@ -216,7 +222,7 @@ def _linear_straight(x: np.ndarray, y: np.ndarray, o: float) -> np.ndarray:
     """Straight uint8 of the premultiplied float32 ``x + o·y`` (same shape, last axis RGBA)."""
     if kernels.ENABLED:
         out = np.empty(x.shape, np.uint8)
-        kernels.linear_straight(x.reshape(-1, 4), y.reshape(-1, 4), o, out.reshape(-1, 4))
+        kernels.linear_straight(x.reshape(-1, 1, 4), y.reshape(-1, 1, 4), o, out.reshape(-1, 1, 4))
         return out
     p = y * np.float32(o)
     p += x

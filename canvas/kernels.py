@@ -72,15 +72,37 @@ def over_premultiplied(dst, px, opacity):
 
 @_jit
 def linear_straight(x, y, o, out):
-    """``out`` (N, 4) straight uint8 of the premultiplied float32 0–1 pixels ``x + o·y`` (N, 4),
+    """``out`` (h, w, 4) straight uint8 of the premultiplied float32 0–1 pixels ``x + o·y``,
     rounded; no colour where the alpha rounds to 0 (as ``canvas.blend.straight_uint8``)."""
     o = np.float32(o)
     lo, hi, half = np.float32(0.0), np.float32(255.0), np.float32(0.5)
-    n = x.shape[0]
-    for i in range(n):
-        a = x[i, 3] + o * y[i, 3]
-        s = hi / a if a >= np.float32(0.5 / 255.0) else lo
-        for c in range(3):
-            v = (x[i, c] + o * y[i, c]) * s + half
-            out[i, c] = min(max(v, lo), hi)
-        out[i, 3] = min(max(a * hi + half, lo), hi)
+    for i in range(x.shape[0]):
+        for j in range(x.shape[1]):
+            a = x[i, j, 3] + o * y[i, j, 3]
+            s = hi / a if a >= np.float32(0.5 / 255.0) else lo
+            for c in range(3):
+                v = (x[i, j, c] + o * y[i, j, c]) * s + half
+                out[i, j, c] = min(max(v, lo), hi)
+            out[i, j, 3] = min(max(a * hi + half, lo), hi)
+
+
+@_jit
+def focus_normal(a, b, px, oy, ox, x, y):
+    """X = A + (1 − αA)·B and Y = (1 − αA)·(L − αL·B) per pixel (``canvas.focus``, normal mode):
+    ``a``, ``b`` premultiplied float32 (h, w, 4); the layer's straight uint8 ``px`` covers
+    rows ``oy``… and columns ``ox``… of the tile (transparent elsewhere)."""
+    inv = np.float32(1.0 / 255.0)
+    one = np.float32(1.0)
+    ph, pw = px.shape[0], px.shape[1]
+    for i in range(a.shape[0]):
+        for j in range(a.shape[1]):
+            k = one - a[i, j, 3]
+            li, lj = i - oy, j - ox
+            la = np.float32(0.0)
+            if 0 <= li < ph and 0 <= lj < pw:
+                la = np.float32(px[li, lj, 3]) * inv
+            for c in range(4):
+                lc = la if c == 3 else (np.float32(px[li, lj, c]) * inv * la if la > 0 else np.float32(0.0))
+                bc = b[i, j, c]
+                x[i, j, c] = a[i, j, c] + k * bc
+                y[i, j, c] = k * (lc - la * bc)

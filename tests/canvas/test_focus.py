@@ -105,11 +105,11 @@ def test_each_way_of_applying_is_exercised():
     assert f.layer is paint and len(f.idx_o) > 0 and len(f.idx_g) == 0
     doc.set_layer_props(photo.id, opacity=0.7)  # nothing under the photo: translucent whole tiles
     assert_close(doc)
-    assert len(proj._focus.dense_g_rects) > 0 and len(proj._focus.fallback) > 0  # the screen layer
+    assert len(proj._focus.dense_g) > 0 and len(proj._focus.fallback) > 0  # the screen layer
     cover = doc.add_layer(PixelLayer(blobs(rng, H, W, opaque_bg=True), name="opaque cover"), 1)
     doc.set_layer_props(photo.id, opacity=0.5)  # under an opaque cover: opaque whole tiles
     assert_close(doc)
-    assert len(proj._focus.dense_rects) > 0
+    assert len(proj._focus.dense) > 0
     doc.set_layer_props(photo.id, visible=False)
     assert_close(doc)
     doc.set_layer_props(cover.id, blend="multiply")  # over the photo: sparse, mode-sensitive
