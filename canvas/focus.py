@@ -56,11 +56,9 @@ class Focus:
         self.x_o = self.y_o = np.zeros((0, 4), np.int16)
         self.idx_g = np.zeros(0, np.int64)
         self.x_g = self.y_g = np.zeros((0, 4), np.float32)
-        # what a blend-mode change needs, for the sparse pixels that have a backdrop
-        # (elsewhere every mode gives the same): their rows in the opaque then general arrays
-        self.sens = np.zeros(0, np.int64)
-        self.below = self.src = np.zeros((0, 4), np.float32)
-        self.k_above = np.zeros((0, 1), np.float32)
+        # what a blend-mode change needs, for the sparse pixels that have a backdrop (elsewhere
+        # every mode gives the same): "o" / "g" -> (their rows in x_o / x_g, B, L, 1 − αA)
+        self.mode_data: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = {}
 
     @property
     def rect(self) -> Rect:
@@ -121,16 +119,21 @@ class Focus:
             op = opaque.reshape(-1)[m]
             xs, ys = x.reshape(-1, 4)[m], y.reshape(-1, 4)[m]
             sens = sensitive.reshape(-1)[m]
-            if sens.any():
-                if lp is None:
-                    lp = np.zeros((rect.h, rect.w, 4), np.float32)
-                    lp[inner.slices(rect.x, rect.y)] = premultiplied_float(lpx, 1.0)
-                keep = m & sensitive.reshape(-1)
-                mode_data = (b.reshape(-1, 4)[keep], lp.reshape(-1, 4)[keep],
-                             np.float32(1.0) - a.reshape(-1, 4)[keep][:, 3:4])
-            else:
-                mode_data = None
-            return ("sparse", flat, op, xs, ys, sens, mode_data)
+            out = []
+            for sel in (op, ~op):
+                part_sens = sens[sel]
+                data = None
+                if part_sens.any():
+                    if lp is None:
+                        lp = np.zeros((rect.h, rect.w, 4), np.float32)
+                        lp[inner.slices(rect.x, rect.y)] = premultiplied_float(lpx, 1.0)
+                    keep = np.zeros(m.shape, bool)
+                    keep[np.flatnonzero(m)[sel][part_sens]] = True
+                    data = (np.flatnonzero(part_sens), b.reshape(-1, 4)[keep], lp.reshape(-1, 4)[keep],
+                            np.float32(1.0) - a.reshape(-1, 4)[keep][:, 3:4])
+                out.append((flat[sel], xs[sel], ys[sel], data))
+            (fo, xo, yo, do), (fg, xg, yg, dg) = out
+            return ("sparse", (fo, _fix(xo), _fix(yo), do), (fg, xg, yg, dg))
 
         tiles = list(pool.map(one, f.tiles)) if pool is not None and len(f.tiles) >= 8 else [one(t) for t in f.tiles]
         sparse = []
@@ -144,26 +147,26 @@ class Focus:
                 f.dense_g.append(got[1:])
             else:
                 sparse.append(got[1:])
-        if sparse:
-            flat = np.concatenate([t[0] for t in sparse])
-            op = np.concatenate([t[1] for t in sparse])
-            xs = np.concatenate([t[2] for t in sparse])
-            ys = np.concatenate([t[3] for t in sparse])
-            sens = np.concatenate([t[4] for t in sparse])
-            order = np.concatenate([np.flatnonzero(op), np.flatnonzero(~op)])  # opaque ones first
-            n_o = int(op.sum())
-            f.idx_o, f.idx_g = flat[order[:n_o]], flat[order[n_o:]]
-            f.x_o, f.y_o = _fix(xs[order[:n_o]]), _fix(ys[order[:n_o]])
-            f.x_g, f.y_g = xs[order[n_o:]], ys[order[n_o:]]
-            # the sensitive pixels' rows in the (opaque, general) arrays, in the order their data came
-            rank = np.empty(len(order), np.int64)
-            rank[order] = np.arange(len(order))
-            f.sens = rank[np.flatnonzero(sens)]
-            data = [t[5] for t in sparse if t[5] is not None]
-            if data:
-                f.below = np.concatenate([d[0] for d in data])
-                f.src = np.concatenate([d[1] for d in data])
-                f.k_above = np.concatenate([d[2] for d in data])
+        for k, tag in ((0, "o"), (1, "g")):
+            parts = [t[k] for t in sparse]
+            if not parts:
+                continue
+            setattr(f, "idx_" + tag, np.concatenate([p[0] for p in parts]))
+            setattr(f, "x_" + tag, np.concatenate([p[1] for p in parts]))
+            setattr(f, "y_" + tag, np.concatenate([p[2] for p in parts]))
+            # what a mode change needs, with each sensitive pixel's row in these arrays
+            rows, below, src, keep = [], [], [], []
+            offset = 0
+            for p in parts:
+                if p[3] is not None:
+                    rows.append(p[3][0] + offset)
+                    below.append(p[3][1])
+                    src.append(p[3][2])
+                    keep.append(p[3][3])
+                offset += len(p[0])
+            if rows:
+                f.mode_data[tag] = (np.concatenate(rows), np.concatenate(below), np.concatenate(src),
+                                    np.concatenate(keep))
         return f
 
     # --- applying ------------------------------------------------------------------------------
@@ -172,15 +175,15 @@ class Focus:
         no mode changes them)."""
         if mode == self.mode:
             return True
-        if len(self.below):
-            d = self.below.copy()
-            composite_into(d, self.src, mode)
-            d -= self.below
-            d *= self.k_above
-            n = len(self.idx_o)
-            in_o = self.sens < n
-            self.y_o[self.sens[in_o]] = _fix(d[in_o])
-            self.y_g[self.sens[~in_o] - n] = d[~in_o]
+        for tag, (rows, below, src, keep) in self.mode_data.items():
+            d = below.copy()
+            composite_into(d, src, mode)
+            d -= below
+            d *= keep
+            if tag == "o":
+                self.y_o[rows] = _fix(d)
+            else:
+                self.y_g[rows] = d
         self.mode = mode
         return True
 
@@ -213,8 +216,8 @@ class Focus:
 
     def nbytes(self) -> int:
         arrays = [a for _, x, y in self.dense + self.dense_g for a in (x, y)]
-        arrays += (self.sens, self.idx_o, self.x_o, self.y_o, self.idx_g, self.x_g, self.y_g,
-                  self.below, self.src, self.k_above)
+        arrays += (self.idx_o, self.x_o, self.y_o, self.idx_g, self.x_g, self.y_g)
+        arrays += [a for data in self.mode_data.values() for a in data]
         return sum(a.nbytes for a in arrays)
 
 
