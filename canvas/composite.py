@@ -184,6 +184,7 @@ class Projection:
         self._focus: Focus | None = None  # the layer whose opacity / mode / visibility is changing
         self._focus_layer: Layer | None = None
         self._focus_pending = False
+        self._focus_candidate: Layer | None = None  # the last layer whose properties changed alone
         self.invalidate()
         self.tiles_composited = 0  # a counter, for tests and benchmarks
 
@@ -204,19 +205,27 @@ class Projection:
             layer, self._focus_layer, self._focus_pending = self._focus_layer, None, False
             self.invalidate(layer.bounds())
         self._focus, self._focus_layer, self._focus_pending = None, None, False
+        self._focus_candidate = None
 
     def layer_props_changed(self, layer: Layer) -> None:
         """``layer``'s opacity, blend mode or visibility changed, and nothing else did.
 
-        The first such change of a layer builds its ``Focus`` (composites below and above it);
-        the following ones are a multiply-add where it has pixels. Any other change
+        A single change recomposites where the layer has pixels, as any change does. A second
+        change of the same layer with nothing else changed in between (a slider drag, a mode
+        list, the eye clicked again) builds its ``Focus`` (composites below and above it); the
+        following ones are a multiply-add where it has pixels. Any other change
         (``invalidate``, ``resize``) drops it."""
         if layer.role not in self.roles:
             return
-        if self._focus_layer is not layer:
+        if self._focus_layer is layer:
+            self._focus_pending = True
+            return
+        if self._focus_candidate is layer:
             self._drop_focus()
-            self._focus_layer = layer
-        self._focus_pending = True
+            self._focus_layer, self._focus_pending = layer, True
+            return
+        self.invalidate(layer.bounds())
+        self._focus_candidate = layer
 
     def invalidate(self, rect: Rect | None = None) -> None:
         self._drop_focus()

@@ -99,23 +99,30 @@ def test_each_way_of_applying_is_exercised():
     doc = scene(rng, opaque_photo=True)
     proj = doc.projection()
     photo, paint = doc.layers[0], doc.layers[1]
-    doc.set_layer_props(paint.id, opacity=0.4)
+    doc.set_layer_props(paint.id, opacity=0.45)  # a single change: recomposited as any change
+    assert_close(doc)
+    assert proj._focus is None
+    doc.set_layer_props(paint.id, opacity=0.4)  # a second one: the cache
     assert_close(doc)
     f = proj._focus
     assert f.layer is paint and len(f.idx_o) > 0 and len(f.idx_g) == 0
+    doc.set_layer_props(photo.id, opacity=0.75)
     doc.set_layer_props(photo.id, opacity=0.7)  # nothing under the photo: translucent whole tiles
     assert_close(doc)
     assert len(proj._focus.dense_g) > 0 and len(proj._focus.fallback) > 0  # the screen layer
     cover = doc.add_layer(PixelLayer(blobs(rng, H, W, opaque_bg=True), name="opaque cover"), 1)
+    doc.set_layer_props(photo.id, opacity=0.55)
     doc.set_layer_props(photo.id, opacity=0.5)  # under an opaque cover: opaque whole tiles
     assert_close(doc)
     assert len(proj._focus.dense) > 0
     doc.set_layer_props(photo.id, visible=False)
     assert_close(doc)
+    doc.set_layer_props(cover.id, blend="screen")
     doc.set_layer_props(cover.id, blend="multiply")  # over the photo: sparse, mode-sensitive
     assert_close(doc)
     doc2 = scene(np.random.default_rng(4), opaque_photo=False)
     doc2.render()
+    doc2.set_layer_props(doc2.layers[1].id, opacity=0.45)
     doc2.set_layer_props(doc2.layers[1].id, opacity=0.4)
     assert_close(doc2)
     assert len(doc2.projection()._focus.idx_g) > 0
