@@ -29,7 +29,7 @@ import cv2
 import numpy as np
 
 from canvas import kernels
-from canvas.blend import composite_into, premultiplied_float, straight_uint8
+from canvas.blend import BLEND_MODES, composite_into, premultiplied_float, straight_uint8
 from canvas.geometry import Rect
 from canvas.layers import Layer
 from canvas.tiles import TILE, tile_range, tile_rect
@@ -176,10 +176,14 @@ class Focus:
         if mode == self.mode:
             return True
         for tag, (rows, below, src, keep) in self.mode_data.items():
-            d = below.copy()
-            composite_into(d, src, mode)
-            d -= below
-            d *= keep
+            if kernels.ENABLED:
+                d = np.empty_like(below)
+                kernels.mode_delta(below, src, keep, BLEND_MODES.index(mode), d)
+            else:
+                d = below.copy()
+                composite_into(d, src, mode)
+                d -= below
+                d *= keep
             if tag == "o":
                 self.y_o[rows] = _fix(d)
             else:

@@ -171,3 +171,23 @@ def test_fused_loops_match_the_numpy_paths(monkeypatch):
         visible = want[..., 3] >= 8
         assert np.abs(fused[..., 3] - want[..., 3]).max() <= 1
         assert np.abs(fused[visible][:, :3] - want[visible][:, :3]).max() <= 2
+
+
+@pytest.mark.parametrize("mode", BLEND_MODES)
+def test_fused_blend_mode_loop_matches_composite_into(mode):
+    """kernels.mode_delta (a blend-mode change of the focused layer) against blend.composite_into."""
+    from canvas import kernels
+    from canvas.blend import composite_into, premultiplied_float
+
+    if not kernels.ENABLED:
+        pytest.skip("the numba loops are off (numba not installed, or AKAPEN_NO_NUMBA=1)")
+    rng = np.random.default_rng(13)
+    below = premultiplied_float(random_rgba(rng, 1, 5000)).reshape(-1, 4)
+    src = premultiplied_float(random_rgba(rng, 1, 5000), 0.8).reshape(-1, 4)
+    keep = rng.random((5000, 1)).astype(np.float32)
+    want = below.copy()
+    composite_into(want, src, mode)
+    want = (want - below) * keep
+    got = np.empty_like(below)
+    kernels.mode_delta(below, src, keep, BLEND_MODES.index(mode), got)
+    assert np.abs(got - want).max() < 1e-4
