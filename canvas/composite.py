@@ -121,25 +121,35 @@ def _blend_rest(buf: np.ndarray, rest, rect: Rect) -> np.ndarray:
     return buf
 
 
-def _composite(sources: Sequence[_Source], rect: Rect, tile: tuple[int, int] | None) -> np.ndarray:
+def _composite(sources: Sequence[_Source], rect: Rect, tile: tuple[int, int] | None,
+               out: np.ndarray | None = None) -> np.ndarray:
+    """Straight uint8 RGBA of ``rect``; written into ``out`` (a view of that size) when given."""
+    if out is None:
+        out = np.empty((rect.h, rect.w, 4), np.uint8)
     cands, opaque_base = _candidates(sources, rect, tile)
     if not cands:
-        return np.zeros((rect.h, rect.w, 4), np.uint8)
+        out[...] = 0
+        return out
     first = cands[0]
     s0 = first[0]
     if len(cands) == 1 and s0.opacity >= 1.0 and s0.normal and first[1:] == (rect.x, rect.y, rect.right, rect.bottom):
-        out = _read(first).copy()
+        out[...] = _read(first)
         out[out[..., 3] == 0] = 0  # transparent pixels carry no colour
         return out
     if opaque_base:
         base, rest = _opaque_normals(cands, rect)
         if not rest:
-            base += np.float32(0.5)
-            return base.astype(np.uint8)
+            if kernels.ENABLED:
+                kernels.opaque_uint8(base, out)
+            else:
+                base += np.float32(0.5)
+                out[...] = base.astype(np.uint8)
+            return out
         buf = base * np.float32(1.0 / 255.0)  # opaque: straight == premultiplied
     else:
         buf, rest = np.zeros((rect.h, rect.w, 4), np.float32), cands
-    return straight_uint8(_blend_rest(buf, rest, rect))
+    out[...] = straight_uint8(_blend_rest(buf, rest, rect))
+    return out
 
 
 def premultiplied_composite(sources: Sequence[_Source], rect: Rect, tile: tuple[int, int] | None) -> np.ndarray:
@@ -302,7 +312,7 @@ class Projection:
 
         def work(item):
             tile, part = item
-            self.pixels[part.y : part.bottom, part.x : part.right] = _composite(sources, part, tile)
+            _composite(sources, part, tile, self.pixels[part.y : part.bottom, part.x : part.right])
 
         if len(todo) >= 16:
             # a few large chunks, not one task per tile: dispatching costs as much as a tile

@@ -153,3 +153,14 @@ def mode_delta(below, src, keep, mode, out):
                 co = cs_p * (1.0 - ba) + cb_p * (1.0 - sa) + sa * ba * _separable(mode, cb, cs)
             out[i, c] = k * (co - cb_p)
         out[i, 3] = k * (sa + ba * (1.0 - sa) - ba)
+
+
+@_jit
+def opaque_uint8(base, out):
+    """``out`` (uint8) = the straight float32 0–255 colour ``base`` rounded, alpha 255."""
+    half, hi = np.float32(0.5), np.float32(255.0)
+    for i in range(base.shape[0]):
+        for j in range(base.shape[1]):
+            for c in range(3):
+                out[i, j, c] = min(base[i, j, c] + half, hi)
+            out[i, j, 3] = 255
