@@ -67,10 +67,17 @@ def layer_changes(doc, proj, layer, floor: float, ticks: int) -> None:
     start = layer.props()
     print(f"{layer.name} ({layer.kind}, {layer.bounds().w}×{layer.bounds().h}, index {doc.index_of(layer.id)}):")
     values = [0.5 + 0.45 * np.cos(k * 0.4) for k in range(ticks + 1)]
+    def fresh_start():  # each kind of change starts without the caches of the one before
+        proj.invalidate()
+        proj.update()
+
+    fresh_start()
     show("opacity drag", [timed(lambda v=v: doc.set_layer_props(layer.id, opacity=float(v))) for v in values])
     modes = [m for m in BLEND_MODES if m != "normal"]
     seq = [modes[k % len(modes)] for k in range(ticks)] + ["normal"]
+    fresh_start()
     show("blend mode", [timed(lambda m=m: doc.set_layer_props(layer.id, blend=m)) for m in seq])
+    fresh_start()
     show("visibility toggle", [timed(lambda k=k: doc.set_layer_props(layer.id, visible=k % 2 == 1))
                                for k in range(ticks + 1)])
     doc.set_layer_props(layer.id, **{k: start[k] for k in ("opacity", "blend", "visible")})
