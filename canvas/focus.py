@@ -91,8 +91,6 @@ class Focus:
             a = premultiplied_composite(above, rect, tile)
             inner = rect.intersect(lr)
             lpx = lsrc.pixels[inner.slices(lsrc.x0, lsrc.y0)]
-            support = np.zeros((rect.h, rect.w), bool)
-            support[inner.slices(rect.x, rect.y)] = lpx[..., 3] > 0
             if kernels.ENABLED and f.mode == "normal":
                 x, y = np.empty_like(a), np.empty_like(a)
                 kernels.focus_normal(a, b, lpx, inner.y - rect.y, inner.x - rect.x, x, y)
@@ -106,6 +104,17 @@ class Focus:
                 k = np.float32(1.0) - a[..., 3:4]
                 x = a + k * b
                 y = k * d
+            oy, ox = inner.y - rect.y, inner.x - rect.x
+            if kernels.ENABLED:  # the same as below, in two fused passes
+                n_support, n_sensitive, all_opaque = kernels.tile_stats(x, y, b, lpx, oy, ox, OPAQUE)
+                if rect.w == TILE and rect.h == TILE and n_support >= DENSE * TILE * TILE and not n_sensitive:
+                    return ("dense", rect, _fix(x), _fix(y)) if all_opaque else ("dense_g", rect, x, y)
+                got = kernels.gather_sparse(x, y, b, a, lpx, oy, ox, rect.x, rect.y, width, OPAQUE)
+                do = got[3:7] if len(got[3]) else None
+                dg = got[10:14] if len(got[10]) else None
+                return ("sparse", (got[0], got[1], got[2], do), (got[7], got[8], got[9], dg))
+            support = np.zeros((rect.h, rect.w), bool)
+            support[inner.slices(rect.x, rect.y)] = lpx[..., 3] > 0
             xa = x[..., 3]
             opaque = (xa >= OPAQUE) & (xa + y[..., 3] >= OPAQUE)
             sensitive = support & (b[..., 3] > 0)  # pixels where the blend mode matters

@@ -164,3 +164,95 @@ def opaque_uint8(base, out):
             for c in range(3):
                 out[i, j, c] = min(base[i, j, c] + half, hi)
             out[i, j, 3] = 255
+
+
+@_jit
+def tile_stats(x, y, b, px, oy, ox, opaque_at):
+    """(pixels where the layer ``px`` has alpha, those of them with a backdrop in ``b``, whether
+    ``x`` and ``x + y`` are opaque everywhere) of one tile of ``canvas.focus``."""
+    n_support = n_sensitive = 0
+    all_opaque = True
+    for i in range(x.shape[0]):
+        for j in range(x.shape[1]):
+            xa = x[i, j, 3]
+            if xa < opaque_at or xa + y[i, j, 3] < opaque_at:
+                all_opaque = False
+            li, lj = i - oy, j - ox
+            if 0 <= li < px.shape[0] and 0 <= lj < px.shape[1] and px[li, lj, 3] > 0:
+                n_support += 1
+                if b[i, j, 3] > 0:
+                    n_sensitive += 1
+    return n_support, n_sensitive, all_opaque
+
+
+@_jit
+def _fix16(v):
+    f = np.floor(v * np.float32(255.0 * 128.0) + np.float32(0.5))
+    return np.int16(min(max(f, -32767.0), 32767.0))
+
+
+@_jit
+def gather_sparse(x, y, b, a, px, oy, ox, rx, ry, width, opaque_at):
+    """The pixels of one tile where the layer ``px`` has alpha, split into opaque ones (X, Y as
+    int16 fixed point) and the others (float32), with their flat canvas indices and, for those
+    with a backdrop, their row, B, L (premultiplied) and 1 − αA (what a mode change needs)."""
+    h, w = x.shape[0], x.shape[1]
+    n = np.zeros(4, np.int64)  # opaque, general, sensitive opaque, sensitive general
+    for i in range(h):
+        for j in range(w):
+            li, lj = i - oy, j - ox
+            if 0 <= li < px.shape[0] and 0 <= lj < px.shape[1] and px[li, lj, 3] > 0:
+                xa = x[i, j, 3]
+                g = 0 if (xa >= opaque_at and xa + y[i, j, 3] >= opaque_at) else 1
+                n[g] += 1
+                if b[i, j, 3] > 0:
+                    n[2 + g] += 1
+    fo, fg = np.empty(n[0], np.int64), np.empty(n[1], np.int64)
+    xo, yo = np.empty((n[0], 4), np.int16), np.empty((n[0], 4), np.int16)
+    xg, yg = np.empty((n[1], 4), np.float32), np.empty((n[1], 4), np.float32)
+    ro, rg = np.empty(n[2], np.int64), np.empty(n[3], np.int64)
+    bo, bg = np.empty((n[2], 4), np.float32), np.empty((n[3], 4), np.float32)
+    lo, lg = np.empty((n[2], 4), np.float32), np.empty((n[3], 4), np.float32)
+    ko, kg = np.empty((n[2], 1), np.float32), np.empty((n[3], 1), np.float32)
+    k = np.zeros(4, np.int64)
+    inv = np.float32(1.0 / 255.0)
+    for i in range(h):
+        for j in range(w):
+            li, lj = i - oy, j - ox
+            if not (0 <= li < px.shape[0] and 0 <= lj < px.shape[1] and px[li, lj, 3] > 0):
+                continue
+            xa = x[i, j, 3]
+            flat = (ry + i) * width + rx + j
+            if xa >= opaque_at and xa + y[i, j, 3] >= opaque_at:
+                r = k[0]
+                fo[r] = flat
+                for c in range(4):
+                    xo[r, c] = _fix16(x[i, j, c])
+                    yo[r, c] = _fix16(y[i, j, c])
+                k[0] += 1
+                if b[i, j, 3] > 0:
+                    s = k[2]
+                    ro[s] = r
+                    la = np.float32(px[li, lj, 3]) * inv
+                    for c in range(4):
+                        bo[s, c] = b[i, j, c]
+                        lo[s, c] = la if c == 3 else np.float32(px[li, lj, c]) * inv * la
+                    ko[s, 0] = np.float32(1.0) - a[i, j, 3]
+                    k[2] += 1
+            else:
+                r = k[1]
+                fg[r] = flat
+                for c in range(4):
+                    xg[r, c] = x[i, j, c]
+                    yg[r, c] = y[i, j, c]
+                k[1] += 1
+                if b[i, j, 3] > 0:
+                    s = k[3]
+                    rg[s] = r
+                    la = np.float32(px[li, lj, 3]) * inv
+                    for c in range(4):
+                        bg[s, c] = b[i, j, c]
+                        lg[s, c] = la if c == 3 else np.float32(px[li, lj, c]) * inv * la
+                    kg[s, 0] = np.float32(1.0) - a[i, j, 3]
+                    k[3] += 1
+    return fo, xo, yo, ro, bo, lo, ko, fg, xg, yg, rg, bg, lg, kg
