@@ -139,11 +139,8 @@ def _composite(sources: Sequence[_Source], rect: Rect, tile: tuple[int, int] | N
     if opaque_base:
         base, rest = _opaque_normals(cands, rect)
         if not rest:
-            if kernels.ENABLED:
-                kernels.opaque_uint8(base, out)
-            else:
-                base += np.float32(0.5)
-                out[...] = base.astype(np.uint8)
+            base += np.float32(0.5)  # numpy's two SIMD passes beat a scalar fused loop here (measured)
+            out[...] = base.astype(np.uint8)
             return out
         buf = base * np.float32(1.0 / 255.0)  # opaque: straight == premultiplied
     else:

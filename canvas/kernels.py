@@ -156,17 +156,6 @@ def mode_delta(below, src, keep, mode, out):
 
 
 @_jit
-def opaque_uint8(base, out):
-    """``out`` (uint8) = the straight float32 0–255 colour ``base`` rounded, alpha 255."""
-    half, hi = np.float32(0.5), np.float32(255.0)
-    for i in range(base.shape[0]):
-        for j in range(base.shape[1]):
-            for c in range(3):
-                out[i, j, c] = min(base[i, j, c] + half, hi)
-            out[i, j, 3] = 255
-
-
-@_jit
 def tile_stats(x, y, b, px, oy, ox, opaque_at):
     """(pixels where the layer ``px`` has alpha, those of them with a backdrop in ``b``, whether
     ``x`` and ``x + y`` are opaque everywhere) of one tile of ``canvas.focus``."""
