@@ -162,6 +162,11 @@ def premultiplied_composite(sources: Sequence[_Source], rect: Rect, tile: tuple[
     return _blend_rest(buf, rest, rect)
 
 
+# the most a focus (canvas.focus) may hold: whole translucent tiles keep X and Y as float32,
+# 32 bytes a pixel (a 4096² layer: 512 MiB); a layer whose tiles would need more is recomposited
+FOCUS_BYTES_PER_PIXEL = 32
+MAX_FOCUS_BYTES = 1 << 30
+
 BLOCK = 32  # dirty-tracking granularity: a small dab recomposites ~its own size, not whole tiles
 _PER_TILE = TILE // BLOCK
 _POOL: ThreadPoolExecutor | None = None
@@ -275,6 +280,12 @@ class Projection:
             self._focus, self._focus_layer = None, None
             return Rect(0, 0, 0, 0)
         if self._focus is None or not self._focus.set_mode(layer.blend):
+            area = layer.bounds().intersect(self.canvas)
+            txs, tys = tile_range(area)
+            if len(txs) * len(tys) * TILE * TILE * FOCUS_BYTES_PER_PIXEL > MAX_FOCUS_BYTES:
+                # too big to keep (a canvas-sized layer of a very large canvas): recomposite
+                self.invalidate(area)
+                return Rect(0, 0, 0, 0)
             i = next(k for k, lyr in enumerate(layers) if lyr is layer)
             below = prepare([lyr for lyr in layers[:i] if lyr.visible])
             above = prepare([lyr for lyr in layers[i + 1 :] if lyr.visible])

@@ -194,3 +194,22 @@ def test_a_change_not_yet_shown_survives_a_switch_to_another_layer():
     paint_rect = a.bounds()
     doc.paint(a.id, paint_rect, np.full((paint_rect.h, paint_rect.w, 4), 90, np.uint8))  # drops the cache
     assert_close(doc)
+
+
+def test_a_layer_too_big_to_cache_is_recomposited(monkeypatch):
+    import canvas.composite as composite
+
+    monkeypatch.setattr(composite, "MAX_FOCUS_BYTES", 3 << 20)  # 3 MiB: the paint layer needs 4.5, the piece 2
+    doc = scene(np.random.default_rng(6))
+    proj = doc.projection()
+    paint = doc.layers[1]
+    for v in (0.2, 0.4, 0.6, 0.9):
+        n0 = proj.tiles_composited
+        doc.set_layer_props(paint.id, opacity=v)
+        assert_close(doc)
+        assert proj._focus is None and proj.tiles_composited > n0
+    piece = doc.layers[3]  # small enough
+    doc.set_layer_props(piece.id, opacity=0.3)
+    doc.set_layer_props(piece.id, opacity=0.4)
+    assert_close(doc)
+    assert proj._focus is not None and proj._focus.layer is piece
