@@ -101,10 +101,13 @@ def main() -> None:
     try:
         load = os.getloadavg()[0]
         print(f"machine: {os.cpu_count()} cores, load average {load:.2f} at the start")
-        from canvas import kernels
+        try:
+            from canvas import kernels
 
-        print(f"fused numba loops: {'on' if kernels.ENABLED else 'off (numpy / OpenCV paths)'}"
-              " (AKAPEN_NO_NUMBA=1 turns them off, to compare)")
+            state = "on" if kernels.ENABLED else "off (numpy / OpenCV paths)"
+        except ImportError:  # an older checkout, run with this script for a before/after
+            state = "not in this version"
+        print(f"fused numba loops: {state} (AKAPEN_NO_NUMBA=1 turns them off, to compare)")
     except OSError:  # pragma: no cover
         pass
     floor = memory_floor(doc)
