@@ -179,15 +179,14 @@ class Focus:
         return f
 
     # --- applying ------------------------------------------------------------------------------
-    def set_mode(self, mode: str) -> bool:
+    def set_mode(self, mode: str, pool=None) -> bool:
         """Recompute Y for another blend mode (whole tiles have no backdrop under the layer, so
         no mode changes them)."""
         if mode == self.mode:
             return True
         for tag, (rows, below, src, keep) in self.mode_data.items():
             if kernels.ENABLED:
-                d = np.empty_like(below)
-                kernels.mode_delta(below, src, keep, BLEND_MODES.index(mode), d)
+                d = _mode_delta(below, src, keep, BLEND_MODES.index(mode), pool)
             else:
                 d = below.copy()
                 composite_into(d, src, mode)
@@ -232,6 +231,24 @@ class Focus:
         arrays += (self.idx_o, self.x_o, self.y_o, self.idx_g, self.x_g, self.y_g)
         arrays += [a for data in self.mode_data.values() for a in data]
         return sum(a.nbytes for a in arrays)
+
+
+def _mode_delta(below, src, keep, mode: int, pool) -> np.ndarray:
+    """``kernels.mode_delta`` over a few parts of the rows, in the pool's threads when large."""
+    d = np.empty_like(below)
+    step = max(1, -(-len(d) // 4))
+
+    def part(k0: int) -> None:
+        sl = slice(k0, k0 + step)
+        kernels.mode_delta(below[sl], src[sl], keep[sl], mode, d[sl])
+
+    starts = range(0, len(d), step)
+    if pool is not None and len(d) > 65536:
+        list(pool.map(part, starts))
+    else:
+        for k0 in starts:
+            part(k0)
+    return d
 
 
 def _linear_straight(x: np.ndarray, y: np.ndarray, o: float) -> np.ndarray:

@@ -213,3 +213,22 @@ def test_a_layer_too_big_to_cache_is_recomposited(monkeypatch):
     doc.set_layer_props(piece.id, opacity=0.4)
     assert_close(doc)
     assert proj._focus is not None and proj._focus.layer is piece
+
+
+def test_mode_delta_in_parts_on_threads_equals_one_pass():
+    from concurrent.futures import ThreadPoolExecutor
+
+    from canvas import kernels
+    from canvas.blend import premultiplied_float
+    from canvas.focus import _mode_delta
+
+    if not kernels.ENABLED:
+        pytest.skip("the numba loops are off (numba not installed, or AKAPEN_NO_NUMBA=1)")
+    rng = np.random.default_rng(7)
+    below = premultiplied_float(random_rgba(rng, 1, 70001)).reshape(-1, 4)
+    src = premultiplied_float(random_rgba(rng, 1, 70001)).reshape(-1, 4)
+    keep = rng.random((70001, 1)).astype(np.float32)
+    one = np.empty_like(below)
+    kernels.mode_delta(below, src, keep, BLEND_MODES.index("overlay"), one)
+    with ThreadPoolExecutor(2) as pool:
+        assert np.array_equal(_mode_delta(below, src, keep, BLEND_MODES.index("overlay"), pool), one)
