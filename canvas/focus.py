@@ -1,7 +1,8 @@
 """The layer being changed: its opacity, visibility or blend mode applied at memory speed.
 
 While one layer's opacity, blend mode or visibility changes (a slider drag, a mode list, the
-eye button), everything else in the stack stays as it is. The first such change builds, in
+eye button), everything else in the stack stays as it is. The second such change in a row
+(``Projection.layer_props_changed``; a single change recomposites as any edit does) builds, in
 each tile where the layer has pixels, the composite of the layers below it (B) and of the
 normal layers above it (A, an isolated group: "over" is associative), as Krita does. Every
 separable blend mode of the W3C formula is linear in the source's opacity ``o`` (the colour
@@ -13,12 +14,16 @@ opacity, ``D = (B ⊕ L) − B``:
 A change is then one multiply-add per pixel where the layer has pixels (a hidden layer is
 ``o = 0``). Where the result is opaque at every ``o``, X and Y are kept as 16-bit fixed point
 (1/128 of a level) and OpenCV's addWeighted writes the straight uint8 pixels in one SIMD pass;
-elsewhere they stay float32 and go through the ordinary unpremultiply. A blend-mode change
-recomputes Y from the kept B, L and 1 − αA. Tiles where a non-normal layer above shows are
-recomposited from scratch on each change (the above group is not associative there).
+elsewhere they stay float32 and go through the unpremultiply (one fused loop,
+``kernels.linear_straight``). Tiles the layer mostly covers with no backdrop under it are kept
+whole; elsewhere only the layer's own pixels are kept, with flat canvas indices. A blend-mode
+change recomputes Y from the kept B, L and 1 − αA of the pixels that have a backdrop (elsewhere
+every mode gives the same). Tiles where a non-normal layer above shows are recomposited from
+scratch on each change (the above group is not associative there). Results match a fresh
+composite within one level (tests/canvas/test_focus.py).
 
-Any other edit (pixels, another layer, order, size) drops all of this: ``Projection`` calls
-``Focus.build`` again at the next change of a layer's properties.
+Any other edit (pixels, another layer, order, size) drops all of this. A layer whose tiles would
+need more than ``canvas.composite.MAX_FOCUS_BYTES`` is recomposited instead.
 """
 
 from __future__ import annotations
@@ -48,7 +53,7 @@ class Focus:
         self.width, self.height = width, height
         self.tiles: list[tuple[int, int]] = []  # where the layer has pixels
         self.fallback: list[tuple[int, int]] = []  # recomposited from scratch on each change
-        # whole tiles: opaque ones as int16 stacks, the others as float32 stacks
+        # whole tiles: opaque ones as int16, the others as float32
         self.dense: list[tuple[Rect, np.ndarray, np.ndarray]] = []  # (tile, x int16, y int16)
         self.dense_g: list[tuple[Rect, np.ndarray, np.ndarray]] = []  # (tile, x float32, y float32)
         # sparse pixels: flat canvas indices, opaque ones (int16) first, then the others (float32)
