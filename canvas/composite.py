@@ -70,7 +70,9 @@ def _candidates(sources: Sequence[_Source], rect: Rect, tile: tuple[int, int] | 
             amax = s.amax[i, j]
             if amax == 0:
                 continue
-            if s.amin[i, j] == 255 and s.normal and s.opacity >= 1.0 and (ix0, iy0, ix1, iy1) == (x0, y0, x1, y1):
+            # over nothing (the first layer that shows here) every blend mode is "normal"
+            if s.amin[i, j] == 255 and (s.normal or not cands) and s.opacity >= 1.0 \
+                    and (ix0, iy0, ix1, iy1) == (x0, y0, x1, y1):
                 cands = [(s, ix0, iy0, ix1, iy1)]  # hides everything below
                 opaque_base = True
                 continue
@@ -132,7 +134,8 @@ def _composite(sources: Sequence[_Source], rect: Rect, tile: tuple[int, int] | N
         return out
     first = cands[0]
     s0 = first[0]
-    if len(cands) == 1 and s0.opacity >= 1.0 and s0.normal and first[1:] == (rect.x, rect.y, rect.right, rect.bottom):
+    # the first layer that shows lies over nothing: its blend mode makes no difference
+    if len(cands) == 1 and s0.opacity >= 1.0 and first[1:] == (rect.x, rect.y, rect.right, rect.bottom):
         out[...] = _read(first)
         out[out[..., 3] == 0] = 0  # transparent pixels carry no colour
         return out

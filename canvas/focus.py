@@ -96,7 +96,8 @@ class Focus:
             a = premultiplied_composite(above, rect, tile)
             inner = rect.intersect(lr)
             lpx = lsrc.pixels[inner.slices(lsrc.x0, lsrc.y0)]
-            if kernels.ENABLED and f.mode == "normal":
+            # over nothing below, every blend mode is "normal"
+            if kernels.ENABLED and (f.mode == "normal" or not b[..., 3].any()):
                 x, y = np.empty_like(a), np.empty_like(a)
                 kernels.focus_normal(a, b, lpx, inner.y - rect.y, inner.x - rect.x, x, y)
                 lp = None

@@ -191,3 +191,19 @@ def test_fused_blend_mode_loop_matches_composite_into(mode):
     got = np.empty_like(below)
     kernels.mode_delta(below, src, keep, BLEND_MODES.index(mode), got)
     assert np.abs(got - want).max() < 1e-4
+
+
+@pytest.mark.parametrize("mode", ["multiply", "soft-light", "difference"])
+def test_a_bottom_layer_in_any_mode_shows_as_normal(mode):
+    """Over nothing a blend mode makes no difference: an opaque bottom layer in another mode
+    gives the same picture as in "normal" (and takes the opaque-backdrop shortcut)."""
+    rng = np.random.default_rng(14)
+    doc = Document(2 * TILE + 17, TILE + 9)
+    bottom = doc.add_layer(PixelLayer(random_rgba(rng, TILE + 9, 2 * TILE + 17, opaque=True)))
+    doc.add_layer(PixelLayer(random_rgba(rng, 90, 150), 13, 7, opacity=0.6))
+    doc.add_layer(PixelLayer(random_rgba(rng, 60, 60), 40, 30, blend="screen"))
+    normal = doc.render()
+    doc.set_layer_props(bottom.id, blend=mode)
+    assert np.array_equal(doc.render(), normal)
+    want = reference_composite(doc).astype(int)
+    assert np.abs(doc.render().astype(int) - want).max() <= 1
