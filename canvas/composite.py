@@ -16,7 +16,9 @@ from concurrent.futures import ThreadPoolExecutor
 import cv2
 import numpy as np
 
+from canvas import kernels
 from canvas.blend import composite_into, premultiplied_float, straight_uint8
+from canvas.focus import Focus
 from canvas.geometry import Rect
 from canvas.layers import Layer
 from canvas.tiles import TILE, tile_range, tile_rect
@@ -52,7 +54,9 @@ def composite_rect(layers: Sequence[Layer], rect: Rect, tile: tuple[int, int] | 
     return _composite(prepare(layers), rect, tile)
 
 
-def _composite(sources: Sequence[_Source], rect: Rect, tile: tuple[int, int] | None) -> np.ndarray:
+def _candidates(sources: Sequence[_Source], rect: Rect, tile: tuple[int, int] | None):
+    """The sources that show in ``rect`` (bottom→top), cut to it, and whether the first one covers it
+    opaquely (so that nothing below it was kept)."""
     x0, y0, x1, y1 = rect.x, rect.y, rect.right, rect.bottom
     cands: list[tuple[_Source, int, int, int, int]] = []
     opaque_base = False
@@ -66,60 +70,105 @@ def _composite(sources: Sequence[_Source], rect: Rect, tile: tuple[int, int] | N
             amax = s.amax[i, j]
             if amax == 0:
                 continue
-            if s.amin[i, j] == 255 and s.normal and s.opacity >= 1.0 and (ix0, iy0, ix1, iy1) == (x0, y0, x1, y1):
+            # over nothing (the first layer that shows here) every blend mode is "normal"
+            if s.amin[i, j] == 255 and (s.normal or not cands) and s.opacity >= 1.0 \
+                    and (ix0, iy0, ix1, iy1) == (x0, y0, x1, y1):
                 cands = [(s, ix0, iy0, ix1, iy1)]  # hides everything below
                 opaque_base = True
                 continue
         cands.append((s, ix0, iy0, ix1, iy1))
+    return cands, opaque_base
 
-    h, w = y1 - y0, x1 - x0
+
+def _read(c) -> np.ndarray:
+    s, ix0, iy0, ix1, iy1 = c
+    return s.pixels[iy0 - s.y0 : iy1 - s.y0, ix0 - s.x0 : ix1 - s.x0]
+
+
+def _opaque_normals(cands, rect: Rect) -> tuple[np.ndarray, list]:
+    """Over an opaque backdrop (``cands[0]``) the result stays opaque, so "normal" layers are a
+    per-pixel linear interpolation of straight colours: OpenCV's blendLinear does it in one SIMD
+    pass. Returns the straight float32 (0–255) result of the leading normal layers, and the rest."""
+    x0, y0 = rect.x, rect.y
+    base = _read(cands[0]).astype(np.float32)
+    k = 1
+    while k < len(cands) and cands[k][0].normal:
+        c = cands[k]
+        px = _read(c)
+        if kernels.ENABLED:  # one fused pass per layer
+            kernels.over_opaque(base[c[2] - y0 : c[4] - y0, c[1] - x0 : c[3] - x0], px, c[0].opacity)
+            k += 1
+            continue
+        src = px.astype(np.float32)
+        wgt = np.multiply(px[..., 3], np.float32(c[0].opacity / 255.0), dtype=np.float32)
+        under = base[c[2] - y0 : c[4] - y0, c[1] - x0 : c[3] - x0]
+        if under.flags.c_contiguous:  # whole rows: blended in place, no copies
+            cv2.blendLinear(src, under, wgt, np.float32(1.0) - wgt, dst=under)
+        else:
+            under[...] = cv2.blendLinear(src, np.ascontiguousarray(under), wgt, np.float32(1.0) - wgt)
+        k += 1
+    base[..., 3] = 255.0
+    return base, cands[k:]
+
+
+def _blend_rest(buf: np.ndarray, rest, rect: Rect) -> np.ndarray:
+    for c in rest:
+        if kernels.ENABLED and c[0].normal:
+            kernels.over_premultiplied(buf[c[2] - rect.y : c[4] - rect.y, c[1] - rect.x : c[3] - rect.x],
+                                       _read(c), c[0].opacity)
+            continue
+        src = premultiplied_float(_read(c), c[0].opacity)
+        # outside its bounds a layer is transparent, which leaves the backdrop as it is
+        composite_into(buf[c[2] - rect.y : c[4] - rect.y, c[1] - rect.x : c[3] - rect.x], src, c[0].blend)
+    return buf
+
+
+def _composite(sources: Sequence[_Source], rect: Rect, tile: tuple[int, int] | None,
+               out: np.ndarray | None = None) -> np.ndarray:
+    """Straight uint8 RGBA of ``rect``; written into ``out`` (a view of that size) when given."""
+    if out is None:
+        out = np.empty((rect.h, rect.w, 4), np.uint8)
+    cands, opaque_base = _candidates(sources, rect, tile)
     if not cands:
-        return np.zeros((h, w, 4), np.uint8)
-
-    def read(c):
-        s, ix0, iy0, ix1, iy1 = c
-        return s.pixels[iy0 - s.y0 : iy1 - s.y0, ix0 - s.x0 : ix1 - s.x0]
-
+        out[...] = 0
+        return out
     first = cands[0]
     s0 = first[0]
-    if len(cands) == 1 and s0.opacity >= 1.0 and s0.normal and first[1:] == (x0, y0, x1, y1):
-        out = read(first).copy()
+    # the first layer that shows lies over nothing: its blend mode makes no difference
+    if len(cands) == 1 and s0.opacity >= 1.0 and first[1:] == (rect.x, rect.y, rect.right, rect.bottom):
+        out[...] = _read(first)
         out[out[..., 3] == 0] = 0  # transparent pixels carry no colour
         return out
-
-    rest = cands
-    buf: np.ndarray | None = None
     if opaque_base:
-        # Over an opaque backdrop the result stays opaque, so "normal" layers are a per-pixel
-        # linear interpolation of straight colours: OpenCV's blendLinear does it in one SIMD
-        # pass. Other blend modes continue on the premultiplied path below.
-        base = read(first).astype(np.float32)
-        k = 1
-        while k < len(cands) and cands[k][0].normal:
-            c = cands[k]
-            px = read(c)
-            src = px.astype(np.float32)
-            wgt = np.multiply(px[..., 3], np.float32(c[0].opacity / 255.0), dtype=np.float32)
-            under = base[c[2] - y0 : c[4] - y0, c[1] - x0 : c[3] - x0]
-            if under.flags.c_contiguous:  # whole rows: blended in place, no copies
-                cv2.blendLinear(src, under, wgt, np.float32(1.0) - wgt, dst=under)
-            else:
-                under[...] = cv2.blendLinear(src, np.ascontiguousarray(under), wgt, np.float32(1.0) - wgt)
-            k += 1
-        base[..., 3] = 255.0
-        rest = cands[k:]
+        base, rest = _opaque_normals(cands, rect)
         if not rest:
-            base += np.float32(0.5)
-            return base.astype(np.uint8)
+            base += np.float32(0.5)  # numpy's two SIMD passes beat a scalar fused loop here (measured)
+            out[...] = base.astype(np.uint8)
+            return out
         buf = base * np.float32(1.0 / 255.0)  # opaque: straight == premultiplied
-    if buf is None:
-        buf = np.zeros((h, w, 4), np.float32)
-    for c in rest:
-        src = premultiplied_float(read(c), c[0].opacity)
-        # outside its bounds a layer is transparent, which leaves the backdrop as it is
-        composite_into(buf[c[2] - y0 : c[4] - y0, c[1] - x0 : c[3] - x0], src, c[0].blend)
-    return straight_uint8(buf)
+    else:
+        buf, rest = np.zeros((rect.h, rect.w, 4), np.float32), cands
+    out[...] = straight_uint8(_blend_rest(buf, rest, rect))
+    return out
 
+
+def premultiplied_composite(sources: Sequence[_Source], rect: Rect, tile: tuple[int, int] | None) -> np.ndarray:
+    """As ``_composite``, but the premultiplied float32 (0–1) result, before rounding."""
+    cands, opaque_base = _candidates(sources, rect, tile)
+    if not cands:
+        return np.zeros((rect.h, rect.w, 4), np.float32)
+    if opaque_base:
+        base, rest = _opaque_normals(cands, rect)
+        buf = base * np.float32(1.0 / 255.0)
+    else:
+        buf, rest = np.zeros((rect.h, rect.w, 4), np.float32), cands
+    return _blend_rest(buf, rest, rect)
+
+
+# the most a focus (canvas.focus) may hold: whole translucent tiles keep X and Y as float32,
+# 32 bytes a pixel (a 4096² layer: 512 MiB); a layer whose tiles would need more is recomposited
+FOCUS_BYTES_PER_PIXEL = 32
+MAX_FOCUS_BYTES = 1 << 30
 
 BLOCK = 32  # dirty-tracking granularity: a small dab recomposites ~its own size, not whole tiles
 _PER_TILE = TILE // BLOCK
@@ -147,6 +196,10 @@ class Projection:
         self._layers = layers
         self.pixels = np.zeros((self.height, self.width, 4), np.uint8)
         self._dirty: dict[tuple[int, int], Rect] = {}  # tile -> dirty rect inside it
+        self._focus: Focus | None = None  # the layer whose opacity / mode / visibility is changing
+        self._focus_layer: Layer | None = None
+        self._focus_pending = False
+        self._focus_candidate: Layer | None = None  # the last layer whose properties changed alone
         self.invalidate()
         self.tiles_composited = 0  # a counter, for tests and benchmarks
 
@@ -161,7 +214,36 @@ class Projection:
         self._dirty = {}
         self.invalidate()
 
+    def _drop_focus(self) -> None:
+        if self._focus_pending and self._focus_layer is not None:
+            # a change of the focused layer not yet shown: recomposite where it has pixels
+            layer, self._focus_layer, self._focus_pending = self._focus_layer, None, False
+            self.invalidate(layer.bounds())
+        self._focus, self._focus_layer, self._focus_pending = None, None, False
+        self._focus_candidate = None
+
+    def layer_props_changed(self, layer: Layer) -> None:
+        """``layer``'s opacity, blend mode or visibility changed, and nothing else did.
+
+        A single change recomposites where the layer has pixels, as any change does. A second
+        change of the same layer with nothing else changed in between (a slider drag, a mode
+        list, the eye clicked again) builds its ``Focus`` (composites below and above it); the
+        following ones are a multiply-add where it has pixels. Any other change
+        (``invalidate``, ``resize``) drops it."""
+        if layer.role not in self.roles:
+            return
+        if self._focus_layer is layer:
+            self._focus_pending = True
+            return
+        if self._focus_candidate is layer:
+            self._drop_focus()
+            self._focus_layer, self._focus_pending = layer, True
+            return
+        self.invalidate(layer.bounds())
+        self._focus_candidate = layer
+
     def invalidate(self, rect: Rect | None = None) -> None:
+        self._drop_focus()
         rect = self.canvas if rect is None else rect.intersect(self.canvas)
         if rect.empty:
             return
@@ -180,18 +262,54 @@ class Projection:
 
     @property
     def dirty(self) -> bool:
-        return bool(self._dirty)
+        return bool(self._dirty) or self._focus_pending
 
     def dirty_rect(self) -> Rect:
         out = Rect(0, 0, 0, 0)
         for r in self._dirty.values():
             out = out.union(r)
+        if self._focus_pending and self._focus_layer is not None:
+            out = out.union(self._focus_layer.bounds().intersect(self.canvas))
         return out
 
-    def update(self, rect: Rect | None = None) -> Rect:
-        """Recomposite dirty parts (only tiles touching ``rect`` if given); returns what changed."""
-        if not self._dirty:
+    def _update_focus(self) -> Rect:
+        """Show the focused layer's latest opacity / mode / visibility; returns what changed."""
+        layer = self._focus_layer
+        self._focus_pending = False
+        if layer is None:
             return Rect(0, 0, 0, 0)
+        layers = [lyr for lyr in self._layers() if lyr.role in self.roles]
+        if not any(lyr is layer for lyr in layers) or layer.bounds().empty:
+            self._focus, self._focus_layer = None, None
+            return Rect(0, 0, 0, 0)
+        if self._focus is None or not self._focus.set_mode(layer.blend, _pool()):
+            area = layer.bounds().intersect(self.canvas)
+            txs, tys = tile_range(area)
+            if len(txs) * len(tys) * TILE * TILE * FOCUS_BYTES_PER_PIXEL > MAX_FOCUS_BYTES:
+                # too big to keep (a canvas-sized layer of a very large canvas): recomposite
+                self.invalidate(area)
+                return Rect(0, 0, 0, 0)
+            i = next(k for k, lyr in enumerate(layers) if lyr is layer)
+            below = prepare([lyr for lyr in layers[:i] if lyr.visible])
+            above = prepare([lyr for lyr in layers[i + 1 :] if lyr.visible])
+            lsrc = _Source(layer)
+            self._focus = Focus.build(layer, below, above, lsrc, self.width, self.height, _pool())
+        focus = self._focus
+        focus.apply(self.pixels, layer.opacity if layer.visible else 0.0, _pool())
+        if focus.fallback:
+            sources = prepare([lyr for lyr in layers if lyr.visible])
+            for tile in focus.fallback:
+                part = tile_rect(*tile).intersect(self.canvas)
+                self.pixels[part.y : part.bottom, part.x : part.right] = _composite(sources, part, tile)
+        return focus.rect
+
+    def update(self, rect: Rect | None = None) -> Rect:
+        """Recomposite dirty parts (only tiles touching ``rect`` if given); returns what changed.
+
+        A pending change of the focused layer (``layer_props_changed``) is shown whole."""
+        focused = self._update_focus() if self._focus_pending else Rect(0, 0, 0, 0)
+        if not self._dirty:
+            return focused
         if rect is None:
             todo = list(self._dirty.items())
             self._dirty = {}
@@ -199,13 +317,13 @@ class Projection:
             txs, tys = tile_range(rect.intersect(self.canvas))
             todo = [(k, self._dirty.pop(k)) for k in [(tx, ty) for ty in tys for tx in txs] if k in self._dirty]
         if not todo:
-            return Rect(0, 0, 0, 0)
+            return focused
         # render caches and statistics once, before any threads
         sources = prepare([lyr for lyr in self._layers() if lyr.visible and lyr.role in self.roles])
 
         def work(item):
             tile, part = item
-            self.pixels[part.y : part.bottom, part.x : part.right] = _composite(sources, part, tile)
+            _composite(sources, part, tile, self.pixels[part.y : part.bottom, part.x : part.right])
 
         if len(todo) >= 16:
             # a few large chunks, not one task per tile: dispatching costs as much as a tile
@@ -216,7 +334,7 @@ class Projection:
             for item in todo:
                 work(item)
         self.tiles_composited += len(todo)
-        changed = Rect(0, 0, 0, 0)
+        changed = focused
         for _, part in todo:
             changed = changed.union(part)
         return changed

@@ -92,6 +92,12 @@ class DocumentState:
             assert k in LAYER_PROPS or (k in PIECE_PROPS and isinstance(layer, PieceLayer))
             setattr(layer, k, copy.deepcopy(v))
         visual = {"visible", "opacity", "blend", "role"} & set(props)
+        if visual and "role" not in visual:
+            # only how this layer shows: the projections keep what lies below and above it
+            for proj in self._projections.values():
+                proj.layer_props_changed(layer)
+            self.events.emit(DocumentEvent("changed", layer_id, layer.bounds(), {"props": sorted(props)}))
+            return
         self._changed("changed", layer_id, layer.bounds() if visual else Rect(0, 0, 0, 0), props=sorted(props))
 
     def _write_tiles(self, layer_id: str, parts, changed: Rect) -> None:

@@ -148,3 +148,62 @@ def test_add_reads_svg_plus_as_krita_and_gimp_do(tmp_path):
         merged = decode_png(zf.read("mergedimage.png"), "mergedimage.png")
     assert np.abs(merged[0, :, 0].astype(float) - krita).max() <= 1  # what other programs show first
     assert np.array_equal(load_ora(path).render(), doc.render())
+
+
+def test_fused_loops_match_the_numpy_paths(monkeypatch):
+    """canvas.kernels (numba) and the numpy / OpenCV paths give the same picture within a level."""
+    from canvas import kernels
+
+    if not kernels.ENABLED:
+        pytest.skip("the numba loops are off (numba not installed, or AKAPEN_NO_NUMBA=1)")
+    rng = np.random.default_rng(12)
+    for opaque in (True, False):
+        doc = Document(2 * TILE + 17, TILE + 9)
+        doc.add_layer(PixelLayer(random_rgba(rng, TILE + 9, 2 * TILE + 17, opaque=opaque)))
+        for i, mode in enumerate(["normal", "normal", "multiply", "normal", "soft-light", "normal"]):
+            doc.add_layer(PixelLayer(random_rgba(rng, 90, 150), 13 * i - 5, 7 * i, opacity=0.3 + 0.12 * i, blend=mode))
+        fused = doc.render().astype(int)
+        with monkeypatch.context() as m:
+            m.setattr(kernels, "ENABLED", False)
+            plain = Document.copy(doc).render().astype(int)
+        assert np.abs(fused - plain).max() <= 1
+        want = reference_composite(doc).astype(int)
+        visible = want[..., 3] >= 8
+        assert np.abs(fused[..., 3] - want[..., 3]).max() <= 1
+        assert np.abs(fused[visible][:, :3] - want[visible][:, :3]).max() <= 2
+
+
+@pytest.mark.parametrize("mode", BLEND_MODES)
+def test_fused_blend_mode_loop_matches_composite_into(mode):
+    """kernels.mode_delta (a blend-mode change of the focused layer) against blend.composite_into."""
+    from canvas import kernels
+    from canvas.blend import composite_into, premultiplied_float
+
+    if not kernels.ENABLED:
+        pytest.skip("the numba loops are off (numba not installed, or AKAPEN_NO_NUMBA=1)")
+    rng = np.random.default_rng(13)
+    below = premultiplied_float(random_rgba(rng, 1, 5000)).reshape(-1, 4)
+    src = premultiplied_float(random_rgba(rng, 1, 5000), 0.8).reshape(-1, 4)
+    keep = rng.random((5000, 1)).astype(np.float32)
+    want = below.copy()
+    composite_into(want, src, mode)
+    want = (want - below) * keep
+    got = np.empty_like(below)
+    kernels.mode_delta(below, src, keep, BLEND_MODES.index(mode), got)
+    assert np.abs(got - want).max() < 1e-4
+
+
+@pytest.mark.parametrize("mode", ["multiply", "soft-light", "difference"])
+def test_a_bottom_layer_in_any_mode_shows_as_normal(mode):
+    """Over nothing a blend mode makes no difference: an opaque bottom layer in another mode
+    gives the same picture as in "normal" (and takes the opaque-backdrop shortcut)."""
+    rng = np.random.default_rng(14)
+    doc = Document(2 * TILE + 17, TILE + 9)
+    bottom = doc.add_layer(PixelLayer(random_rgba(rng, TILE + 9, 2 * TILE + 17, opaque=True)))
+    doc.add_layer(PixelLayer(random_rgba(rng, 90, 150), 13, 7, opacity=0.6))
+    doc.add_layer(PixelLayer(random_rgba(rng, 60, 60), 40, 30, blend="screen"))
+    normal = doc.render()
+    doc.set_layer_props(bottom.id, blend=mode)
+    assert np.array_equal(doc.render(), normal)
+    want = reference_composite(doc).astype(int)
+    assert np.abs(doc.render().astype(int) - want).max() <= 1

