@@ -31,6 +31,10 @@ class GeminiPart:
         self.gemini_size.addItem("model's default", None)
         for size in models.SIZE_PIXELS:
             self.gemini_size.addItem(size, size)
+        for combo, chars in ((self.gemini_model, 12), (self.gemini_aspect, 6), (self.gemini_size, 6)):
+            # long labels must not force the dock wide (the popup shows them whole)
+            combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+            combo.setMinimumContentsLength(chars)
         self.gemini_key_button = QPushButton("Key…")
         self.gemini_key_button.setToolTip("The Gemini API key and the default model (Edit › Gemini API key…)")
         self.gemini_key_button.clicked.connect(lambda: self.edit_gemini_key())

@@ -155,7 +155,7 @@ class EditPanel(WorkflowPart, GeminiPart, ReferencesPart, LorasPart, ComparePart
         top.addRow("Workflow", self.workflow_row)
         top.addRow(self.workflow_note)  # the image inputs' rows go just above this line
         top.addRow("Model", self.gemini_row)
-        top.addRow("", self.gemini_shape_row)
+        top.addRow(self.gemini_shape_row)  # the whole width: two combos side by side
         top.addRow(self.gemini_note)
         top.addRow("Task", self.preset_combo)
         self._top = top
