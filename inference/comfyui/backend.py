@@ -30,7 +30,7 @@ from typing import ClassVar
 import numpy as np
 from PIL import Image
 
-from inference import mark_strategies, region
+from inference import mark_strategies, region, remote_files
 from inference.backend import Availability, Backend, Capabilities
 from inference.comfyui import workflow
 from inference.comfyui.client import ComfyClient, Event, EventStream, ServerError
@@ -59,16 +59,7 @@ def png_bytes(image: np.ndarray, *, flatten: bool) -> bytes:
 
 def decode_output(data: bytes, what: str) -> np.ndarray:
     """An image the server sent → RGBA uint8, refusing sizes that would exhaust memory."""
-    try:
-        with Image.open(io.BytesIO(data)) as im:
-            if im.width * im.height > MAX_OUTPUT_PIXELS:
-                raise BackendFailed(f"{what} is {im.width}×{im.height}: too large to take in")
-            im.load()
-            return np.array(im.convert("RGBA"))
-    except BackendFailed:
-        raise
-    except Exception as exc:  # noqa: BLE001 - PIL raises many types for broken data
-        raise BackendFailed(f"{what} is not an image Akapen can read ({exc})") from None
+    return remote_files.decode_image(data, MAX_OUTPUT_PIXELS, BackendFailed, what)
 
 
 class _Progress:

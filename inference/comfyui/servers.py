@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -21,6 +20,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from inference import remote_files
 from inference.comfyui.client import ComfyClient, ServerError, normalise_url, transport_warning
 from inference.errors import BackendUnavailable, InvalidRequest
 
@@ -106,17 +106,8 @@ class ServerStore:
         return out
 
     def save(self, servers: Sequence[ServerConfig]) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
         text = json.dumps({"servers": [s.to_dict() for s in servers]}, indent=2)
-        fd, tmp = tempfile.mkstemp(prefix=".servers-", dir=self.path.parent)
-        try:
-            os.fchmod(fd, 0o600)  # it may hold tokens
-            with os.fdopen(fd, "w", encoding="utf-8") as f:
-                f.write(text)
-            os.replace(tmp, self.path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        remote_files.write_private(self.path, text)  # it may hold tokens
 
     def add(self, server: ServerConfig) -> list[ServerConfig]:
         servers = [s for s in self.load() if s.url != server.url] + [server]

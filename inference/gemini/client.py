@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from PIL import Image
 
+from inference import remote_files
 from inference.errors import Cancelled, InferenceError
 from inference.gemini.errors import ApiFailed, KeyRejected, NetworkFailed, QuotaExceeded, RequestTooLarge
 from inference.gemini.keys import KEY_URL, Secret
@@ -142,16 +143,7 @@ def encode_images(images: Sequence[np.ndarray], text: str, limit: int = REQUEST_
 
 def decode_image(data: bytes) -> np.ndarray:
     """An image the API sent → RGBA uint8, refusing sizes that would exhaust memory."""
-    try:
-        with Image.open(io.BytesIO(data)) as im:
-            if im.width * im.height > MAX_ANSWER_PIXELS:
-                raise ApiFailed(f"the Gemini API sent a {im.width}×{im.height} image: too large to take in")
-            im.load()
-            return np.array(im.convert("RGBA"))
-    except ApiFailed:
-        raise
-    except Exception as exc:  # noqa: BLE001 - PIL raises many types for broken data
-        raise ApiFailed(f"the Gemini API sent an image Akapen cannot read ({exc})") from None
+    return remote_files.decode_image(data, MAX_ANSWER_PIXELS, ApiFailed, "the image from the Gemini API")
 
 
 # --- the answer -------------------------------------------------------------------------------------------

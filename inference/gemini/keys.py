@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 import urllib.parse
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from inference import remote_files
 from inference.comfyui.servers import config_dir
 from inference.errors import InvalidRequest
 from inference.gemini import models
@@ -123,17 +123,8 @@ class GeminiStore:
 
     def save(self, settings: GeminiSettings) -> None:
         """Written atomically, readable and writable by the owner only (it holds the key)."""
-        self.path.parent.mkdir(parents=True, exist_ok=True)
         text = json.dumps({"api_key": settings.key.reveal(), "model": settings.model}, indent=2)
-        fd, tmp = tempfile.mkstemp(prefix=".gemini-", dir=self.path.parent)
-        try:
-            os.fchmod(fd, 0o600)
-            with os.fdopen(fd, "w", encoding="utf-8") as f:
-                f.write(text)
-            os.replace(tmp, self.path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        remote_files.write_private(self.path, text)
 
 
 def env_key() -> Secret:
