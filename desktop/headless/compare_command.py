@@ -10,6 +10,7 @@ a result, 1 when any failed. Ctrl+C cancels them all and keeps nothing.
 
 from __future__ import annotations
 
+import shutil
 import sys
 import threading
 import time
@@ -30,6 +31,64 @@ class Outcome:
     error: str = ""
     seconds: float = 0.0
     written: list[Path] = field(default_factory=list)
+
+
+class CompareStatus:
+    """One status line on a terminal for the backends running side by side, redrawn as they report:
+    ``flux-kontext denoise 12/28 · nano-banana waiting · classical done [00:31]``. Piped or redirected
+    it draws nothing. ``say(text)`` prints a line above it."""
+
+    def __init__(self, names: list[str], stream=None, max_hz: float = 4.0) -> None:
+        self.stream = stream if stream is not None else sys.stderr
+        self.enabled = self.stream.isatty()
+        self.state = {n: "waiting" for n in names}
+        self.lock = threading.Lock()
+        self.start = time.monotonic()
+        self.min_interval = 1.0 / max_hz
+        self._last = 0.0
+        self._width = 0
+
+    def progress_for(self, name: str):
+        def progress(update) -> None:
+            phase = f"{update.phase} " if update.phase else ""
+            self.set(name, f"{phase}{update.step}/{update.total}", force=update.step >= update.total)
+        return progress
+
+    def set(self, name: str, text: str, force: bool = True) -> None:
+        with self.lock:
+            self.state[name] = text
+            now = time.monotonic()
+            if force or now - self._last >= self.min_interval:
+                self._last = now
+                self._draw()
+
+    def say(self, text: str) -> None:
+        with self.lock:
+            self._clear()
+            print(text, flush=True)
+            self._draw()
+
+    def _clear(self) -> None:
+        if self.enabled and self._width:
+            self.stream.write("\r" + " " * self._width + "\r")
+            self.stream.flush()
+            self._width = 0
+
+    def _draw(self) -> None:
+        if not self.enabled:
+            return
+        from desktop.headless.terminal import clock
+
+        cols = shutil.get_terminal_size((100, 20)).columns
+        line = " · ".join(f"{n} {t}" for n, t in self.state.items()) + f" [{clock(time.monotonic() - self.start)}]"
+        line = line[: max(20, cols - 1)]
+        self.stream.write("\r" + line + " " * max(0, self._width - len(line)))
+        self.stream.flush()
+        self._width = len(line)
+
+    def close(self) -> None:
+        with self.lock:
+            self._clear()
 
 
 def output_for(out: Path, name: str) -> Path:
@@ -62,14 +121,14 @@ def cmd_compare(args, names: list[str], out: Path) -> int:
         if not o.error:
             lanes.setdefault(o.backend.resource, []).append(o)
     token = CancelToken()
-    lock = threading.Lock()
+    status = CompareStatus(names)
     print(f"comparing {len(names)} backends (seed {args.seed}): " + ", ".join(
         f"{n} [{o.backend.resource}]" if not o.error else f"{n} [cannot run]" for n, o in zip(names, outcomes,
                                                                                                strict=True)),
           flush=True)
     for o in outcomes:
         if o.error:
-            _say(o, lock)
+            _say(o, status)
 
     def lane(items: list[Outcome]) -> None:
         for o in items:
@@ -77,7 +136,8 @@ def cmd_compare(args, names: list[str], out: Path) -> int:
             try:
                 if token.cancelled:
                     raise Cancelled("cancelled")
-                o.result = o.backend.run(o.request, cancel=token)
+                status.set(o.name, "starting")
+                o.result = o.backend.run(o.request, progress=status.progress_for(o.name), cancel=token)
                 o.seconds = time.perf_counter() - t0
                 if not token.cancelled:
                     o.written = write_result(output_for(out, o.name), o.request, o.result)
@@ -90,18 +150,22 @@ def cmd_compare(args, names: list[str], out: Path) -> int:
             except Exception as exc:  # noqa: BLE001 - one backend's bug must not stop the others
                 o.error = f"unexpected error: {type(exc).__name__}: {exc}"
             o.seconds = o.seconds or time.perf_counter() - t0
+            status.set(o.name, "failed" if o.error else "done")
             if not token.cancelled:
-                _say(o, lock)
+                _say(o, status)
 
     threads = [threading.Thread(target=lane, args=(items,), name=f"akapen-{res}", daemon=True)
                for res, items in lanes.items()]
     t_all = time.perf_counter()
-    with cancel_on_interrupt(token):
-        for t in threads:
-            t.start()
-        while any(t.is_alive() for t in threads):
+    try:
+        with cancel_on_interrupt(token):
             for t in threads:
-                t.join(0.1)  # short joins: Ctrl+C reaches the main thread
+                t.start()
+            while any(t.is_alive() for t in threads):
+                for t in threads:
+                    t.join(0.1)  # short joins: Ctrl+C reaches the main thread
+    finally:
+        status.close()
     if token.cancelled:
         for o in outcomes:
             for p in o.written:
@@ -114,17 +178,13 @@ def cmd_compare(args, names: list[str], out: Path) -> int:
     return 1 if failed else 0
 
 
-def _say(o: Outcome, lock: threading.Lock) -> None:
-    with lock:
-        if o.error:
-            print(f"{o.name}: failed — {o.error}", flush=True)
-            return
-        r = o.result
-        seeds = ", ".join(str(s) for s in r.seeds if s is not None) or "—"
-        print(f"{o.name} ({r.model or r.backend}): {o.seconds:.2f} s · seed {seeds} · wrote "
-              + ", ".join(str(p) for p in o.written), flush=True)
-        for note in r.notes:
-            print(f"  note: {note}", flush=True)
-        for warning in r.warnings:
-            print(f"  warning: {warning}", flush=True)
-        sys.stdout.flush()
+def _say(o: Outcome, status: CompareStatus) -> None:
+    if o.error:
+        status.say(f"{o.name}: failed — {o.error}")
+        return
+    r = o.result
+    seeds = ", ".join(str(s) for s in r.seeds if s is not None) or "—"
+    lines = [f"{o.name} ({r.model or r.backend}): {o.seconds:.2f} s · seed {seeds} · wrote "
+             + ", ".join(str(p) for p in o.written)]
+    lines += [f"  note: {note}" for note in r.notes] + [f"  warning: {w}" for w in r.warnings]
+    status.say("\n".join(lines))

@@ -22,7 +22,7 @@ from inference.progress import CancelToken, ProgressUpdate
 INTERRUPTED = 130  # the shell's exit status for "stopped by Ctrl+C" (128 + SIGINT)
 
 
-def _clock(seconds: float) -> str:
+def clock(seconds: float) -> str:
     s = int(max(0.0, seconds))
     return f"{s // 3600}:{s // 60 % 60:02d}:{s % 60:02d}" if s >= 3600 else f"{s // 60:02d}:{s % 60:02d}"
 
@@ -81,7 +81,7 @@ class TerminalProgress:
         eta = per_step * (total - step) if per_step > 0 else None
         cols = shutil.get_terminal_size((100, 20)).columns
         label = f"{update.phase or 'working'}: {frac * 100:3.0f}%"
-        tail = f"| {step}/{total} [{_clock(elapsed)}<{_clock(eta) if eta is not None else '?'}, " \
+        tail = f"| {step}/{total} [{clock(elapsed)}<{clock(eta) if eta is not None else '?'}, " \
                f"{_rate(per_step).replace('step', self.unit)}]"
         bar_width = max(10, min(40, cols - len(label) - len(tail) - 2))
         full = frac * bar_width

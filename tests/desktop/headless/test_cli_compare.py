@@ -61,3 +61,28 @@ def test_compare_refuses_a_model_folder_and_a_missing_output_folder(tmp_path):
     r = _akapen("edit", photo, "x", "-o", tmp_path / "o.png", "--backend", "classical", "--backend", "flux-kontext",
                 "--model", tmp_path, env=env)
     assert r.returncode == 1 and "leave --model and --workflow out" in r.stderr
+
+
+def test_the_status_line_shows_every_backend_on_a_terminal_and_nothing_when_piped():
+    import io
+
+    from desktop.headless.compare_command import CompareStatus
+    from inference.progress import ProgressUpdate
+
+    class Tty(io.StringIO):
+        def isatty(self):
+            return True
+
+    tty = Tty()
+    status = CompareStatus(["classical", "flux-kontext"], stream=tty)
+    status.progress_for("flux-kontext")(ProgressUpdate(3, 28, phase="denoise"))
+    status.set("classical", "done")
+    last = tty.getvalue().split("\r")[-1]
+    assert last.startswith("classical done · flux-kontext denoise 3/28 [00:0")
+    status.close()
+    assert tty.getvalue().endswith("\r")  # the line is wiped before the summary is printed
+    piped = io.StringIO()
+    quiet = CompareStatus(["a", "b"], stream=piped)
+    quiet.set("a", "done")
+    quiet.close()
+    assert piped.getvalue() == ""
