@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from canvas.errors import CanvasError
 from canvas.marks import Mark, Stroke
 
 WORK_SIDE = 640  # GrabCut runs at most this many pixels a side
@@ -185,6 +186,26 @@ def iou(matte: np.ndarray, truth: np.ndarray) -> float:
     a, b = matte >= 128, truth >= 128
     union = np.logical_or(a, b).sum()
     return float(np.logical_and(a, b).sum() / union) if union else 1.0
+
+
+@dataclass(frozen=True)
+class CutPlan:
+    """A cut-out to be computed (``compute()``, safe on another thread: the arrays are never written in
+    place) and then applied by ``Document.apply_cut_out``."""
+
+    layer_id: str
+    name: str
+    original: np.ndarray
+    previous: np.ndarray | None
+    scribbles: Scribbles
+    used: dict[str, list[str]]
+
+    def compute(self) -> np.ndarray:
+        """The matte; CanvasError when there is nothing to cut or no subject is found."""
+        try:
+            return cut_out(self.original, self.scribbles, previous=self.previous)
+        except CutoutError as exc:
+            raise CanvasError(str(exc)) from None
 
 
 def piece_scribbles(piece, annotation_layers) -> tuple[Scribbles, dict[str, list[str]]]:

@@ -16,7 +16,7 @@ import numpy as np
 
 from canvas import commands as C
 from canvas.blend import composite_into, premultiplied_float, straight_uint8
-from canvas.cutout import CutoutError, cut_out, piece_scribbles
+from canvas.cutout import CutPlan, piece_scribbles
 from canvas.document_state import DocumentState
 from canvas.errors import CanvasError, LayerLockedError
 from canvas.events import DocumentEvent
@@ -268,19 +268,36 @@ class Document(DocumentState):
     def cut_out(self, layer_id: str) -> int:
         """Cut a piece's subject out of its own background (one undo step); returns the number of
         keep/remove strokes it followed, which are taken off their layers in the same step."""
+        plan = self.plan_cut_out(layer_id)
+        return self.apply_cut_out(plan, plan.compute())
+
+    def plan_cut_out(self, layer_id: str) -> CutPlan:
+        """What a cut-out of ``layer_id`` needs, taken now: ``plan.compute()`` may then run on another
+        thread (it reads only the plan), and :meth:`apply_cut_out` puts its matte in."""
         piece = self._editable(layer_id, PieceLayer)
         notes = [la for la in self.layers if isinstance(la, AnnotationLayer)]
         scribbles, used = piece_scribbles(piece, notes)
-        try:
-            matte = cut_out(piece.original, scribbles, previous=piece.cutout)
-        except CutoutError as exc:
-            raise CanvasError(str(exc)) from None
-        cmds: list[C.Command] = [C.SetCutout(layer_id, piece.cutout, matte, "cut out")]
-        for lid, ids in used.items():
-            layer = self.layer(lid)
-            cmds.append(C.SetMarks(lid, layer.marks, [m for m in layer.marks if m.id not in ids], "strokes"))
+        return CutPlan(layer_id, piece.name, piece.original, piece.cutout, scribbles, used)
+
+    def apply_cut_out(self, plan: CutPlan, matte: np.ndarray) -> int:
+        """Set the matte ``plan.compute()`` gave, and take the strokes it followed off their layers, in one
+        undo step. CanvasError when the piece changed meanwhile (deleted, locked, another cut)."""
+        if not any(la.id == plan.layer_id for la in self.layers):
+            raise CanvasError(f"“{plan.name}” was deleted while it was being cut out")
+        piece = self._editable(plan.layer_id, PieceLayer)
+        if piece.original is not plan.original or piece.cutout is not plan.previous:
+            raise CanvasError(f"“{piece.name}” changed while it was being cut out; cut it out again")
+        cmds: list[C.Command] = [C.SetCutout(plan.layer_id, piece.cutout, matte, "cut out")]
+        used = 0
+        for lid, ids in plan.used.items():
+            layer = next((la for la in self.layers if la.id == lid), None)
+            if layer is None or layer.locked:
+                continue  # strokes whose layer went away or was locked meanwhile stay as they are
+            kept = [m for m in layer.marks if m.id not in ids]
+            used += len(layer.marks) - len(kept)
+            cmds.append(C.SetMarks(lid, layer.marks, kept, "strokes"))
         self.execute(C.Macro(cmds, f"Cut out {piece.name}"))
-        return sum(len(ids) for ids in used.values())
+        return used
 
     def set_cutout(self, layer_id: str, matte: np.ndarray | None, label: str | None = None) -> None:
         """Set a piece's cut-out matte (None: restore the uncut piece), as one undo step."""

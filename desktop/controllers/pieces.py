@@ -4,6 +4,8 @@ own background (with the keep and remove pens) and restored uncut."""
 
 from __future__ import annotations
 
+import threading
+
 import numpy as np
 from PySide6.QtCore import QPointF, Qt
 from PySide6.QtWidgets import QApplication
@@ -12,18 +14,19 @@ from canvas import commands as C
 from canvas.cutout import piece_scribbles
 from canvas.errors import CanvasError
 from canvas.layers import AnnotationLayer, PieceLayer, Transform
+from desktop.jobs import Relay
 
 CASCADE = 24  # canvas pixels between pieces dropped or pasted together
 KEEP_PEN = (20, 200, 40, 255)  # canvas.cutout reads green strokes as "keep" …
 REMOVE_PEN = (30, 90, 235, 255)  # … and blue ones as "remove"
-CORRECT = ("To correct it, draw with the keep pen (green) over what belongs to the subject and the remove pen "
-           "(blue) over what does not, then cut out again.")
+CORRECT = "To correct it, draw over it with the keep (green) or remove (blue) pen and cut out again."
 
 
 class PiecesController:
     def __init__(self, window) -> None:
         self.window = window
         self._last_cut = ""  # the piece cut out last: the keep/remove pens leave a marks layer active
+        self._relay: Relay | None = None  # while a cut-out is computed on its thread
 
     def active_piece(self) -> PieceLayer | None:
         layer = self.window.bridge.active_layer()
@@ -62,40 +65,91 @@ class PiecesController:
         return next((p for p in pieces if not piece_scribbles(p, notes)[0].empty), None)
 
     def cut_out(self) -> None:
-        """Layer › Cut out subject: the piece's subject as its alpha (one undo step)."""
+        """Layer › Cut out subject: the piece's subject as its alpha (one undo step), computed on a thread
+        while the window goes on."""
         piece = self.cut_piece()
         if piece is None:
             self.window.show_hint("Select a collage piece to cut its subject out of its background.")
             return
-        QApplication.setOverrideCursor(Qt.CursorShape.WaitCursor)
-        try:
-            used = self.window.document.cut_out(piece.id)  # CanvasError: said by the action's guard
-        finally:
-            QApplication.restoreOverrideCursor()
-        self._last_cut = piece.id
-        strokes = f", following {used} stroke{'s' if used != 1 else ''}" if used else ""
-        self.window.show_hint(f"“{piece.name}” cut out{strokes}. {CORRECT} "
-                              "Layer › Restore uncut piece brings the whole picture back.")
+        self.start_cuts([piece.id])
 
     def cut_out_pieces(self, ids: list[str]) -> None:
         """Refine collage's offer: cut out several pieces, each its own undo step; one that fails is said."""
-        done, failed = [], []
-        QApplication.setOverrideCursor(Qt.CursorShape.WaitCursor)
-        try:
-            for lid in ids:
-                layer = next((la for la in self.window.document.layers if la.id == lid), None)
-                if not isinstance(layer, PieceLayer):
-                    continue
+        self.start_cuts(ids)
+
+    @property
+    def cutting(self) -> bool:
+        return self._relay is not None
+
+    def start_cuts(self, ids: list[str]) -> None:
+        """Plan each cut now, compute the mattes on a thread, apply them when they are in (``_cuts_done``)."""
+        if self.cutting:
+            self.window.show_hint("Still cutting out the last piece; a moment.")
+            return
+        doc = self.window.document
+        plans, failed = [], []
+        for lid in ids:
+            layer = next((la for la in doc.layers if la.id == lid), None)
+            if not isinstance(layer, PieceLayer):
+                continue
+            try:
+                plans.append(doc.plan_cut_out(lid))
+            except CanvasError as exc:
+                failed.append(f"“{layer.name}”: {exc}")
+        if not plans:
+            self._report([], 0, failed)
+            return
+        relay = self._relay = Relay()
+        relay.finished.connect(self._cuts_done)
+        names = ", ".join(f"“{p.name}”" for p in plans)
+        self.window.statusBar().showMessage(f"Cutting out {names}…")
+        QApplication.setOverrideCursor(Qt.CursorShape.BusyCursor)
+
+        def work() -> None:
+            results = []
+            for plan in plans:
                 try:
-                    self.window.document.cut_out(lid)
-                    done.append(layer.name)
-                except CanvasError as exc:
-                    failed.append(f"“{layer.name}”: {exc}")
-        finally:
-            QApplication.restoreOverrideCursor()
+                    results.append((plan, plan.compute(), None))
+                except Exception as exc:  # noqa: BLE001 - said on the GUI thread
+                    results.append((plan, None, exc))
+            relay.finished.emit((doc, results, failed), None)
+
+        threading.Thread(target=work, name="cut out", daemon=True).start()
+
+    def _cuts_done(self, payload, _error) -> None:
+        self._relay = None
+        QApplication.restoreOverrideCursor()
+        doc, results, failed = payload
+        try:
+            current = self.window.document
+        except RuntimeError:  # the window itself was closed meanwhile
+            return
+        if doc is not current:
+            self.window.show_hint("The document was closed while its pieces were being cut out.")
+            return
+        done, used = [], 0
+        for plan, matte, exc in results:
+            try:
+                if exc is not None:
+                    raise exc
+                used += doc.apply_cut_out(plan, matte)
+                done.append(plan.name)
+                self._last_cut = plan.layer_id
+            except CanvasError as err:
+                failed.append(f"“{plan.name}”: {err}")
+            except MemoryError:
+                failed.append(f"“{plan.name}”: out of memory")
+            except Exception as err:  # noqa: BLE001 - a bug: said, the document untouched
+                failed.append(f"“{plan.name}”: {type(err).__name__}: {err}")
+        self._report(done, used, failed)
+
+    def _report(self, done: list[str], used: int, failed: list[str]) -> None:
         if failed:
-            self.window.notifier.error("Some pieces could not be cut out — " + "; ".join(failed))
-        if done:
+            self.window.notifier.error("Could not cut out " + "; ".join(failed))
+        if len(done) == 1:
+            strokes = f", following {used} stroke{'s' if used != 1 else ''}" if used else ""
+            self.window.show_hint(f"“{done[0]}” cut out{strokes}. {CORRECT} Uncut brings the whole picture back.")
+        elif done:
             self.window.show_hint(f"Cut out {', '.join(f'“{n}”' for n in done)}. {CORRECT}")
 
     def restore_uncut(self) -> None:

@@ -41,7 +41,13 @@ def _pasted_logo(window):
     return piece, case.truth[::2, ::2]
 
 
-def test_cut_out_subject_from_the_layer_menu_and_the_layers_panel(window):
+def _cut(qtbot, window, trigger) -> None:
+    """Start a cut-out (it runs on a thread) and wait until it is applied."""
+    trigger()
+    qtbot.waitUntil(lambda: not window.pieces.cutting, timeout=30000)
+
+
+def test_cut_out_subject_from_the_layer_menu_and_the_layers_panel(qtbot, window):
     from canvas.cutout import iou
 
     piece, truth = _pasted_logo(window)
@@ -49,10 +55,13 @@ def test_cut_out_subject_from_the_layer_menu_and_the_layers_panel(window):
     assert panel.cutout_button.isVisibleTo(panel) and panel.cutout_button.text() == "Cut out subject"
     assert not window.uncut_action.isEnabled()  # nothing to restore yet
     panel.cutout_button.click()
+    assert window.pieces.cutting and "Cutting out “logo”" in window.statusBar().currentMessage()
+    assert piece.cutout is None  # not yet: the window goes on while it is computed
+    qtbot.waitUntil(lambda: not window.pieces.cutting, timeout=30000)
     assert piece.cutout is not None and iou(piece.cutout, truth) >= 0.9
     assert window.document.history.undo_label == "Cut out logo"
     assert window.uncut_action.isEnabled()
-    assert "keep pen (green)" in window.statusBar().currentMessage()
+    assert "keep (green) or remove (blue) pen" in window.statusBar().currentMessage()
     window.uncut_action.trigger()
     assert piece.cutout is None and not window.uncut_action.isEnabled()
     window.undo_action.trigger()
@@ -72,7 +81,7 @@ def test_the_keep_and_remove_pens_are_the_pen_in_green_and_blue(window):
     assert window.view.tool.name == "pen" and is_remove_colour(window.options.mark_color)
 
 
-def test_refine_collage_offers_to_cut_out_an_opaque_rectangle(window):
+def test_refine_collage_offers_to_cut_out_an_opaque_rectangle(qtbot, window):
     panel = window.edit_panel
     hint = panel.cutout_hint
     piece, _ = _pasted_logo(window)
@@ -80,18 +89,18 @@ def test_refine_collage_offers_to_cut_out_an_opaque_rectangle(window):
     assert not hint.isVisibleTo(panel)  # not while the task is another one
     panel.preset_combo.setCurrentIndex(panel.preset_combo.findData("refine-collage"))
     assert hint.isVisibleTo(panel) and "“logo” is a rectangle" in hint.label.text()
-    hint.button.click()
+    _cut(qtbot, window, hint.button.click)
     assert piece.cutout is not None and not hint.isVisibleTo(panel)
     window.undo_action.trigger()  # back to the rectangle: the offer is back
     assert hint.isVisibleTo(panel)
 
 
-def test_cutting_again_after_drawing_with_the_remove_pen_finds_the_piece(window):
+def test_cutting_again_after_drawing_with_the_remove_pen_finds_the_piece(qtbot, window):
     from canvas.marks import Stroke
     from tests.desktop.conftest import drag
 
     piece, truth = _pasted_logo(window)
-    window.cut_out_action.trigger()
+    _cut(qtbot, window, window.cut_out_action.trigger)
     first = piece.cutout.copy()
     window.remove_pen_action.trigger()
     lg = piece.original
@@ -102,6 +111,20 @@ def test_cutting_again_after_drawing_with_the_remove_pen_finds_the_piece(window)
     drag(window.view, [(x - 4, y), (x, y + 3), (x + 4, y)])  # a real stroke with the mouse
     marks = window.bridge.active_layer()
     assert marks.kind == "annotation" and isinstance(marks.marks[-1], Stroke)
-    window.cut_out_action.trigger()  # the marks layer is active now: the piece under the strokes is cut
+    _cut(qtbot, window, window.cut_out_action.trigger)  # the marks layer is active: the piece under the strokes
     assert "following 1 stroke" in window.statusBar().currentMessage()
     assert not np.array_equal(piece.cutout, first) and not marks.marks
+
+
+def test_a_piece_deleted_while_it_is_cut_out_is_said_and_nothing_else_changes(qtbot, window):
+    piece, _ = _pasted_logo(window)
+    doc = window.document
+    errors = []
+    window.notifier.error = errors.append
+    window.cut_out_action.trigger()
+    doc.remove_layer(piece.id)  # while the matte is computed
+    qtbot.waitUntil(lambda: not window.pieces.cutting, timeout=30000)
+    assert errors == ["Could not cut out “logo”: “logo” was deleted while it was being cut out"]
+    assert doc.history.undo_label.startswith("Delete")  # no cut-out step was added
+    doc.undo()
+    assert doc.layers[-1].cutout is None
