@@ -94,6 +94,18 @@ def plan_region(selection: np.ndarray, working_size: int | None = None, *, margi
     return RegionPlan(crop, _fit(crop[2], crop[3], working_size, multiple, upscale))
 
 
+def fit_answer(img: np.ndarray, width: int, height: int, warnings: list[str], source: str) -> np.ndarray:
+    """A remote backend's image brought to the request's ``width``×``height``; when its aspect ratio
+    differs, ``warnings`` says once that ``source`` (e.g. "the server", "Gemini") answered at another one."""
+    if img.shape[:2] == (height, width):
+        return img
+    h, w = img.shape[:2]
+    if abs(w / h - width / height) > 0.02 and not any("aspect" in x for x in warnings):
+        warnings.append(f"{source} answered at {w}×{h}, another aspect ratio than the picture's {width}×{height}: "
+                        "the result was stretched to fit")
+    return resize_rgba(img, (width, height))
+
+
 def resize_rgba(img: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     """Resize straight RGBA without dark fringes (premultiplied), area filter when shrinking."""
     if (img.shape[1], img.shape[0]) == tuple(size):

@@ -165,13 +165,7 @@ class ComfyBackend(Backend):
             outs = self._run_job(client, prompt, reporter, 2 + i * STEPS, 2 + (i + 1) * STEPS)
             reporter.phase("fetch")
             for im in outs:
-                if im.shape[:2] != request.shape:
-                    h, w = im.shape[:2]
-                    if abs(w / h - request.width / request.height) > 0.02 and not any("aspect" in x for x in warnings):
-                        warnings.append(f"the server returned {w}×{h}; it was stretched to {request.width}×"
-                                        f"{request.height} (a different aspect ratio)")
-                    im = region.resize_rgba(im, (request.width, request.height))
-                images.append(im)
+                images.append(region.fit_answer(im, request.width, request.height, warnings, "the server"))
                 image_seeds.append(seed if self.capabilities.seeded else None)
         if not images:
             raise BackendFailed(f"the job on {cand.server.label} finished without an output image "

@@ -191,14 +191,8 @@ class NanoBananaBackend(Backend):
             data = self._image_of(answer)
             reporter.advance()
             reporter.phase("fetch")
-            im = gc.decode_image(data)
-            if im.shape[:2] != request.shape:
-                h, w = im.shape[:2]
-                if abs(w / h - request.width / request.height) > 0.02 and not any("aspect" in x for x in warnings):
-                    warnings.append(f"Gemini answered at {w}×{h}, another aspect ratio than the picture's "
-                                    f"{request.width}×{request.height}: the result was stretched to fit")
-                im = region.resize_rgba(im, (request.width, request.height))
-            images.append(im)
+            images.append(region.fit_answer(gc.decode_image(data), request.width, request.height, warnings,
+                                            "Gemini"))
             said_text = " ".join(answer.texts).strip()
             if said_text:
                 reporter.notes.append(f"{tag}the model said: “{gc.short(said_text)}”")
