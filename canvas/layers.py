@@ -17,6 +17,7 @@ import cv2
 import numpy as np
 
 from canvas.blend import BLEND_MODES, premultiplied_float, straight_uint8
+from canvas.cutout import opaque_rectangle
 from canvas.draw import render_marks
 from canvas.geometry import Rect, union_all
 from canvas.imageio import MAX_PIXELS
@@ -337,6 +338,7 @@ class PieceLayer(Layer):
         check_piece(w, h, self.transform)
         self.cutout: np.ndarray | None = None  # a matte over the original's alpha; None: not cut out
         self._pixels: np.ndarray | None = None
+        self._opaque: bool | None = None  # the original is an opaque rectangle (it never changes in place)
         self._cache: tuple[np.ndarray, Rect] | None = None
         if cutout is not None:
             self.set_cutout(cutout, notify=False)
@@ -356,6 +358,12 @@ class PieceLayer(Layer):
             px[..., 3] = (px[..., 3].astype(np.uint16) * self.cutout + 127) // 255
             self._pixels = px
         return self._pixels
+
+    def opaque_original(self) -> bool:
+        """The original is an opaque rectangle (a photo with its own background), whatever its cut-out."""
+        if self._opaque is None:
+            self._opaque = opaque_rectangle(self.original)
+        return self._opaque
 
     def raster(self) -> tuple[np.ndarray, Rect]:
         if self._cache is None:
@@ -390,6 +398,7 @@ class PieceLayer(Layer):
         self.original = other.original.copy()  # type: ignore[attr-defined]
         self.cutout = other.cutout  # type: ignore[attr-defined]  # read-only: shared safely
         self._pixels = None
+        self._opaque = None
         self._cache = None
 
     def content_equal(self, other: Layer) -> bool:

@@ -6,7 +6,6 @@ from __future__ import annotations
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QWidget
 
-from canvas.cutout import opaque_rectangle
 from canvas.layers import PieceLayer
 
 
@@ -14,7 +13,7 @@ def uncut_rectangles(document) -> list[PieceLayer]:
     """Visible, unlocked content pieces that are opaque rectangles and were never cut out."""
     return [la for la in document.layers
             if isinstance(la, PieceLayer) and la.role == "content" and la.visible and not la.locked
-            and la.cutout is None and opaque_rectangle(la.original)]
+            and la.cutout is None and la.opaque_original()]
 
 
 class CutoutHint(QWidget):
