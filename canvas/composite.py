@@ -5,6 +5,11 @@ uint8 RGBA. Changes mark rectangles dirty; ``update()`` recomposites only the di
 clipped to the tile grid. Within a tile, layers that are empty there are skipped, and
 compositing starts from the topmost layer that covers the tile opaquely (normal blend, full
 opacity), because nothing below it can show.
+
+With numba (``canvas.kernels``) an update is a few compiled calls over all its dirty parts, and
+an opacity, blend-mode or visibility change recomposites where the layer has pixels. Without
+it, the numpy / OpenCV code below does the same per tile, and a layer whose properties change
+twice in a row gets a ``canvas.focus.Focus`` cache.
 """
 
 from __future__ import annotations
@@ -95,10 +100,6 @@ def _opaque_normals(cands, rect: Rect) -> tuple[np.ndarray, list]:
     while k < len(cands) and cands[k][0].normal:
         c = cands[k]
         px = _read(c)
-        if kernels.ENABLED:  # one fused pass per layer
-            kernels.over_opaque(base[c[2] - y0 : c[4] - y0, c[1] - x0 : c[3] - x0], px, c[0].opacity)
-            k += 1
-            continue
         src = px.astype(np.float32)
         wgt = np.multiply(px[..., 3], np.float32(c[0].opacity / 255.0), dtype=np.float32)
         under = base[c[2] - y0 : c[4] - y0, c[1] - x0 : c[3] - x0]
@@ -113,10 +114,6 @@ def _opaque_normals(cands, rect: Rect) -> tuple[np.ndarray, list]:
 
 def _blend_rest(buf: np.ndarray, rest, rect: Rect) -> np.ndarray:
     for c in rest:
-        if kernels.ENABLED and c[0].normal:
-            kernels.over_premultiplied(buf[c[2] - rect.y : c[4] - rect.y, c[1] - rect.x : c[3] - rect.x],
-                                       _read(c), c[0].opacity)
-            continue
         src = premultiplied_float(_read(c), c[0].opacity)
         # outside its bounds a layer is transparent, which leaves the backdrop as it is
         composite_into(buf[c[2] - rect.y : c[4] - rect.y, c[1] - rect.x : c[3] - rect.x], src, c[0].blend)
@@ -232,6 +229,9 @@ class Projection:
         (``invalidate``, ``resize``) drops it."""
         if layer.role not in self.roles:
             return
+        if kernels.enabled():  # recompositing where it has pixels is faster than any cache
+            self.invalidate(layer.bounds())
+            return
         if self._focus_layer is layer:
             self._focus_pending = True
             return
@@ -321,23 +321,39 @@ class Projection:
         # render caches and statistics once, before any threads
         sources = prepare([lyr for lyr in self._layers() if lyr.visible and lyr.role in self.roles])
 
-        def work(item):
-            tile, part = item
-            _composite(sources, part, tile, self.pixels[part.y : part.bottom, part.x : part.right])
-
-        if len(todo) >= 16:
+        if kernels.enabled():
+            self._run_batch(sources, todo)
+        elif len(todo) >= 16:
             # a few large chunks, not one task per tile: dispatching costs as much as a tile
             n = 2 * (os.cpu_count() or 1)
             chunks = [todo[k::n] for k in range(n)]
-            list(_pool().map(lambda chunk: [work(item) for item in chunk], chunks))
+            list(_pool().map(lambda chunk: [self._work(sources, item) for item in chunk], chunks))
         else:
             for item in todo:
-                work(item)
+                self._work(sources, item)
         self.tiles_composited += len(todo)
         changed = focused
         for _, part in todo:
             changed = changed.union(part)
         return changed
+
+    def _work(self, sources, item) -> None:
+        tile, part = item
+        _composite(sources, part, tile, self.pixels[part.y : part.bottom, part.x : part.right])
+
+    def _run_batch(self, sources, todo) -> None:
+        """All of ``todo`` in compiled calls (``canvas.kernels``), sorted by tile row; large
+        updates as a few calls in the pool, each taking every n-th tile row."""
+        batch = kernels.Batch(sources)
+        parts = np.array([(p.x, p.y, p.right, p.bottom, t[0], t[1]) for t, p in todo], np.int64).reshape(-1, 6)
+        parts = parts[np.lexsort((parts[:, 0], parts[:, 5]))]
+        if len(parts) >= 16:
+            rows = np.unique(parts[:, 5])
+            n = 2 * (os.cpu_count() or 1)
+            groups = [parts[np.isin(parts[:, 5], rows[k::n])] for k in range(min(n, len(rows)))]
+            list(_pool().map(lambda g: batch.run(g, self.pixels), groups))
+        else:
+            batch.run(parts, self.pixels)
 
     def render(self, rect: Rect | None = None) -> np.ndarray:
         """A copy of the composite inside ``rect`` (whole canvas by default), brought up to date."""

@@ -1,4 +1,10 @@
-"""The layer being changed: its opacity, visibility or blend mode applied at memory speed.
+"""The layer being changed: its opacity, visibility or blend mode, without numba.
+
+Used only where the compiled tile pass (``canvas.kernels``) is off: with it, recompositing
+where the layer has pixels is faster than this cache (issue 16, the 4096², 20-layer scene: a
+full recomposite 1.1× the memory floor against 2.8× for applying this cache to the photo, and
+no build costing 10–16× the floor on the second change). Without numba, a recomposite is about
+6× the floor and this makes a slider drag interactive.
 
 While one layer's opacity, blend mode or visibility changes (a slider drag, a mode list, the
 eye button), everything else in the stack stays as it is. The second such change in a row
@@ -14,8 +20,7 @@ opacity, ``D = (B ⊕ L) − B``:
 A change is then one multiply-add per pixel where the layer has pixels (a hidden layer is
 ``o = 0``). Where the result is opaque at every ``o``, X and Y are kept as 16-bit fixed point
 (1/128 of a level) and OpenCV's addWeighted writes the straight uint8 pixels in one SIMD pass;
-elsewhere they stay float32 and go through the unpremultiply (one fused loop,
-``kernels.linear_straight``). Tiles the layer mostly covers with no backdrop under it are kept
+elsewhere they stay float32 and go through the unpremultiply. Tiles the layer mostly covers with no backdrop under it are kept
 whole; elsewhere only the layer's own pixels are kept, with flat canvas indices. A blend-mode
 change recomputes Y from the kept B, L and 1 − αA of the pixels that have a backdrop (elsewhere
 every mode gives the same). Tiles where a non-normal layer above shows are recomposited from
@@ -33,8 +38,7 @@ from collections.abc import Sequence
 import cv2
 import numpy as np
 
-from canvas import kernels
-from canvas.blend import BLEND_MODES, composite_into, premultiplied_float, straight_uint8
+from canvas.blend import composite_into, premultiplied_float, straight_uint8
 from canvas.geometry import Rect
 from canvas.layers import Layer
 from canvas.tiles import TILE, tile_range, tile_rect
@@ -96,29 +100,14 @@ class Focus:
             a = premultiplied_composite(above, rect, tile)
             inner = rect.intersect(lr)
             lpx = lsrc.pixels[inner.slices(lsrc.x0, lsrc.y0)]
-            # over nothing below, every blend mode is "normal"
-            if kernels.ENABLED and (f.mode == "normal" or not b[..., 3].any()):
-                x, y = np.empty_like(a), np.empty_like(a)
-                kernels.focus_normal(a, b, lpx, inner.y - rect.y, inner.x - rect.x, x, y)
-                lp = None
-            else:
-                lp = np.zeros((rect.h, rect.w, 4), np.float32)
-                lp[inner.slices(rect.x, rect.y)] = premultiplied_float(lpx, 1.0)
-                d = b.copy()
-                composite_into(d, lp, f.mode)
-                d -= b
-                k = np.float32(1.0) - a[..., 3:4]
-                x = a + k * b
-                y = k * d
-            oy, ox = inner.y - rect.y, inner.x - rect.x
-            if kernels.ENABLED:  # the same as below, in two fused passes
-                n_support, n_sensitive, all_opaque = kernels.tile_stats(x, y, b, lpx, oy, ox, OPAQUE)
-                if rect.w == TILE and rect.h == TILE and n_support >= DENSE * TILE * TILE and not n_sensitive:
-                    return ("dense", rect, _fix(x), _fix(y)) if all_opaque else ("dense_g", rect, x, y)
-                got = kernels.gather_sparse(x, y, b, a, lpx, oy, ox, rect.x, rect.y, width, OPAQUE)
-                do = got[3:7] if len(got[3]) else None
-                dg = got[10:14] if len(got[10]) else None
-                return ("sparse", (got[0], got[1], got[2], do), (got[7], got[8], got[9], dg))
+            lp = np.zeros((rect.h, rect.w, 4), np.float32)
+            lp[inner.slices(rect.x, rect.y)] = premultiplied_float(lpx, 1.0)
+            d = b.copy()
+            composite_into(d, lp, f.mode)
+            d -= b
+            k = np.float32(1.0) - a[..., 3:4]
+            x = a + k * b
+            y = k * d
             support = np.zeros((rect.h, rect.w), bool)
             support[inner.slices(rect.x, rect.y)] = lpx[..., 3] > 0
             xa = x[..., 3]
@@ -139,9 +128,6 @@ class Focus:
                 part_sens = sens[sel]
                 data = None
                 if part_sens.any():
-                    if lp is None:
-                        lp = np.zeros((rect.h, rect.w, 4), np.float32)
-                        lp[inner.slices(rect.x, rect.y)] = premultiplied_float(lpx, 1.0)
                     keep = np.zeros(m.shape, bool)
                     keep[np.flatnonzero(m)[sel][part_sens]] = True
                     data = (np.flatnonzero(part_sens), b.reshape(-1, 4)[keep], lp.reshape(-1, 4)[keep],
@@ -191,13 +177,10 @@ class Focus:
         if mode == self.mode:
             return True
         for tag, (rows, below, src, keep) in self.mode_data.items():
-            if kernels.ENABLED:
-                d = _mode_delta(below, src, keep, BLEND_MODES.index(mode), pool)
-            else:
-                d = below.copy()
-                composite_into(d, src, mode)
-                d -= below
-                d *= keep
+            d = below.copy()
+            composite_into(d, src, mode)
+            d -= below
+            d *= keep
             if tag == "o":
                 self.y_o[rows] = _fix(d)
             else:
@@ -239,30 +222,8 @@ class Focus:
         return sum(a.nbytes for a in arrays)
 
 
-def _mode_delta(below, src, keep, mode: int, pool) -> np.ndarray:
-    """``kernels.mode_delta`` over a few parts of the rows, in the pool's threads when large."""
-    d = np.empty_like(below)
-    step = max(1, -(-len(d) // 4))
-
-    def part(k0: int) -> None:
-        sl = slice(k0, k0 + step)
-        kernels.mode_delta(below[sl], src[sl], keep[sl], mode, d[sl])
-
-    starts = range(0, len(d), step)
-    if pool is not None and len(d) > 65536:
-        list(pool.map(part, starts))
-    else:
-        for k0 in starts:
-            part(k0)
-    return d
-
-
 def _linear_straight(x: np.ndarray, y: np.ndarray, o: float) -> np.ndarray:
     """Straight uint8 of the premultiplied float32 ``x + o·y`` (same shape, last axis RGBA)."""
-    if kernels.ENABLED:
-        out = np.empty(x.shape, np.uint8)
-        kernels.linear_straight(x.reshape(-1, 1, 4), y.reshape(-1, 1, 4), o, out.reshape(-1, 1, 4))
-        return out
     p = y * np.float32(o)
     p += x
     return straight_uint8(p.reshape(-1, 1, 4)).reshape(x.shape)

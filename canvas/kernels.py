@@ -1,111 +1,68 @@
-"""Fused per-pixel loops for the compositing hot paths, compiled by numba when it is installed.
+"""The projection's hot path, compiled by numba: many dirty tiles composited in one call.
 
 numpy makes one pass over memory per operation, each with a temporary: premultiplying a layer,
-blending it and unpremultiplying the result are a dozen passes. These loops do the whole
-computation of a pixel in registers, in one pass over each input (issue 16 measured the
-difference side by side; see benchmarks/document_bench.py). The functions release the GIL, so
-the projection's thread pool runs them on several cores.
+blending it and unpremultiplying the result are a dozen passes, and calling a fused loop per
+(layer, tile) pair from Python cost as much as the loop itself on the benchmark scene (issue 16:
+about 4,900 pairs; picking each tile's layers, slicing views and dispatching took a quarter of a
+full recomposite and held the GIL, so the second core waited). Here one call takes a list of
+dirty parts and does all of it: picks each part's layers from the per-tile alpha statistics
+(empty ones skipped, compositing starting from the topmost that covers the part opaquely,
+exactly as ``canvas.composite._candidates``), blends them and writes straight uint8 pixels.
+
+Layout and order, chosen by measurement (loops timed side by side on the scene of
+``benchmarks/scenes.py``, 2-core machine): layers are read as one uint32 per pixel and the rows
+being built are kept planar (a float32 plane per channel), which lets LLVM vectorise the loops
+(15 µs a 128² tile against 40 µs for an interleaved float loop with a per-pixel branch, 46 µs in
+16-bit integers). The parts of one tile row are done a few pixel rows at a time, all of them
+left to right: a whole 128-row tile of a 4096-wide layer touches 128 pages for 64 KB, and with
+20 layers the pages did not stay in the TLB (4 rows at a time: 52 ms for the whole scene on one
+core; 16 rows: 120 ms; whole tiles: 110 ms). Layers are reached through their addresses, not a
+numba typed list: taking an array out of a typed list counts a reference, and two threads doing
+so for the same arrays slowed each other down.
+
+Over an opaque backdrop the planes hold straight colour 0–255 and "normal" layers are one
+interpolation each; otherwise, or from the first layer in another mode on, premultiplied 0–1 (as
+``canvas.blend.composite_into``, every W3C separable mode). The results match the numpy paths
+within a level (tests/canvas/test_composite.py).
 
 Without numba, or with ``AKAPEN_NO_NUMBA=1`` in the environment, ``ENABLED`` is False and the
-callers keep their numpy / OpenCV paths (the tests run both).
+projection keeps its numpy / OpenCV paths (the tests run both).
 """
 
 from __future__ import annotations
 
 import os
+import sys
 
 import numpy as np
 
+from canvas.blend import BLEND_MODES
+from canvas.tiles import TILE
+
 try:  # pragma: no cover - which branch runs depends on the installation
     import numba
+    from numba import types
+    from numba.extending import intrinsic
 
     ENABLED = os.environ.get("AKAPEN_NO_NUMBA", "") != "1"
 except ImportError:  # pragma: no cover
     numba = None
     ENABLED = False
 
+    def intrinsic(fn):
+        return fn
+
+
+def enabled() -> bool:
+    """Whether the projection uses this path: numba on, and one uint32 per pixel is
+    R | G << 8 | B << 16 | A << 24 (a little-endian machine)."""
+    return ENABLED and sys.byteorder == "little"
+
 
 def _jit(fn):
     if numba is None:  # pragma: no cover
         return fn
     return numba.njit(nogil=True, cache=True, fastmath=True)(fn)
-
-
-# float32 arithmetic, the alpha tested as an integer and the channels written out: measured
-# ~2x faster than the plain loop (the branch skips a sparse layer's empty pixels cheaply)
-@_jit
-def over_opaque(base, px, opacity):
-    """Normal blend of straight uint8 ``px`` (its alpha times ``opacity``) onto ``base``, the
-    straight float32 0–255 colour of an opaque backdrop, in place (alpha channel untouched)."""
-    k = np.float32(opacity / 255.0)
-    h, w = px.shape[0], px.shape[1]
-    for i in range(h):
-        for j in range(w):
-            al = px[i, j, 3]
-            if al != 0:
-                a = np.float32(al) * k
-                b0, b1, b2 = base[i, j, 0], base[i, j, 1], base[i, j, 2]
-                base[i, j, 0] = b0 + (np.float32(px[i, j, 0]) - b0) * a
-                base[i, j, 1] = b1 + (np.float32(px[i, j, 1]) - b1) * a
-                base[i, j, 2] = b2 + (np.float32(px[i, j, 2]) - b2) * a
-
-
-@_jit
-def over_premultiplied(dst, px, opacity):
-    """Normal blend of straight uint8 ``px`` (alpha times ``opacity``) onto premultiplied
-    float32 0–1 ``dst``, in place: dst = src + dst·(1 − αs)."""
-    k = np.float32(opacity / 255.0)
-    inv = np.float32(1.0 / 255.0)
-    h, w = px.shape[0], px.shape[1]
-    for i in range(h):
-        for j in range(w):
-            al = px[i, j, 3]
-            if al != 0:
-                a = np.float32(al) * k
-                s = a * inv
-                keep = np.float32(1.0) - a
-                dst[i, j, 0] = np.float32(px[i, j, 0]) * s + dst[i, j, 0] * keep
-                dst[i, j, 1] = np.float32(px[i, j, 1]) * s + dst[i, j, 1] * keep
-                dst[i, j, 2] = np.float32(px[i, j, 2]) * s + dst[i, j, 2] * keep
-                dst[i, j, 3] = a + dst[i, j, 3] * keep
-
-
-@_jit
-def linear_straight(x, y, o, out):
-    """``out`` (h, w, 4) straight uint8 of the premultiplied float32 0–1 pixels ``x + o·y``,
-    rounded; no colour where the alpha rounds to 0 (as ``canvas.blend.straight_uint8``)."""
-    o = np.float32(o)
-    lo, hi, half = np.float32(0.0), np.float32(255.0), np.float32(0.5)
-    for i in range(x.shape[0]):
-        for j in range(x.shape[1]):
-            a = x[i, j, 3] + o * y[i, j, 3]
-            s = hi / a if a >= np.float32(0.5 / 255.0) else lo
-            for c in range(3):
-                v = (x[i, j, c] + o * y[i, j, c]) * s + half
-                out[i, j, c] = min(max(v, lo), hi)
-            out[i, j, 3] = min(max(a * hi + half, lo), hi)
-
-
-@_jit
-def focus_normal(a, b, px, oy, ox, x, y):
-    """X = A + (1 − αA)·B and Y = (1 − αA)·(L − αL·B) per pixel (``canvas.focus``, normal mode):
-    ``a``, ``b`` premultiplied float32 (h, w, 4); the layer's straight uint8 ``px`` covers
-    rows ``oy``… and columns ``ox``… of the tile (transparent elsewhere)."""
-    inv = np.float32(1.0 / 255.0)
-    one = np.float32(1.0)
-    ph, pw = px.shape[0], px.shape[1]
-    for i in range(a.shape[0]):
-        for j in range(a.shape[1]):
-            k = one - a[i, j, 3]
-            li, lj = i - oy, j - ox
-            la = np.float32(0.0)
-            if 0 <= li < ph and 0 <= lj < pw:
-                la = np.float32(px[li, lj, 3]) * inv
-            for c in range(4):
-                lc = la if c == 3 else (np.float32(px[li, lj, c]) * inv * la if la > 0 else np.float32(0.0))
-                bc = b[i, j, c]
-                x[i, j, c] = a[i, j, c] + k * bc
-                y[i, j, c] = k * (lc - la * bc)
 
 
 @_jit
@@ -135,113 +92,321 @@ def _separable(mode, cb, cs):
     return cs  # normal
 
 
-@_jit
-def mode_delta(below, src, keep, mode, out):
-    """``out`` = keep·((below ⊕ src) − below) per row: ``below`` and ``src`` premultiplied
-    float32 (N, 4), ``keep`` (N, 1) = 1 − αA, ⊕ the W3C formula of blend ``mode`` (its index
-    in ``canvas.blend.BLEND_MODES``), as ``canvas.blend.composite_into`` computes it."""
-    for i in range(below.shape[0]):
-        sa, ba = np.float64(src[i, 3]), np.float64(below[i, 3])
-        k = np.float64(keep[i, 0])
-        for c in range(3):
-            cs_p, cb_p = np.float64(src[i, c]), np.float64(below[i, c])
-            if mode == 0:
-                co = cs_p + cb_p * (1.0 - sa)
-            else:
-                cs = min(max(cs_p / sa if sa > 0 else cs_p, 0.0), 1.0)
-                cb = min(max(cb_p / ba if ba > 0 else cb_p, 0.0), 1.0)
-                co = cs_p * (1.0 - ba) + cb_p * (1.0 - sa) + sa * ba * _separable(mode, cb, cs)
-            out[i, c] = k * (co - cb_p)
-        out[i, 3] = k * (sa + ba * (1.0 - sa) - ba)
+@intrinsic
+def _u32_at(typingctx, address):
+    """A raw uint32 pointer from an integer address (no reference counting)."""
+    sig = types.CPointer(types.uint32)(types.intp)
+
+    def codegen(context, builder, signature, args):
+        return builder.inttoptr(args[0], context.get_value_type(types.CPointer(types.uint32)))
+
+    return sig, codegen
+
+
+@intrinsic
+def _u8_at(typingctx, address):
+    """A raw uint8 pointer from an integer address."""
+    sig = types.CPointer(types.uint8)(types.intp)
+
+    def codegen(context, builder, signature, args):
+        return builder.inttoptr(args[0], context.get_value_type(types.CPointer(types.uint8)))
+
+    return sig, codegen
+
+
+# columns of ``geo``, one row per layer (``Batch``)
+X0, Y0, X1, Y1, TX0, TY0, PIXELS, AMAX, AMIN, NTY, NTX = range(11)
 
 
 @_jit
-def tile_stats(x, y, b, px, oy, ox, opaque_at):
-    """(pixels where the layer ``px`` has alpha, those of them with a backdrop in ``b``, whether
-    ``x`` and ``x + y`` are opaque everywhere) of one tile of ``canvas.focus``."""
-    n_support = n_sensitive = 0
-    all_opaque = True
-    for i in range(x.shape[0]):
-        for j in range(x.shape[1]):
-            xa = x[i, j, 3]
-            if xa < opaque_at or xa + y[i, j, 3] < opaque_at:
-                all_opaque = False
-            li, lj = i - oy, j - ox
-            if 0 <= li < px.shape[0] and 0 <= lj < px.shape[1] and px[li, lj, 3] > 0:
-                n_support += 1
-                if b[i, j, 3] > 0:
-                    n_sensitive += 1
-    return n_support, n_sensitive, all_opaque
+def _layer(geo, li):
+    """Layer ``li``'s (h, w) uint32 pixels, a view made from their address (``Batch`` keeps the
+    arrays alive during the call)."""
+    return numba.carray(_u32_at(geo[li, PIXELS]), (geo[li, Y1] - geo[li, Y0], geo[li, X1] - geo[li, X0]))
 
 
 @_jit
-def _fix16(v):
-    f = np.floor(v * np.float32(255.0 * 128.0) + np.float32(0.5))
-    return np.int16(min(max(f, -32767.0), 32767.0))
+def _stat(geo, li, column, ti, tj):
+    """Layer ``li``'s alpha max (``AMAX``) or min (``AMIN``) over tile row ``ti``, column ``tj``
+    of its statistics."""
+    return numba.carray(_u8_at(geo[li, column]), (geo[li, NTY], geo[li, NTX]))[ti, tj]
+
+
+U = np.uintp  # unsigned indices: numba then emits no negative-index wraparound, and LLVM vectorises
+
+# what a part needs, decided once from the statistics
+EMPTY, COPY, OPAQUE, OPAQUE_THEN_PREMULTIPLIED, PREMULTIPLIED = 0, 1, 2, 3, 4
 
 
 @_jit
-def gather_sparse(x, y, b, a, px, oy, ox, rx, ry, width, opaque_at):
-    """The pixels of one tile where the layer ``px`` has alpha, split into opaque ones (X, Y as
-    int16 fixed point) and the others (float32), with their flat canvas indices and, for those
-    with a backdrop, their row, B, L (premultiplied) and 1 − αA (what a mode change needs)."""
-    h, w = x.shape[0], x.shape[1]
-    n = np.zeros(4, np.int64)  # opaque, general, sensitive opaque, sensitive general
-    for i in range(h):
-        for j in range(w):
-            li, lj = i - oy, j - ox
-            if 0 <= li < px.shape[0] and 0 <= lj < px.shape[1] and px[li, lj, 3] > 0:
-                xa = x[i, j, 3]
-                g = 0 if (xa >= opaque_at and xa + y[i, j, 3] >= opaque_at) else 1
-                n[g] += 1
-                if b[i, j, 3] > 0:
-                    n[2 + g] += 1
-    fo, fg = np.empty(n[0], np.int64), np.empty(n[1], np.int64)
-    xo, yo = np.empty((n[0], 4), np.int16), np.empty((n[0], 4), np.int16)
-    xg, yg = np.empty((n[1], 4), np.float32), np.empty((n[1], 4), np.float32)
-    ro, rg = np.empty(n[2], np.int64), np.empty(n[3], np.int64)
-    bo, bg = np.empty((n[2], 4), np.float32), np.empty((n[3], 4), np.float32)
-    lo, lg = np.empty((n[2], 4), np.float32), np.empty((n[3], 4), np.float32)
-    ko, kg = np.empty((n[2], 1), np.float32), np.empty((n[3], 1), np.float32)
-    k = np.zeros(4, np.int64)
+def _over_opaque(buf, lay, sy, sx, rows, n, k, by, bx):
+    """Straight-colour planes ``buf`` (3+, R, T) under ``rows`` × ``n`` uint32 pixels of layer
+    ``lay`` from row ``sy`` column ``sx``, alpha times ``k`` = opacity / 255, written from row
+    ``by`` column ``bx`` of the buffer."""
+    for i in range(rows):
+        row = lay[U(sy + i)]
+        r0, r1, r2 = buf[0, U(by + i)], buf[1, U(by + i)], buf[2, U(by + i)]
+        for j in range(U(n)):
+            v = row[U(sx) + j]
+            a = np.float32(v >> 24) * k
+            c = U(bx) + j
+            r0[c] += (np.float32(v & 255) - r0[c]) * a
+            r1[c] += (np.float32((v >> 8) & 255) - r1[c]) * a
+            r2[c] += (np.float32((v >> 16) & 255) - r2[c]) * a
+
+
+@_jit
+def _over_premultiplied(buf, lay, sy, sx, rows, n, k, by, bx):
+    """Premultiplied 0–1 planes ``buf`` (4, R, T): dst = src + dst·(1 − αs)."""
+    inv, one = np.float32(1.0 / 255.0), np.float32(1.0)
+    for i in range(rows):
+        row = lay[U(sy + i)]
+        r0, r1, r2, r3 = buf[0, U(by + i)], buf[1, U(by + i)], buf[2, U(by + i)], buf[3, U(by + i)]
+        for j in range(U(n)):
+            v = row[U(sx) + j]
+            a = np.float32(v >> 24) * k
+            s = a * inv
+            keep = one - a
+            c = U(bx) + j
+            r0[c] = np.float32(v & 255) * s + r0[c] * keep
+            r1[c] = np.float32((v >> 8) & 255) * s + r1[c] * keep
+            r2[c] = np.float32((v >> 16) & 255) * s + r2[c] * keep
+            r3[c] = a + r3[c] * keep
+
+
+@_jit
+def _blend_mode(buf, lay, sy, sx, rows, n, k, by, bx, mode):
+    """A W3C separable ``mode`` (its index in ``BLEND_MODES``) onto premultiplied planes."""
     inv = np.float32(1.0 / 255.0)
-    for i in range(h):
-        for j in range(w):
-            li, lj = i - oy, j - ox
-            if not (0 <= li < px.shape[0] and 0 <= lj < px.shape[1] and px[li, lj, 3] > 0):
+    one, zero = np.float32(1.0), np.float32(0.0)
+    for i in range(rows):
+        row = lay[U(sy + i)]
+        r = U(by + i)
+        for j in range(U(n)):
+            v = row[U(sx) + j]
+            sa = np.float32(v >> 24) * k
+            if sa == zero:
+                continue  # a transparent source leaves the backdrop in every mode
+            c = U(bx) + j
+            ba = buf[3, r, c]
+            for ch in range(3):
+                cs = np.float32((v >> (8 * ch)) & 255) * inv  # straight already
+                cb_p = buf[ch, r, c]
+                cb = min(max(cb_p / ba, zero), one) if ba > zero else cb_p
+                buf[ch, r, c] = (cs * sa * (one - ba) + cb_p * (one - sa)
+                                 + sa * ba * np.float32(_separable(mode, cb, cs)))
+            buf[3, r, c] = sa + ba * (one - sa)
+
+
+@_jit
+def _copy(out, oy, ox, lay, sy, sx, rows, n):
+    """The layer's pixels, with no colour where they are transparent."""
+    zero = np.uint32(0)
+    for i in range(rows):
+        row, orow = lay[U(sy + i)], out[U(oy + i)]
+        for j in range(U(n)):
+            v = row[U(sx) + j]
+            orow[U(ox) + j] = v if (v >> 24) != zero else zero
+
+
+@_jit
+def _read_straight(buf, lay, sy, sx, rows, n):
+    """Straight-colour planes 0–255 of the opaque first layer."""
+    for i in range(rows):
+        row = lay[U(sy + i)]
+        r0, r1, r2 = buf[0, U(i)], buf[1, U(i)], buf[2, U(i)]
+        for j in range(U(n)):
+            v = row[U(sx) + j]
+            r0[j] = np.float32(v & 255)
+            r1[j] = np.float32((v >> 8) & 255)
+            r2[j] = np.float32((v >> 16) & 255)
+
+
+@_jit
+def _pack_opaque(out, oy, ox, buf, rows, n):
+    half, hi = np.float32(0.5), np.float32(255.0)
+    for i in range(rows):
+        orow = out[U(oy + i)]
+        r0, r1, r2 = buf[0, U(i)], buf[1, U(i)], buf[2, U(i)]
+        for j in range(U(n)):
+            r = np.uint32(min(r0[j] + half, hi))
+            g = np.uint32(min(r1[j] + half, hi))
+            b = np.uint32(min(r2[j] + half, hi))
+            orow[U(ox) + j] = r | (g << 8) | (b << 16) | np.uint32(0xFF000000)
+
+
+@_jit
+def _pack_premultiplied(out, oy, ox, buf, rows, n):
+    """Premultiplied planes -> straight uint8 RGBA, no colour where the alpha rounds to 0."""
+    half, hi, zero = np.float32(0.5), np.float32(255.0), np.float32(0.0)
+    least = np.float32(0.5 / 255.0)
+    for i in range(rows):
+        orow = out[U(oy + i)]
+        r0, r1, r2, r3 = buf[0, U(i)], buf[1, U(i)], buf[2, U(i)], buf[3, U(i)]
+        for j in range(U(n)):
+            a = r3[j]
+            s = hi / a if a >= least else zero
+            r = np.uint32(min(max(r0[j] * s + half, zero), hi))
+            g = np.uint32(min(max(r1[j] * s + half, zero), hi))
+            b = np.uint32(min(max(r2[j] * s + half, zero), hi))
+            al = np.uint32(min(max(a * hi + half, zero), hi))
+            orow[U(ox) + j] = r | (g << 8) | (b << 16) | (al << 24)
+
+
+@_jit
+def _plan(geo, opacity, modes, parts, cand, box, ncand, kind, lead):
+    """For each part: the layers that show in it (bottom→top, their boxes cut to the part),
+    starting from the topmost that covers it opaquely, as ``canvas.composite._candidates``;
+    which of the ways above composites it; how many layers lead in "normal" over the opaque one."""
+    n = geo.shape[0]
+    one = np.float32(1.0)
+    for p in range(parts.shape[0]):
+        x0, y0, x1, y1, tx, ty = parts[p, 0], parts[p, 1], parts[p, 2], parts[p, 3], parts[p, 4], parts[p, 5]
+        m = 0
+        opaque = False
+        for li in range(n):
+            ix0, iy0 = max(geo[li, 0], x0), max(geo[li, 1], y0)
+            ix1, iy1 = min(geo[li, 2], x1), min(geo[li, 3], y1)
+            if ix0 >= ix1 or iy0 >= iy1:
                 continue
-            xa = x[i, j, 3]
-            flat = (ry + i) * width + rx + j
-            if xa >= opaque_at and xa + y[i, j, 3] >= opaque_at:
-                r = k[0]
-                fo[r] = flat
-                for c in range(4):
-                    xo[r, c] = _fix16(x[i, j, c])
-                    yo[r, c] = _fix16(y[i, j, c])
-                k[0] += 1
-                if b[i, j, 3] > 0:
-                    s = k[2]
-                    ro[s] = r
-                    la = np.float32(px[li, lj, 3]) * inv
-                    for c in range(4):
-                        bo[s, c] = b[i, j, c]
-                        lo[s, c] = la if c == 3 else np.float32(px[li, lj, c]) * inv * la
-                    ko[s, 0] = np.float32(1.0) - a[i, j, 3]
-                    k[2] += 1
-            else:
-                r = k[1]
-                fg[r] = flat
-                for c in range(4):
-                    xg[r, c] = x[i, j, c]
-                    yg[r, c] = y[i, j, c]
-                k[1] += 1
-                if b[i, j, 3] > 0:
-                    s = k[3]
-                    rg[s] = r
-                    la = np.float32(px[li, lj, 3]) * inv
-                    for c in range(4):
-                        bg[s, c] = b[i, j, c]
-                        lg[s, c] = la if c == 3 else np.float32(px[li, lj, c]) * inv * la
-                    kg[s, 0] = np.float32(1.0) - a[i, j, 3]
-                    k[3] += 1
-    return fo, xo, yo, ro, bo, lo, ko, fg, xg, yg, rg, bg, lg, kg
+            ti, tj = ty - geo[li, 5], tx - geo[li, 4]
+            if _stat(geo, li, AMAX, ti, tj) == 0:
+                continue
+            # over nothing (the first layer that shows here) every blend mode is "normal"
+            if (_stat(geo, li, AMIN, ti, tj) == 255 and (modes[li] == 0 or m == 0) and opacity[li] >= one
+                    and ix0 == x0 and iy0 == y0 and ix1 == x1 and iy1 == y1):
+                m = 0
+                opaque = True  # hides everything below
+            cand[p, m] = li
+            box[p, m, 0], box[p, m, 1], box[p, m, 2], box[p, m, 3] = ix0, iy0, ix1, iy1
+            m += 1
+        ncand[p] = m
+        kind[p] = PREMULTIPLIED
+        lead[p] = 0
+        if m == 0:
+            kind[p] = EMPTY
+            continue
+        f = cand[p, 0]
+        full = box[p, 0, 0] == x0 and box[p, 0, 1] == y0 and box[p, 0, 2] == x1 and box[p, 0, 3] == y1
+        if m == 1 and opacity[f] >= one and full:
+            kind[p] = COPY
+        elif opaque:
+            k = 1
+            while k < m and modes[cand[p, k]] == 0:
+                k += 1
+            lead[p] = k
+            kind[p] = OPAQUE if k == m else OPAQUE_THEN_PREMULTIPLIED
+
+
+@_jit
+def _part_rows(geo, opacity, modes, parts, cand, box, ncand, kind, lead, p, ya, yb, out, buf):
+    """Rows ``ya``…``yb`` (at most ``ROWS``) of part ``p``."""
+    inv, one = np.float32(1.0 / 255.0), np.float32(1.0)
+    x0, x1 = parts[p, 0], parts[p, 2]
+    w, rows = x1 - x0, yb - ya
+    kd = kind[p]
+    if kd == EMPTY:
+        for i in range(rows):
+            orow = out[U(ya + i)]
+            for j in range(U(w)):
+                orow[U(x0) + j] = 0
+        return
+    f = cand[p, 0]
+    if kd == COPY:
+        _copy(out, ya, x0, _layer(geo, f), ya - geo[f, 1], x0 - geo[f, 0], rows, w)
+        return
+    start = 0
+    if kd == PREMULTIPLIED:
+        buf[:, :rows, :w] = 0.0
+    else:
+        _read_straight(buf, _layer(geo, f), ya - geo[f, 1], x0 - geo[f, 0], rows, w)
+        start = lead[p]
+    for q in range(1 if start else 0, ncand[p]):
+        if q == start and kd == OPAQUE_THEN_PREMULTIPLIED:  # opaque: straight == premultiplied, 0–1
+            for i in range(rows):
+                for j in range(U(w)):
+                    buf[0, i, j] *= inv
+                    buf[1, i, j] *= inv
+                    buf[2, i, j] *= inv
+                    buf[3, i, j] = one
+        r0, r1 = max(box[p, q, 1], ya), min(box[p, q, 3], yb)
+        if r0 >= r1:
+            continue
+        li = cand[p, q]
+        bx0, bx1 = box[p, q, 0], box[p, q, 2]
+        args = (r0 - geo[li, 1], bx0 - geo[li, 0], r1 - r0, bx1 - bx0, opacity[li] * inv, r0 - ya, bx0 - x0)
+        if q < start:
+            _over_opaque(buf, _layer(geo, li), *args)
+        elif modes[li] == 0 or q == 0:  # over nothing (q == 0) every mode is "normal"
+            _over_premultiplied(buf, _layer(geo, li), *args)
+        else:
+            _blend_mode(buf, _layer(geo, li), *args, modes[li])
+    if kd == OPAQUE:
+        _pack_opaque(out, ya, x0, buf, rows, w)
+    else:
+        _pack_premultiplied(out, ya, x0, buf, rows, w)
+
+
+ROWS = 4  # pixel rows of a tile row done at a time (4, 8, 16, 128 measured: 4 was fastest)
+
+
+@_jit
+def composite_parts(geo, opacity, modes, parts, out):
+    """Composite each dirty part into ``out`` (H, W) uint32 (straight RGBA).
+
+    ``geo`` (n, 11) int64, a row per visible layer bottom→top (columns ``X0``…``NTX``: bounds,
+    the first tile column / row of its alpha statistics, the addresses of its (h, w) uint32
+    pixels and of its per-tile alpha max / min, their shape); ``opacity`` (n,) float32;
+    ``modes`` (n,) int64 (index in ``BLEND_MODES``, 0 = normal); ``parts`` (m, 6) int64:
+    x0, y0, x1, y1 of a part lying inside tile (tx, ty), sorted by tile row. The parts of one
+    tile row are done ``ROWS`` pixel rows at a time, all of them left to right."""
+    n, np_ = geo.shape[0], parts.shape[0]
+    cand = np.empty((np_, n), np.int64)
+    box = np.empty((np_, n, 4), np.int64)
+    ncand = np.empty(np_, np.int64)
+    kind = np.empty(np_, np.int64)
+    lead = np.empty(np_, np.int64)
+    _plan(geo, opacity, modes, parts, cand, box, ncand, kind, lead)
+    buf = np.empty((4, ROWS, TILE), np.float32)
+    p = 0
+    while p < np_:
+        q = p
+        ymin, ymax = parts[p, 1], parts[p, 3]
+        while q < np_ and parts[q, 5] == parts[p, 5]:
+            ymin, ymax = min(ymin, parts[q, 1]), max(ymax, parts[q, 3])
+            q += 1
+        for ya in range(ymin, ymax, ROWS):
+            for r in range(p, q):
+                a, b = max(ya, parts[r, 1]), min(ya + ROWS, parts[r, 3])
+                if a < b:
+                    _part_rows(geo, opacity, modes, parts, cand, box, ncand, kind, lead, r, a, b, out, buf)
+        p = q
+
+
+class Batch:
+    """The sources of one update, in the form ``composite_parts`` takes."""
+
+    def __init__(self, sources) -> None:
+        n = self.n = len(sources)
+        self.geo = np.empty((n, 11), np.int64)
+        self.opacity = np.empty(n, np.float32)
+        self.modes = np.empty(n, np.int64)
+        self.keep = []  # the arrays whose addresses are in ``geo``, alive as long as it is
+        for k, s in enumerate(sources):
+            px = np.ascontiguousarray(s.pixels)
+            amax, amin = np.ascontiguousarray(s.amax), np.ascontiguousarray(s.amin)
+            self.keep += (px, amax, amin)
+            self.geo[k] = (s.x0, s.y0, s.x1, s.y1, s.tx0, s.ty0, px.ctypes.data, amax.ctypes.data,
+                           amin.ctypes.data, amax.shape[0], amax.shape[1])
+            self.opacity[k] = s.opacity
+            self.modes[k] = BLEND_MODES.index(s.blend)
+
+    def run(self, parts: np.ndarray, pixels: np.ndarray) -> None:
+        """Composite ``parts`` ((m, 6) int64: x0, y0, x1, y1, tile column, tile row; sorted by
+        tile row) into the projection's ``pixels`` (H, W, 4) uint8, C-contiguous."""
+        out = pixels.view(np.uint32).reshape(pixels.shape[:2])
+        if self.n == 0:
+            for x0, y0, x1, y1, _, _ in parts:
+                out[y0:y1, x0:x1] = 0
+            return
+        composite_parts(self.geo, self.opacity, self.modes, parts, out)

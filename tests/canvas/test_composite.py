@@ -174,36 +174,67 @@ def test_fused_loops_match_the_numpy_paths(monkeypatch):
 
 
 @pytest.mark.parametrize("mode", BLEND_MODES)
-def test_fused_blend_mode_loop_matches_composite_into(mode):
-    """kernels.mode_delta (a blend-mode change of the focused layer) against blend.composite_into."""
+def test_compiled_tile_pass_matches_the_numpy_path_in_every_mode(mode, monkeypatch):
+    """canvas.kernels in each blend mode: over an opaque backdrop after normal layers (straight
+    colour, then premultiplied from the mode layer on) and over a translucent one, with a
+    normal layer above, parts of tiles covered; against the numpy path and the float reference."""
     from canvas import kernels
-    from canvas.blend import composite_into, premultiplied_float
 
-    if not kernels.ENABLED:
+    if not kernels.enabled():
         pytest.skip("the numba loops are off (numba not installed, or AKAPEN_NO_NUMBA=1)")
     rng = np.random.default_rng(13)
-    below = premultiplied_float(random_rgba(rng, 1, 5000)).reshape(-1, 4)
-    src = premultiplied_float(random_rgba(rng, 1, 5000), 0.8).reshape(-1, 4)
-    keep = rng.random((5000, 1)).astype(np.float32)
-    want = below.copy()
-    composite_into(want, src, mode)
-    want = (want - below) * keep
-    got = np.empty_like(below)
-    kernels.mode_delta(below, src, keep, BLEND_MODES.index(mode), got)
-    assert np.abs(got - want).max() < 1e-4
+    for opaque in (True, False):
+        doc = Document(2 * TILE + 17, TILE + 9)
+        doc.add_layer(PixelLayer(random_rgba(rng, TILE + 9, 2 * TILE + 17, opaque=opaque)))
+        doc.add_layer(PixelLayer(random_rgba(rng, 90, 150), 20, 10, opacity=0.6))
+        doc.add_layer(PixelLayer(random_rgba(rng, 100, 200), 40, 5, opacity=0.7, blend=mode))
+        doc.add_layer(PixelLayer(random_rgba(rng, 50, 60), 100, 30, opacity=0.9))
+        fused = doc.render().astype(int)
+        with monkeypatch.context() as m:
+            m.setattr(kernels, "ENABLED", False)
+            plain = Document.copy(doc).render().astype(int)
+        visible = plain[..., 3] >= 8
+        assert np.abs(fused[..., 3] - plain[..., 3]).max() <= 1
+        assert np.abs(fused[visible][:, :3] - plain[visible][:, :3]).max() <= 1
+        want = reference_composite(doc).astype(int)
+        assert np.abs(fused[..., 3] - want[..., 3]).max() <= 1
+        assert np.abs(fused[visible][:, :3] - want[visible][:, :3]).max() <= 2
+
+
+def test_with_the_tile_pass_a_property_change_recomposites_only_where_the_layer_is():
+    from canvas import kernels
+
+    if not kernels.enabled():
+        pytest.skip("the numba loops are off (numba not installed, or AKAPEN_NO_NUMBA=1)")
+    rng = np.random.default_rng(15)
+    doc = Document(4 * TILE, 4 * TILE)
+    doc.add_layer(PixelLayer(random_rgba(rng, 4 * TILE, 4 * TILE, opaque=True)))
+    small = doc.add_layer(PixelLayer(random_rgba(rng, 40, 50), TILE + 10, TILE + 10))
+    proj = doc.projection()
+    proj.update()
+    for props in [{"opacity": 0.3}, {"opacity": 0.6}, {"blend": "screen"}, {"visible": False}]:
+        n0 = proj.tiles_composited
+        doc.set_layer_props(small.id, **props)
+        proj.update()
+        assert proj.tiles_composited - n0 == 1, props  # its one tile, every time
+        assert proj._focus is None
+        want = reference_composite(doc).astype(int)
+        assert np.abs(doc.render().astype(int) - want).max() <= 1
 
 
 @pytest.mark.parametrize("mode", ["multiply", "soft-light", "difference"])
 def test_a_bottom_layer_in_any_mode_shows_as_normal(mode):
-    """Over nothing a blend mode makes no difference: an opaque bottom layer in another mode
-    gives the same picture as in "normal" (and takes the opaque-backdrop shortcut)."""
+    """Over nothing a blend mode makes no difference: a bottom layer in another mode gives the
+    same picture as in "normal", opaque (the opaque-backdrop shortcut) or translucent."""
     rng = np.random.default_rng(14)
-    doc = Document(2 * TILE + 17, TILE + 9)
-    bottom = doc.add_layer(PixelLayer(random_rgba(rng, TILE + 9, 2 * TILE + 17, opaque=True)))
-    doc.add_layer(PixelLayer(random_rgba(rng, 90, 150), 13, 7, opacity=0.6))
-    doc.add_layer(PixelLayer(random_rgba(rng, 60, 60), 40, 30, blend="screen"))
-    normal = doc.render()
-    doc.set_layer_props(bottom.id, blend=mode)
-    assert np.array_equal(doc.render(), normal)
-    want = reference_composite(doc).astype(int)
-    assert np.abs(doc.render().astype(int) - want).max() <= 1
+    for opacity in (1.0, 0.8):
+        doc = Document(2 * TILE + 17, TILE + 9)
+        bottom = doc.add_layer(PixelLayer(random_rgba(rng, TILE + 9, 2 * TILE + 17, opaque=True), opacity=opacity))
+        doc.add_layer(PixelLayer(random_rgba(rng, 90, 150), 13, 7, opacity=0.6))
+        doc.add_layer(PixelLayer(random_rgba(rng, 60, 60), 40, 30, blend="screen"))
+        normal = doc.render()
+        doc.set_layer_props(bottom.id, blend=mode)
+        assert np.array_equal(doc.render(), normal)
+        want = reference_composite(doc).astype(int)
+        visible = want[..., 3] >= 8
+        assert np.abs(doc.render()[visible].astype(int) - want[visible]).max() <= 1

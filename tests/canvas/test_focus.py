@@ -1,4 +1,5 @@
-"""The cached below/above path for one layer's opacity, blend mode and visibility (canvas.focus).
+"""The cached below/above path for one layer's opacity, blend mode and visibility (canvas.focus),
+used where the compiled tile pass is off (the tests that look at the cache turn it off).
 
 After every step of random sequences of property changes, layer edits, moves and undo/redo,
 the projection must match a from-scratch composite within one level, and the steps that only
@@ -44,6 +45,14 @@ def blobs(rng, h, w, n=6, opaque_bg=False):
     return px
 
 
+@pytest.fixture
+def numpy_loops(monkeypatch):
+    """The numpy / OpenCV paths, where the projection uses the Focus cache."""
+    from canvas import kernels
+
+    monkeypatch.setattr(kernels, "ENABLED", False)
+
+
 def scene(rng, opaque_photo=True) -> Document:
     doc = Document(W, H)
     photo = random_rgba(rng, H, W, opaque=opaque_photo)
@@ -57,7 +66,7 @@ def scene(rng, opaque_photo=True) -> Document:
 
 
 @pytest.mark.parametrize("opaque_photo", [True, False])
-def test_opacity_drag_uses_the_cache_and_matches_a_fresh_composite(opaque_photo):
+def test_opacity_drag_uses_the_cache_and_matches_a_fresh_composite(opaque_photo, numpy_loops):
     rng = np.random.default_rng(1)
     doc = scene(rng, opaque_photo)
     proj = doc.projection()
@@ -78,7 +87,7 @@ def test_opacity_drag_uses_the_cache_and_matches_a_fresh_composite(opaque_photo)
         assert proj._focus is not None and proj._focus.layer is layer
 
 
-def test_every_blend_mode_through_the_cache_matches_the_float_reference():
+def test_every_blend_mode_through_the_cache_matches_the_float_reference(numpy_loops):
     rng = np.random.default_rng(2)
     doc = scene(rng)
     layer = doc.layers[1]  # paint: over the photo, under a screen layer and normal ones
@@ -91,7 +100,7 @@ def test_every_blend_mode_through_the_cache_matches_the_float_reference():
     assert proj._focus is not None and proj._focus.mode == "normal"
 
 
-def test_each_way_of_applying_is_exercised():
+def test_each_way_of_applying_is_exercised(numpy_loops):
     """Dense opaque tiles (int16, a block write), dense translucent tiles (float), sparse opaque
     pixels (int16), sparse translucent pixels (float) and tiles under a non-normal layer
     (recomposited) all occur and match."""
@@ -181,7 +190,7 @@ def test_random_sequences_of_changes_edits_moves_and_undo(loops):
         assert_close(doc)
 
 
-def test_a_change_not_yet_shown_survives_a_switch_to_another_layer():
+def test_a_change_not_yet_shown_survives_a_switch_to_another_layer(loops):
     rng = np.random.default_rng(5)
     doc = scene(rng)
     a, b = doc.layers[1], doc.layers[4]
@@ -196,7 +205,7 @@ def test_a_change_not_yet_shown_survives_a_switch_to_another_layer():
     assert_close(doc)
 
 
-def test_a_layer_too_big_to_cache_is_recomposited(monkeypatch):
+def test_a_layer_too_big_to_cache_is_recomposited(monkeypatch, numpy_loops):
     import canvas.composite as composite
 
     monkeypatch.setattr(composite, "MAX_FOCUS_BYTES", 3 << 20)  # 3 MiB: the paint layer needs 4.5, the piece 2
@@ -213,22 +222,3 @@ def test_a_layer_too_big_to_cache_is_recomposited(monkeypatch):
     doc.set_layer_props(piece.id, opacity=0.4)
     assert_close(doc)
     assert proj._focus is not None and proj._focus.layer is piece
-
-
-def test_mode_delta_in_parts_on_threads_equals_one_pass():
-    from concurrent.futures import ThreadPoolExecutor
-
-    from canvas import kernels
-    from canvas.blend import premultiplied_float
-    from canvas.focus import _mode_delta
-
-    if not kernels.ENABLED:
-        pytest.skip("the numba loops are off (numba not installed, or AKAPEN_NO_NUMBA=1)")
-    rng = np.random.default_rng(7)
-    below = premultiplied_float(random_rgba(rng, 1, 70001)).reshape(-1, 4)
-    src = premultiplied_float(random_rgba(rng, 1, 70001)).reshape(-1, 4)
-    keep = rng.random((70001, 1)).astype(np.float32)
-    one = np.empty_like(below)
-    kernels.mode_delta(below, src, keep, BLEND_MODES.index("overlay"), one)
-    with ThreadPoolExecutor(2) as pool:
-        assert np.array_equal(_mode_delta(below, src, keep, BLEND_MODES.index("overlay"), pool), one)
