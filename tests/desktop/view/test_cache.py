@@ -1,0 +1,69 @@
+"""The view's QImage mirror of a projection (desktop.view.cache): premultiplied in place, with
+the compiled pass and with numpy, after whole and partial changes, and its mip levels."""
+
+import cv2
+import numpy as np
+import pytest
+
+from canvas.blend import premultiply_uint8
+from canvas.document import Document
+from canvas.geometry import Rect
+from canvas.layers import PixelLayer
+from desktop.qimage import qimage_to_rgba
+from desktop.view.cache import ProjectionCache
+from tests.canvas.helpers import random_rgba
+
+
+def image_pixels(img) -> np.ndarray:
+    """The premultiplied bytes of a Format_RGBA8888_Premultiplied image, as stored."""
+    h, w = img.height(), img.width()
+    rows = np.frombuffer(img.constBits(), np.uint8, count=img.bytesPerLine() * h).reshape(h, -1)
+    return rows[:, : w * 4].reshape(h, w, 4).copy()
+
+
+@pytest.mark.parametrize("compiled", [True, False])
+def test_the_image_holds_the_premultiplied_projection_after_every_change(qapp, monkeypatch, compiled):
+    from canvas import kernels
+
+    if compiled and not kernels.enabled():
+        pytest.skip("the numba loops are off (numba not installed, or AKAPEN_NO_NUMBA=1)")
+    if not compiled:
+        monkeypatch.setattr(kernels, "ENABLED", False)
+    rng = np.random.default_rng(21)
+    doc = Document(301, 203)
+    doc.add_layer(PixelLayer(random_rgba(rng, 203, 301)))
+    top = doc.add_layer(PixelLayer(random_rgba(rng, 80, 90), 30, 40, opacity=0.7))
+    proj = doc.projection(("content",))
+    cache = ProjectionCache(proj)
+    cache.sync()
+    assert np.array_equal(image_pixels(cache.image), premultiply_uint8(proj.pixels))
+    before = image_pixels(cache.image)
+    doc.set_layer_props(top.id, opacity=0.2)
+    changed = cache.sync()
+    now = image_pixels(cache.image)
+    assert np.array_equal(now, premultiply_uint8(proj.pixels))
+    outside = np.ones(now.shape[:2], bool)
+    outside[changed.slices()] = False
+    assert outside.any() and np.array_equal(now[outside], before[outside])  # only the changed part written
+    assert not np.array_equal(now, before)
+    # what Qt reads back from the image is the straight composite, within premultiplied rounding
+    straight = qimage_to_rgba(cache.image).astype(int)
+    seen = proj.pixels[..., 3] >= 64
+    assert np.abs(straight[seen] - proj.pixels[seen].astype(int)).max() <= 2
+
+
+def test_mip_levels_follow_changes(qapp):
+    rng = np.random.default_rng(22)
+    doc = Document(256, 192)
+    doc.add_layer(PixelLayer(random_rgba(rng, 192, 256, opaque=True)))
+    top = doc.add_layer(PixelLayer(random_rgba(rng, 60, 60), 100, 50))
+    cache = ProjectionCache(doc.projection(("content",)))
+    cache.sync()
+    first = image_pixels(cache.level(1))
+    want = cv2.resize(image_pixels(cache.image), (128, 96), interpolation=cv2.INTER_AREA)
+    assert np.array_equal(first, want)
+    doc.paint(top.id, Rect(100, 50, 20, 20), np.full((20, 20, 4), 255, np.uint8))
+    cache.sync()
+    again = image_pixels(cache.level(1))
+    want = cv2.resize(image_pixels(cache.image), (128, 96), interpolation=cv2.INTER_AREA)
+    assert np.array_equal(again, want) and not np.array_equal(again, first)
