@@ -1,10 +1,11 @@
 """The layer being changed: its opacity, visibility or blend mode, without numba.
 
 Used only where the compiled tile pass (``canvas.kernels``) is off: with it, recompositing
-where the layer has pixels is faster than this cache (issue 16, the 4096², 20-layer scene: a
-full recomposite 1.1× the memory floor against 2.8× for applying this cache to the photo, and
-no build costing 10–16× the floor on the second change). Without numba, a recomposite is about
-6× the floor and this makes a slider drag interactive.
+where the layer has pixels is faster than this cache (issue 16, the 4096², 20-layer scene of
+``benchmarks/document_bench.py``: a full recomposite 1.0–1.2× the memory floor against 2.8× for
+applying this cache to the photo, and no build costing 10–16× the floor on the second change).
+Without numba a full recomposite is about 8× the floor, and after its build this cache makes an
+opacity drag of a canvas-sized paint layer 0.6×.
 
 While one layer's opacity, blend mode or visibility changes (a slider drag, a mode list, the
 eye button), everything else in the stack stays as it is. The second such change in a row
