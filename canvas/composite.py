@@ -54,8 +54,13 @@ def composite_rect(layers: Sequence[Layer], rect: Rect, tile: tuple[int, int] | 
     """Straight uint8 RGBA of ``rect`` with ``layers`` (bottom→top, all visible) composited.
 
     With ``tile`` given, ``rect`` lies inside that tile and per-tile alpha statistics are used
-    to skip empty layers and start from the topmost opaque one.
+    to skip empty layers and start from the topmost opaque one (the compiled path always uses
+    them, tile by tile: the same pixels as a projection's).
     """
+    if kernels.enabled():
+        out = np.empty((max(rect.h, 0), max(rect.w, 0), 4), np.uint8)
+        kernels.Batch(prepare(layers)).run(kernels.parts_of(rect), out, (rect.x, rect.y))
+        return out
     return _composite(prepare(layers), rect, tile)
 
 

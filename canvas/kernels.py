@@ -37,7 +37,7 @@ import sys
 import numpy as np
 
 from canvas.blend import BLEND_MODES
-from canvas.tiles import TILE
+from canvas.tiles import TILE, tile_range, tile_rect
 
 try:  # pragma: no cover - which branch runs depends on the installation
     import numba
@@ -299,21 +299,23 @@ def _plan(geo, opacity, modes, parts, cand, box, ncand, kind, lead):
 
 
 @_jit
-def _part_rows(geo, opacity, modes, parts, cand, box, ncand, kind, lead, p, ya, yb, out, buf):
-    """Rows ``ya``…``yb`` (at most ``ROWS``) of part ``p``."""
+def _part_rows(geo, opacity, modes, parts, cand, box, ncand, kind, lead, p, ya, yb, out, ox, oy, buf):
+    """Rows ``ya``…``yb`` (at most ``ROWS``) of part ``p``, into ``out`` whose pixel (0, 0) is
+    canvas pixel (``ox``, ``oy``)."""
     inv, one = np.float32(1.0 / 255.0), np.float32(1.0)
     x0, x1 = parts[p, 0], parts[p, 2]
     w, rows = x1 - x0, yb - ya
+    wy, wx = ya - oy, x0 - ox  # where in ``out``
     kd = kind[p]
     if kd == EMPTY:
         for i in range(rows):
-            orow = out[U(ya + i)]
+            orow = out[U(wy + i)]
             for j in range(U(w)):
-                orow[U(x0) + j] = 0
+                orow[U(wx) + j] = 0
         return
     f = cand[p, 0]
     if kd == COPY:
-        _copy(out, ya, x0, _layer(geo, f), ya - geo[f, 1], x0 - geo[f, 0], rows, w)
+        _copy(out, wy, wx, _layer(geo, f), ya - geo[f, 1], x0 - geo[f, 0], rows, w)
         return
     start = 0
     if kd == PREMULTIPLIED:
@@ -342,24 +344,25 @@ def _part_rows(geo, opacity, modes, parts, cand, box, ncand, kind, lead, p, ya, 
         else:
             _blend_mode(buf, _layer(geo, li), *args, modes[li])
     if kd == OPAQUE:
-        _pack_opaque(out, ya, x0, buf, rows, w)
+        _pack_opaque(out, wy, wx, buf, rows, w)
     else:
-        _pack_premultiplied(out, ya, x0, buf, rows, w)
+        _pack_premultiplied(out, wy, wx, buf, rows, w)
 
 
 ROWS = 4  # pixel rows of a tile row done at a time (4, 8, 16, 128 measured: 4 was fastest)
 
 
 @_jit
-def composite_parts(geo, opacity, modes, parts, out):
+def composite_parts(geo, opacity, modes, parts, out, ox, oy):
     """Composite each dirty part into ``out`` (H, W) uint32 (straight RGBA).
 
     ``geo`` (n, 11) int64, a row per visible layer bottom→top (columns ``X0``…``NTX``: bounds,
     the first tile column / row of its alpha statistics, the addresses of its (h, w) uint32
     pixels and of its per-tile alpha max / min, their shape); ``opacity`` (n,) float32;
     ``modes`` (n,) int64 (index in ``BLEND_MODES``, 0 = normal); ``parts`` (m, 6) int64:
-    x0, y0, x1, y1 of a part lying inside tile (tx, ty), sorted by tile row. The parts of one
-    tile row are done ``ROWS`` pixel rows at a time, all of them left to right."""
+    x0, y0, x1, y1 of a part lying inside tile (tx, ty), sorted by tile row; ``out``'s pixel
+    (0, 0) is canvas pixel (``ox``, ``oy``). The parts of one tile row are done ``ROWS`` pixel
+    rows at a time, all of them left to right."""
     n, np_ = geo.shape[0], parts.shape[0]
     cand = np.empty((np_, n), np.int64)
     box = np.empty((np_, n, 4), np.int64)
@@ -379,7 +382,7 @@ def composite_parts(geo, opacity, modes, parts, out):
             for r in range(p, q):
                 a, b = max(ya, parts[r, 1]), min(ya + ROWS, parts[r, 3])
                 if a < b:
-                    _part_rows(geo, opacity, modes, parts, cand, box, ncand, kind, lead, r, a, b, out, buf)
+                    _part_rows(geo, opacity, modes, parts, cand, box, ncand, kind, lead, r, a, b, out, ox, oy, buf)
         p = q
 
 
@@ -401,27 +404,24 @@ class Batch:
             self.opacity[k] = s.opacity
             self.modes[k] = BLEND_MODES.index(s.blend)
 
-    def run(self, parts: np.ndarray, pixels: np.ndarray) -> None:
+    def run(self, parts: np.ndarray, pixels: np.ndarray, origin: tuple[int, int] = (0, 0)) -> None:
         """Composite ``parts`` ((m, 6) int64: x0, y0, x1, y1, tile column, tile row; sorted by
-        tile row) into the projection's ``pixels`` (H, W, 4) uint8, C-contiguous."""
+        tile row) into ``pixels`` ((h, w, 4) uint8, C-contiguous), whose pixel (0, 0) is canvas
+        pixel ``origin``."""
+        if not pixels.flags.c_contiguous:
+            raise ValueError("the pixels to composite into must be C-contiguous")
         out = pixels.view(np.uint32).reshape(pixels.shape[:2])
+        ox, oy = origin
         if self.n == 0:
             for x0, y0, x1, y1, _, _ in parts:
-                out[y0:y1, x0:x1] = 0
+                out[y0 - oy:y1 - oy, x0 - ox:x1 - ox] = 0
             return
-        composite_parts(self.geo, self.opacity, self.modes, parts, out)
+        composite_parts(self.geo, self.opacity, self.modes, parts, out, int(ox), int(oy))
 
 
-@_jit
-def premultiply_rect(src, dst, x, y, w, h):
-    """``dst`` = premultiplied ``src`` in rows ``y``… and columns ``x``…; both (H, W) uint32
-    straight / premultiplied RGBA, ``(c·a + 127) // 255`` as ``canvas.blend.premultiply_uint8``."""
-    for i in range(h):
-        srow, drow = src[U(y + i)], dst[U(y + i)]
-        for j in range(U(w)):
-            v = srow[U(x) + j]
-            a = v >> 24
-            r = ((v & 255) * a + 127) // 255
-            g = (((v >> 8) & 255) * a + 127) // 255
-            b = (((v >> 16) & 255) * a + 127) // 255
-            drow[U(x) + j] = r | (g << 8) | (b << 16) | (a << 24)
+def parts_of(rect) -> np.ndarray:
+    """``rect`` cut along the tile grid, as ``Batch.run`` takes it (sorted by tile row)."""
+    txs, tys = tile_range(rect)
+    rows = [(p.x, p.y, p.right, p.bottom, tx, ty) for ty in tys for tx in txs
+            for p in (tile_rect(tx, ty).intersect(rect),)]
+    return np.array(rows, np.int64).reshape(-1, 6)
