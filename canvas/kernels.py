@@ -425,3 +425,18 @@ def parts_of(rect) -> np.ndarray:
     rows = [(p.x, p.y, p.right, p.bottom, tx, ty) for ty in tys for tx in txs
             for p in (tile_rect(tx, ty).intersect(rect),)]
     return np.array(rows, np.int64).reshape(-1, 6)
+
+
+@_jit
+def premultiply_rect(src, dst, x, y, w, h):
+    """``dst`` = premultiplied ``src`` in rows ``y``… and columns ``x``…; both (H, W) uint32
+    straight / premultiplied RGBA, ``(c·a + 127) // 255`` as ``canvas.blend.premultiply_uint8``."""
+    for i in range(h):
+        srow, drow = src[U(y + i)], dst[U(y + i)]
+        for j in range(U(w)):
+            v = srow[U(x) + j]
+            a = v >> 24
+            r = ((v & 255) * a + 127) // 255
+            g = (((v >> 8) & 255) * a + 127) // 255
+            b = (((v >> 16) & 255) * a + 127) // 255
+            drow[U(x) + j] = r | (g << 8) | (b << 16) | (a << 24)
