@@ -227,22 +227,22 @@ class ClassicalBackend(Backend):
 
         img = req.image
         h, w = req.shape
-        pieces = [(p.name, p.full_mask(req.shape), p.identity) for p in req.pieces]
+        pieces = [(p.name, p.full_mask(req.shape), p.identity, p.outline) for p in req.pieces]
         if not pieces:
             fallback = req.selection if req.selection is not None else req.annotation_mask
             if fallback is None:
                 raise InvalidRequest("refining a collage needs collage pieces (paste an image as a piece) "
                                      "or a selection around the pasted part")
-            pieces = [("selection", fallback, float(req.params.get("identity", DEFAULT_IDENTITY)))]
+            pieces = [("selection", fallback, float(req.params.get("identity", DEFAULT_IDENTITY)), False)]
         rgb = img[..., :3].copy()
         changed = np.zeros((h, w), np.uint8)
         flag = cv2.MIXED_CLONE if req.params.get("mode", "normal") == "mixed" else cv2.NORMAL_CLONE
         shadow = float(req.params.get("shadow", DEFAULT_SHADOW))
         warnings = []
-        for name, full, identity in pieces:
+        for name, full, identity, outline in pieces:
             rep.phase("harmonise")
             rep.advance()
-            done = refine_piece(rgb, img[..., 3], full, identity, float(req.strength), shadow, flag)
+            done = refine_piece(rgb, img[..., 3], full, identity, float(req.strength), shadow, flag, outline)
             if isinstance(done, str):
                 warnings.append(f"piece {name!r}: {done}; it was left as it is")
                 rep.advance()

@@ -12,7 +12,8 @@ recognisable because of its chroma and its texture. So, per piece, with ``identi
 3. **The edge** — Poisson seamless cloning gives the smooth field that takes the colour step away; it is
    applied in full at the edge and fades out over a band inside (a cosine over ~12 % of the piece's size),
    and with weight ``1 − t`` beyond it: at identity 1 the interior keeps its pixels, at 0 it is cloned
-   through (the old behaviour).
+   through (the old behaviour). A cut-out (``Piece.outline``) has no pasted background at its edge: the
+   step there is its subject's contour, so the band is only its soft fringe, 2 px.
 4. **Contact shadow** — a soft darkening of the scene under the piece's lower edge (``params["shadow"]``,
    default 0.25; 0: none).
 
@@ -32,6 +33,7 @@ NEUTRAL_CHROMA = 14.0  # a*b* radius within which a pixel counts as near-neutral
 MAX_CAST_SHIFT = 12.0
 MAX_EXPOSURE_SHIFT = 18.0
 DEFAULT_SHADOW = 0.25
+OUTLINE_BAND = 2.0  # px inside a cut-out's solid part over which the edge field fades out
 
 
 def _lab(rgb: np.ndarray) -> np.ndarray:
@@ -100,10 +102,14 @@ def contact_shadow(shape: tuple[int, int], solid: np.ndarray, strength: float) -
 
 
 def refine_piece(rgb: np.ndarray, alpha_img: np.ndarray, full: np.ndarray, identity: float, strength: float,
-                 shadow: float, clone_flag: int) -> tuple[tuple[int, int, int, int], np.ndarray, np.ndarray] | str:
+                 shadow: float, clone_flag: int, outline: bool = False
+                 ) -> tuple[tuple[int, int, int, int], np.ndarray, np.ndarray] | str:
     """One piece of ``rgb`` refined: ((x, y, w, h), its new RGB there, the changed mask there), or why not.
 
-    ``full``: the piece's alpha on the whole image; ``alpha_img``: the image's own alpha."""
+    ``full``: the piece's alpha on the whole image; ``alpha_img``: the image's own alpha. ``outline``:
+    the piece is cut out along its subject, so the step at its edge is the subject's contour: the field
+    that takes it away is kept to the matte's soft fringe (``OUTLINE_BAND``) instead of a band of ~12 %
+    of the piece (which made a vivid cut-out look half transparent)."""
     box = mask_bbox(np.where(full > 0, 255, 0).astype(np.uint8))
     if box is None:
         return "it is empty"
@@ -135,7 +141,7 @@ def refine_piece(rgb: np.ndarray, alpha_img: np.ndarray, full: np.ndarray, ident
     bx, by, bw, bh = cv2.boundingRect(m_p)
     cloned = cv2.seamlessClone(src_p, dst_p, m_p, (bx + bw // 2, by + bh // 2), clone_flag)[pad:-pad, pad:-pad]
     field = cloned.astype(np.float32) - src.astype(np.float32)  # smooth: it only takes the edge's step away
-    band = max(6.0, 0.12 * size)
+    band = OUTLINE_BAND if outline else max(6.0, 0.12 * size)
     w = edge_weight(solid, band, identity)[..., None] * strength
     out = np.clip(src.astype(np.float32) + w * field, 0, 255)
     sel = omega > 0

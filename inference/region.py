@@ -153,7 +153,7 @@ def crop_request(request: EditRequest, plan: RegionPlan) -> EditRequest:
         if box is None:
             continue
         pieces.append(Piece(m[box[1]:box[1] + box[3], box[0]:box[0] + box[2]].copy(), box[0], box[1], p.name,
-                            p.identity))
+                            p.identity, p.outline))
 
     def scaled_mask(a):
         c = _crop(a, plan.crop)

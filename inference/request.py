@@ -116,7 +116,9 @@ class Piece:
     ``mask`` is uint8 (h, w) (the piece's alpha), covering the rect ``(x, y, w, h)`` of the
     image; the rect lies inside the image. ``identity`` (0–1): how much of the piece a refine must
     keep — at 1 its interior stays as pasted and only its edge, shadow and light change; at 0 a
-    refine may repaint it.
+    refine may repaint it. ``outline``: the mask follows the subject's own outline (a cut-out), so
+    the colour step at its edge is the subject's contour, not a pasted background's, and a
+    refine keeps it.
     """
 
     mask: np.ndarray
@@ -124,6 +126,7 @@ class Piece:
     y: int
     name: str = "Piece"
     identity: float = DEFAULT_IDENTITY
+    outline: bool = False
 
     def __post_init__(self) -> None:
         m = self.mask
@@ -136,6 +139,7 @@ class Piece:
         if not 0.0 <= ident <= 1.0:  # (NaN fails too)
             raise InvalidRequest(f"piece {self.name!r}: its identity must be between 0 and 1, not {self.identity!r}")
         object.__setattr__(self, "identity", ident)
+        object.__setattr__(self, "outline", bool(self.outline))
 
     @property
     def rect(self) -> tuple[int, int, int, int]:

@@ -59,7 +59,8 @@ def collage_pieces(document: Document, rect: Rect) -> list[Piece]:
         if lyr.opacity < 1.0:
             alpha = (alpha.astype(np.float32) * lyr.opacity + 0.5).astype(np.uint8)
         if alpha.any():
-            out.append(Piece(alpha.copy(), inner.x - rect.x, inner.y - rect.y, lyr.name, lyr.identity))
+            out.append(Piece(alpha.copy(), inner.x - rect.x, inner.y - rect.y, lyr.name, lyr.identity,
+                             outline=lyr.cutout is not None))
     return out
 
 

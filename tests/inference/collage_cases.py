@@ -129,3 +129,28 @@ def measure(c: Collage, out: np.ndarray) -> dict:
         "interior_diff": float(np.abs(out[..., :3].astype(int) - before[..., :3].astype(int)).max(axis=2)[
             cv2.erode(c.solid.astype(np.uint8), np.ones((41, 41), np.uint8)) > 0].mean()),
     }
+
+
+def cutout_disc(outline: bool = True) -> Collage:
+    """The colour wheel cut out along its disc (a soft 2 px edge) and pasted on the rocket's dark sky:
+    a vivid subject whose edge step is its own contour."""
+    scene = _photo("rocket")
+    wheel = _photo("colorwheel")
+    h, w = scene.shape[:2]
+    pw = int(w * 0.40)
+    ph = int(wheel.shape[0] * pw / wheel.shape[1])
+    wheel = cv2.resize(wheel, (pw, ph), interpolation=cv2.INTER_AREA)
+    x, y = int(w * 0.52), int(h * 0.30)
+    ph = min(ph, h - y)
+    wheel = wheel[:ph]
+    yy, xx = np.mgrid[0:ph, 0:pw]
+    r = 0.5 * min(ph, pw) * 0.985
+    d = np.hypot(yy - ph / 2 + 0.5, xx - pw / 2 + 0.5)
+    a = np.clip((r - d) / 2.0 + 0.5, 0, 1)
+    out = scene.copy()
+    region = out[y:y + ph, x:x + pw]
+    region[..., :3] = (wheel[..., :3] * a[..., None] + region[..., :3] * (1 - a[..., None]) + 0.5).astype(np.uint8)
+    solid = np.zeros((h, w), bool)
+    solid[y:y + ph, x:x + pw] = a >= 200 / 255
+    mask = (a * 255 + 0.5).astype(np.uint8)
+    return Collage("disc-cutout-on-rocket", out, (Piece(mask, x, y, "disc", outline=outline),), solid)

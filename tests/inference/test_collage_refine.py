@@ -51,6 +51,28 @@ def test_identity_decides_how_much_of_the_interior_the_classical_refine_may_chan
         Piece(c.pieces[0].mask, 0, 0, "p", 1.2)
 
 
+def test_a_cut_out_keeps_its_contour_and_takes_the_light():
+    """A cut-out (Piece.outline) has no pasted background at its edge: the refine must not wash its
+    contour into the scene (it made a vivid cut-out look half transparent), only harmonise its light."""
+    results = {}
+    for outline in (False, True):
+        c = CC.cutout_disc(outline)
+        out = refine(c)
+        m = CC.measure(c, out)
+        size = max(c.pieces[0].mask.shape)
+        full = c.pieces[0].full_mask(c.image.shape[:2])
+        near_edge = (interior(full, 3) >= 1) & ~(interior(full, 0.12 * size) >= 1)
+        change = np.abs(out[..., :3].astype(int) - c.image[..., :3].astype(int)).max(axis=2)[near_edge].mean()
+        results[outline] = (m, change)
+        assert CC.changed_far(c.image, out, c.solid, 80) == 0
+    (plain, plain_change), (cut, cut_change) = results[False], results[True]
+    assert cut["gap_after"] >= 0.7 * cut["gap_before"], cut  # the contour stays
+    assert plain["gap_after"] < 0.5 * plain["gap_before"]  # what a pasted rectangle's edge gets
+    assert cut_change < 0.5 * plain_change, (cut_change, plain_change)  # no washed band inside the edge
+    assert cut["spread_kept"] >= 0.9, cut
+    assert cut["interior_diff"] > 1.0  # its light still moved toward the scene's
+
+
 @pytest.fixture(scope="module")
 def tiny_kontext(tmp_path_factory):
     from tests.inference import tiny_pipelines as tp

@@ -40,6 +40,12 @@ def test_build_request_copies_what_the_backend_needs():
     assert [m.kind for m in req.marks] == ["ellipse", "arrow"]
     assert [p.name for p in req.pieces] == ["eye", "ear"]
     assert req.pieces[0].rect == (350, 200, 180, 160)
+    assert not any(p.outline for p in req.pieces)  # neither is cut out
+    ear = next(lyr for lyr in doc.layers if lyr.name == "ear")
+    ear.set_cutout(np.where(np.arange(100)[None, :] < 60, 255, 0).astype(np.uint8).repeat(90, axis=0))
+    cut = build_request(doc, "make it natural", "refine-collage", ClassicalBackend.capabilities)
+    assert [p.outline for p in cut.pieces] == [False, True]  # a cut-out's edge is its subject's contour
+    ear.set_cutout(None)
     assert [r.label for r in req.references] == ["chelsea"]
     assert req.selection is None
     doc.set_selection(ellipse_mask(400, 600, 300, 200, 50, 50))
