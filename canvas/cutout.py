@@ -13,6 +13,7 @@ so a cut can be undone or replaced at any time.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import cv2
@@ -30,6 +31,10 @@ HOLE = 0.01  # holes smaller than this share of the subject are filled
 
 class CutoutError(ValueError):
     """The piece cannot be cut out (too small, fully transparent, or no subject found)."""
+
+
+class CutoutCancelled(Exception):
+    """The cut-out was cancelled before its matte was done (nothing was changed)."""
 
 
 @dataclass(frozen=True)
@@ -96,11 +101,12 @@ def scribbles_for(marks: list[Mark], to_piece: np.ndarray, size: tuple[int, int]
 
 
 def cut_out(rgba: np.ndarray, scribbles: Scribbles | None = None, *, previous: np.ndarray | None = None,
-            soft: float = 1.0) -> np.ndarray:
+            soft: float = 1.0, cancelled: Callable[[], bool] | None = None) -> np.ndarray:
     """The subject of ``rgba`` (straight RGBA uint8) as a matte, uint8 of its height×width.
 
     ``previous`` (an earlier matte of the same piece) starts the cut from that answer, so strokes
-    added after a first cut correct it instead of starting over.
+    added after a first cut correct it instead of starting over. ``cancelled`` is asked between
+    GrabCut's iterations; when it answers True, :class:`CutoutCancelled` is raised.
 
     Raises :class:`CutoutError` when there is nothing to cut (a tiny or transparent piece) or
     when no subject is left (the scribbles removed everything).
@@ -140,8 +146,11 @@ def cut_out(rgba: np.ndarray, scribbles: Scribbles | None = None, *, previous: n
         raise CutoutError("nothing is left to be the subject: the strokes marked all of the piece as background")
     bgd, fgd = np.zeros((1, 65), np.float64), np.zeros((1, 65), np.float64)
     cv2.setRNGSeed(0)  # GrabCut's k-means start: the same piece cuts the same way every time
-    try:
-        cv2.grabCut(small, seed, None, bgd, fgd, ITERATIONS, cv2.GC_INIT_WITH_MASK)
+    try:  # one iteration at a time, the same as ITERATIONS in one call, so that a cancel is heard
+        for k in range(ITERATIONS):
+            if cancelled is not None and cancelled():
+                raise CutoutCancelled("the cut-out was cancelled")
+            cv2.grabCut(small, seed, None, bgd, fgd, 1, cv2.GC_INIT_WITH_MASK if k == 0 else cv2.GC_EVAL)
     except cv2.error as exc:  # a degenerate colour model (for example a single flat colour)
         raise CutoutError(f"the subject could not be told from its background ({exc.err or 'GrabCut failed'})") from None
     fg = ((seed == cv2.GC_FGD) | (seed == cv2.GC_PR_FGD)).astype(np.uint8)
@@ -200,10 +209,11 @@ class CutPlan:
     scribbles: Scribbles
     used: dict[str, list[str]]
 
-    def compute(self) -> np.ndarray:
-        """The matte; CanvasError when there is nothing to cut or no subject is found."""
+    def compute(self, cancelled: Callable[[], bool] | None = None) -> np.ndarray:
+        """The matte; CanvasError when there is nothing to cut or no subject is found,
+        CutoutCancelled when ``cancelled`` answers True before it is done."""
         try:
-            return cut_out(self.original, self.scribbles, previous=self.previous)
+            return cut_out(self.original, self.scribbles, previous=self.previous, cancelled=cancelled)
         except CutoutError as exc:
             raise CanvasError(str(exc)) from None
 

@@ -8,10 +8,10 @@ import threading
 
 import numpy as np
 from PySide6.QtCore import QPointF, Qt
-from PySide6.QtWidgets import QApplication
+from PySide6.QtWidgets import QApplication, QPushButton
 
 from canvas import commands as C
-from canvas.cutout import piece_scribbles
+from canvas.cutout import CutoutCancelled, piece_scribbles
 from canvas.errors import CanvasError
 from canvas.layers import AnnotationLayer, PieceLayer, Transform
 from desktop.jobs import Relay
@@ -27,6 +27,8 @@ class PiecesController:
         self.window = window
         self._last_cut = ""  # the piece cut out last: the keep/remove pens leave a marks layer active
         self._relay: Relay | None = None  # while a cut-out is computed on its thread
+        self._cancel = threading.Event()  # set by cancel_cut: the thread stops between GrabCut's iterations
+        self._cancel_button: QPushButton | None = None  # in the status bar while cutting
 
     def active_piece(self) -> PieceLayer | None:
         layer = self.window.bridge.active_layer()
@@ -101,20 +103,34 @@ class PiecesController:
             return
         relay = self._relay = Relay()
         relay.finished.connect(self._cuts_done)
+        cancel = self._cancel = threading.Event()
         names = ", ".join(f"“{p.name}”" for p in plans)
-        self.window.statusBar().showMessage(f"Cutting out {names}…")
+        bar = self.window.statusBar()
+        bar.showMessage(f"Cutting out {names}…")
+        button = self._cancel_button = QPushButton("Cancel cut-out")
+        button.setToolTip("Stop cutting out; nothing changes")
+        button.clicked.connect(self.cancel_cut)
+        bar.addPermanentWidget(button)
+        self.window.cancel_cut_action.setEnabled(True)
         QApplication.setOverrideCursor(Qt.CursorShape.BusyCursor)
 
         def work() -> None:
             results = []
             for plan in plans:
                 try:
-                    results.append((plan, plan.compute(), None))
+                    results.append((plan, plan.compute(cancelled=cancel.is_set), None))
                 except Exception as exc:  # noqa: BLE001 - said on the GUI thread
                     results.append((plan, None, exc))
             relay.finished.emit((doc, results, failed), None)
 
         threading.Thread(target=work, name="cut out", daemon=True).start()
+
+    def cancel_cut(self) -> None:
+        """Layer › Cancel cut-out (and the status bar's button): the running cut-out stops, nothing changes."""
+        if not self.cutting:
+            return
+        self._cancel.set()
+        self.window.statusBar().showMessage("Cancelling the cut-out…")
 
     def _cuts_done(self, payload, _error) -> None:
         self._relay = None
@@ -124,8 +140,16 @@ class PiecesController:
             current = self.window.document
         except RuntimeError:  # the window itself was closed meanwhile
             return
+        if self._cancel_button is not None:
+            self.window.statusBar().removeWidget(self._cancel_button)
+            self._cancel_button.deleteLater()
+            self._cancel_button = None
+        self.window.cancel_cut_action.setEnabled(False)
         if doc is not current:
             self.window.show_hint("The document was closed while its pieces were being cut out.")
+            return
+        if self._cancel.is_set() or any(isinstance(exc, CutoutCancelled) for _, _, exc in results):
+            self.window.show_hint("Cut-out cancelled; nothing was changed.")
             return
         done, used = [], 0
         for plan, matte, exc in results:

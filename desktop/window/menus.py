@@ -62,7 +62,7 @@ def build_menus(window) -> None:
     for a in (w.flip_h_action, w.flip_v_action, w.reset_tf_action):
         m.addAction(a)
     m.addSeparator()
-    for a in (w.cut_out_action, w.uncut_action, w.keep_pen_action, w.remove_pen_action):
+    for a in (w.cut_out_action, w.cancel_cut_action, w.uncut_action, w.keep_pen_action, w.remove_pen_action):
         m.addAction(a)
     m = mb.addMenu("&Tools")
     for name, a in w.tool_actions.items():

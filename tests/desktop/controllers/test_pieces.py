@@ -128,3 +128,38 @@ def test_a_piece_deleted_while_it_is_cut_out_is_said_and_nothing_else_changes(qt
     assert doc.history.undo_label.startswith("Delete")  # no cut-out step was added
     doc.undo()
     assert doc.layers[-1].cutout is None
+
+
+def test_a_cut_out_can_be_cancelled_and_nothing_changes(qtbot, window):
+    piece, _ = _pasted_logo(window)
+    doc = window.document
+    label = doc.history.undo_label
+    assert not window.cancel_cut_action.isEnabled()  # nothing to cancel
+    window.cut_out_action.trigger()
+    button = window.pieces._cancel_button
+    assert window.cancel_cut_action.isEnabled() and button is not None and button.isVisibleTo(window.statusBar())
+    button.click()  # before the matte is applied (that happens on the GUI thread, after this)
+    assert window.statusBar().currentMessage() == "Cancelling the cut-out…"
+    qtbot.waitUntil(lambda: not window.pieces.cutting, timeout=30000)
+    assert piece.cutout is None and doc.history.undo_label == label
+    assert window.statusBar().currentMessage() == "Cut-out cancelled; nothing was changed."
+    assert not window.cancel_cut_action.isEnabled() and window.pieces._cancel_button is None
+    _cut(qtbot, window, window.cut_out_action.trigger)  # a cut afterwards is not cancelled
+    assert piece.cutout is not None
+
+
+def test_grabcut_stops_between_its_iterations_when_cancelled():
+    import pytest
+
+    from canvas.cutout import ITERATIONS, CutoutCancelled, cut_out
+    from tests.canvas import cutout_cases
+
+    asked = []
+
+    def cancelled() -> bool:
+        asked.append(1)
+        return len(asked) > 2  # after two iterations
+
+    with pytest.raises(CutoutCancelled):
+        cut_out(cutout_cases.simple()[0].piece[::2, ::2].copy(), cancelled=cancelled)
+    assert len(asked) == 3 < ITERATIONS + 1
