@@ -82,6 +82,7 @@ class EditPanel(WorkflowPart, GeminiPart, ReferencesPart, LorasPart, ComparePart
         # (request, result, index, the canvas shift when the request was made) per strip item
         self._results: list[tuple[Any, Any, int, tuple[int, int]]] = []
         self._job_shift: dict[str, tuple[int, int]] = {}  # the canvas shift at each job's start
+        self._job_backend: dict[str, str] = {}  # each job's backend label (labels may hold ":")
         self._job_docs: dict[str, Any] = {}
 
         self.preset_combo = QComboBox()

@@ -86,6 +86,7 @@ class RunningPart:
                                     payload=request, resource=backend.resource)
         self._job_docs[job_id] = self.document
         self._job_shift[job_id] = self.document.canvas_shift
+        self._job_backend[job_id] = backend.label
         return job_id
 
     def cancel(self) -> None:
@@ -99,7 +100,7 @@ class RunningPart:
         self.progress.setRange(0, max(1, update.total))
         self.progress.setValue(update.step)
         phase = f" — {update.phase}" if update.phase else ""
-        who = f"{self.runner.jobs[job_id].label.split(':')[0]}: " if len(self.runner.running) > 1 else ""
+        who = f"{self._job_backend.get(job_id, '')}: " if len(self.runner.running) > 1 else ""
         self.progress.setFormat(f"{who}step {update.step} of {update.total}{phase}")
         if update.preview is not None:
             self.preview.setPixmap(thumbnail(update.preview, 96))
@@ -112,6 +113,7 @@ class RunningPart:
     def _on_finished(self, job_id: str, result) -> None:
         doc = self._job_docs.pop(job_id, None)
         shift = self._job_shift.pop(job_id, None)
+        self._job_backend.pop(job_id, None)
         if doc is None:
             return
         request = self.runner.jobs[job_id].payload
@@ -217,6 +219,7 @@ class RunningPart:
 
     def _on_failed(self, job_id: str, message: str, expected: bool) -> None:
         self._job_shift.pop(job_id, None)
+        backend = self._job_backend.pop(job_id, "")
         if self._job_docs.pop(job_id, None) is None:
             return
         group = self._job_group.pop(job_id, None)
@@ -224,10 +227,11 @@ class RunningPart:
         if group is None:
             self.errorRaised.emit(message)
         else:  # one backend of a comparison: said beside the others' results, the rest go on
-            self._add_failure(group, self.runner.jobs[job_id].label.split(":")[0], message)
+            self._add_failure(group, backend, message)
 
     def _on_cancelled(self, job_id: str) -> None:
         self._job_shift.pop(job_id, None)
+        self._job_backend.pop(job_id, None)
         self._job_group.pop(job_id, None)
         if self._job_docs.pop(job_id, None) is None:
             return

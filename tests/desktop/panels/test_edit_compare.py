@@ -98,3 +98,17 @@ def test_compare_unchecked_is_a_plain_run(qtbot, panel):
     with qtbot.waitSignal(panel.resultInserted, timeout=30000):
         panel.run()  # a single result goes on the canvas at once, as before
     assert panel.results.item(0).text() == "1" and not panel.insert_all_button.isVisibleTo(panel)
+
+
+def test_a_backend_whose_label_holds_colons_is_named_whole(qtbot, panel, monkeypatch):
+    """A ComfyUI server's label has its host:port in it: the failure line names the whole label."""
+    from tests.desktop.panels.test_edit import BrokenBackend
+
+    monkeypatch.setattr(BrokenBackend, "label", "ComfyUI: studio:8188")
+    choose(panel.backend_combo, "classical")
+    choose(panel.preset_combo, "style-pencil")
+    panel.set_compare("test-broken", True)
+    assert panel.run() is not None
+    qtbot.waitUntil(lambda: panel.results.count() == 2 and not panel.runner.busy, timeout=60000)
+    texts = [panel.results.item(i).text() for i in range(2)]
+    assert "ComfyUI: studio:8188\nfailed" in texts
