@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -23,24 +22,16 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as a scri
 
 import numpy as np  # noqa: E402
 
-from benchmarks.stroke_latency import build_document  # noqa: E402
+from benchmarks.stroke_latency import build_document, open_window  # noqa: E402
 
 
 def run(ticks: int, zoom: str) -> dict:
     from PySide6.QtCore import QPointF
-    from PySide6.QtWidgets import QApplication
 
     from canvas.blend import BLEND_MODES
-    from desktop.settings import Settings
-    from desktop.window import MainWindow
 
-    app = QApplication.instance() or QApplication([])
-    tmp = tempfile.mkdtemp()
     doc = build_document()
-    w = MainWindow(doc, settings=Settings.at(os.path.join(tmp, "s.ini")), recovery_folder=os.path.join(tmp, "rec"))
-    w.resize(1600, 1000)
-    w.show()
-    app.processEvents()
+    app, w = open_window(doc)
     view = w.view
     background = doc.layers[0]
     w.bridge.set_active(background.id)

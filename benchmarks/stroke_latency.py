@@ -56,9 +56,8 @@ def build_document(size: int = 4096, n_layers: int = 20, seed: int = 1):
     return Document.assemble(size, size, layers)
 
 
-def run(events: int, zoom: str) -> dict:
-    from PySide6.QtCore import QEvent, QPointF, Qt
-    from PySide6.QtGui import QMouseEvent, QRegion
+def open_window(doc):
+    """(the application, a 1600×1000 main window on ``doc`` with throwaway settings, shown)."""
     from PySide6.QtWidgets import QApplication
 
     from desktop.settings import Settings
@@ -66,12 +65,21 @@ def run(events: int, zoom: str) -> dict:
 
     app = QApplication.instance() or QApplication([])
     tmp = tempfile.mkdtemp()
-    doc = build_document()
-    assert len(doc.layers) == 20
     w = MainWindow(doc, settings=Settings.at(os.path.join(tmp, "s.ini")), recovery_folder=os.path.join(tmp, "rec"))
     w.resize(1600, 1000)
     w.show()
     app.processEvents()
+    return app, w
+
+
+def run(events: int, zoom: str) -> dict:
+    from PySide6.QtCore import QEvent, QPointF, Qt
+    from PySide6.QtGui import QMouseEvent, QRegion
+    from PySide6.QtWidgets import QApplication
+
+    doc = build_document()
+    assert len(doc.layers) == 20
+    app, w = open_window(doc)
     view = w.view
     paint = next(lyr for lyr in doc.layers if lyr.name == "Paint")
     w.bridge.set_active(paint.id)

@@ -49,9 +49,6 @@ except ImportError:  # pragma: no cover
     numba = None
     ENABLED = False
 
-    def intrinsic(fn):
-        return fn
-
 
 def enabled() -> bool:
     """Whether the projection uses this path: numba on, and one uint32 per pixel is
@@ -92,26 +89,21 @@ def _separable(mode, cb, cs):
     return cs  # normal
 
 
-@intrinsic
-def _u32_at(typingctx, address):
-    """A raw uint32 pointer from an integer address (no reference counting)."""
-    sig = types.CPointer(types.uint32)(types.intp)
+def _pointer_from_address(item):
+    """An intrinsic turning an integer address into a raw pointer to ``item`` (numba reads the
+    array there without counting references)."""
 
-    def codegen(context, builder, signature, args):
-        return builder.inttoptr(args[0], context.get_value_type(types.CPointer(types.uint32)))
+    def typer(typingctx, address):
+        def codegen(context, builder, signature, args):
+            return builder.inttoptr(args[0], context.get_value_type(types.CPointer(item)))
 
-    return sig, codegen
+        return types.CPointer(item)(types.intp), codegen
+
+    return intrinsic(typer)
 
 
-@intrinsic
-def _u8_at(typingctx, address):
-    """A raw uint8 pointer from an integer address."""
-    sig = types.CPointer(types.uint8)(types.intp)
-
-    def codegen(context, builder, signature, args):
-        return builder.inttoptr(args[0], context.get_value_type(types.CPointer(types.uint8)))
-
-    return sig, codegen
+if numba is not None:
+    _u32_at, _u8_at = _pointer_from_address(types.uint32), _pointer_from_address(types.uint8)
 
 
 # columns of ``geo``, one row per layer (``Batch``)
