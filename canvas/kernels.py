@@ -432,3 +432,48 @@ def premultiply_rect(src, dst, x, y, w, h):
             g = (((v >> 8) & 255) * a + 127) // 255
             b = (((v >> 16) & 255) * a + 127) // 255
             drow[U(x) + j] = r | (g << 8) | (b << 16) | (a << 24)
+
+
+@_jit
+def premultiply_downsample(src, dst, lx, ly, lw, lh, f):
+    """Rows ``ly``… and columns ``lx``… of ``dst``, a level ``f`` times smaller than ``src`` (both
+    (H, W) uint32, straight / premultiplied RGBA): each pixel the rounded mean of the premultiplied
+    ``f``×``f`` block under it (outside ``src`` counts as transparent), as ``premultiply_rect`` and
+    then OpenCV's INTER_AREA resize by a whole factor give it, in one pass: the ``f`` rows of a
+    level row are premultiplied and summed into planes first (a loop LLVM vectorises), then
+    summed ``f`` columns at a time."""
+    height, width = src.shape[0], src.shape[1]
+    lw, lh = min(lw, dst.shape[1] - lx), min(lh, dst.shape[0] - ly)
+    if lw <= 0 or lh <= 0:
+        return
+    xs = lx * f
+    nx = min((lx + lw) * f, width) - xs
+    acc = np.zeros((4, lw * f), np.uint32)  # columns past the canvas stay 0: transparent
+    r0, r1, r2, r3 = acc[0], acc[1], acc[2], acc[3]
+    n = np.uint32(f * f)
+    half = n // np.uint32(2)
+    for i in range(lh):
+        acc[:, :] = 0
+        for dy in range(f):
+            y = (ly + i) * f + dy
+            if y >= height:
+                break
+            srow = src[U(y)]
+            for x in range(U(nx)):
+                v = srow[U(xs) + x]
+                a = v >> 24
+                r0[x] += ((v & 255) * a + 127) // 255
+                r1[x] += (((v >> 8) & 255) * a + 127) // 255
+                r2[x] += (((v >> 16) & 255) * a + 127) // 255
+                r3[x] += a
+        drow = dst[U(ly + i)]
+        for j in range(U(lw)):
+            s0 = s1 = s2 = s3 = np.uint32(0)
+            for dx in range(U(f)):
+                x = j * U(f) + dx
+                s0 += r0[x]
+                s1 += r1[x]
+                s2 += r2[x]
+                s3 += r3[x]
+            drow[U(lx) + j] = (((s0 + half) // n) | (((s1 + half) // n) << 8) | (((s2 + half) // n) << 16)
+                               | (((s3 + half) // n) << 24))

@@ -1,31 +1,49 @@
 """A QImage mirror of one of the document's projections, updated only where the document
-reports a change, with area-averaged mip levels (built lazily) for drawing it zoomed out."""
+reports a change, with area-averaged mip levels for drawing it zoomed out.
+
+Every level, the full size (0) included, is brought up to date only when it is drawn: zoomed
+out, a change of a canvas-sized layer is premultiplied and averaged down in one compiled pass
+(``canvas.kernels``) straight into the small level, and the full-size image waits until it is
+shown (on a 4096² canvas that pass costs about what premultiplying the full size alone did).
+"""
 
 from __future__ import annotations
 
 import cv2
 import numpy as np
-from PySide6.QtGui import QImage, QPainter
+from PySide6.QtGui import QImage
 
 from canvas import kernels
 from canvas.blend import premultiply_uint8
 from canvas.geometry import Rect
-from desktop.qimage import premultiplied_to_qimage
+
+EMPTY = Rect(0, 0, 0, 0)
+
+
+def image_pixels(img: QImage) -> np.ndarray:
+    """A ``Format_RGBA8888_Premultiplied`` image's pixels as a writable (h, w, 4) uint8 array over its
+    own buffer."""
+    h, w = img.height(), img.width()
+    rows = np.frombuffer(img.bits(), np.uint8, count=img.bytesPerLine() * h).reshape(h, img.bytesPerLine())
+    return rows[:, : w * 4].reshape(h, w, 4)
 
 
 class ProjectionCache:
-    """A QImage mirror of one projection at full size plus lazily built mip levels."""
+    """A QImage mirror of one projection at full size plus mip levels, each built when first drawn."""
 
     def __init__(self, projection) -> None:
         self.projection = projection
-        h, w = projection.height, projection.width
-        self.image = QImage(w, h, QImage.Format.Format_RGBA8888_Premultiplied)
         self.levels: dict[int, QImage] = {}
-        self.level_dirty: dict[int, Rect] = {}
+        self.level_dirty: dict[int, Rect] = {}  # per level made so far: what changed since it was drawn
         self._all_dirty = True
 
+    @property
+    def image(self) -> QImage:
+        """The full-size image, up to date."""
+        return self.level(0)
+
     def sync(self) -> Rect:
-        """Bring the projection up to date and copy what changed into the caches."""
+        """Bring the projection up to date; returns what changed (the levels catch up when drawn)."""
         proj = self.projection
         if self._all_dirty:
             proj.update()
@@ -33,55 +51,43 @@ class ProjectionCache:
             self._all_dirty = False
         else:
             changed = proj.update()
-        if changed.empty:
-            return changed
-        view = self._pixels()
-        if kernels.enabled():  # one compiled pass straight into the image (a 4096² canvas: ~20 ms, numpy ~870)
-            kernels.premultiply_rect(proj.pixels.view(np.uint32)[..., 0], view.view(np.uint32)[..., 0],
-                                     changed.x, changed.y, changed.w, changed.h)
-        else:
-            view[changed.slices()] = premultiply_uint8(proj.pixels[changed.slices()])
-        for k in list(self.levels):
-            self.level_dirty[k] = self.level_dirty.get(k, Rect(0, 0, 0, 0)).union(changed)
+        if not changed.empty:
+            for k in self.levels:
+                self.level_dirty[k] = self.level_dirty.get(k, EMPTY).union(changed)
         return changed
-
-    def _pixels(self) -> np.ndarray:
-        """The full-size image's pixels as a writable (h, w, 4) uint8 array (its own buffer)."""
-        img = self.image
-        h, w = img.height(), img.width()
-        rows = np.frombuffer(img.bits(), np.uint8, count=img.bytesPerLine() * h).reshape(h, img.bytesPerLine())
-        return rows[:, : w * 4].reshape(h, w, 4)
 
     def level(self, k: int) -> QImage:
         """Mip level ``k`` (1/2**k of the size), area-averaged from premultiplied pixels."""
-        if k == 0:
-            return self.image
         f = 1 << k
         proj = self.projection
         img = self.levels.get(k)
-        dirty = self.level_dirty.pop(k, Rect(0, 0, 0, 0))
+        dirty = self.level_dirty.pop(k, EMPTY)
         if img is None:
             lw, lh = -(-proj.width // f), -(-proj.height // f)
-            img = QImage(lw, lh, QImage.Format.Format_RGBA8888_Premultiplied)
-            self.levels[k] = img
+            img = self.levels[k] = QImage(lw, lh, QImage.Format.Format_RGBA8888_Premultiplied)
             dirty = proj.canvas
         if dirty.empty:
             return img
+        px = image_pixels(img)
+        src = proj.pixels
+        if k == 0:
+            if kernels.enabled():  # one compiled pass into the image (4096²: ~20 ms, numpy ~870)
+                kernels.premultiply_rect(src.view(np.uint32)[..., 0], px.view(np.uint32)[..., 0],
+                                         dirty.x, dirty.y, dirty.w, dirty.h)
+            else:
+                px[dirty.slices()] = premultiply_uint8(src[dirty.slices()])
+            return img
         # snap to the level's grid
         x0, y0 = dirty.x // f * f, dirty.y // f * f
-        x1 = min(-(-dirty.right // f) * f, -(-proj.width // f) * f)
-        y1 = min(-(-dirty.bottom // f) * f, -(-proj.height // f) * f)
+        x1, y1 = -(-dirty.right // f) * f, -(-dirty.bottom // f) * f
+        if kernels.enabled():
+            kernels.premultiply_downsample(src.view(np.uint32)[..., 0], px.view(np.uint32)[..., 0],
+                                           x0 // f, y0 // f, (x1 - x0) // f, (y1 - y0) // f, f)
+            return img
+        full = self.level(0)  # (its own dirty part caught up first)
+        block = np.zeros((y1 - y0, x1 - x0, 4), np.uint8)
         inner = Rect(x0, y0, x1 - x0, y1 - y0).intersect(proj.canvas)
-        if inner.w == x1 - x0 and inner.h == y1 - y0:
-            src = self._pixels()[inner.slices()]  # already premultiplied
-        else:
-            src = np.zeros((y1 - y0, x1 - x0, 4), np.uint8)
-            src[inner.slices(x0, y0)] = self._pixels()[inner.slices()]
-        small = cv2.resize(src, ((x1 - x0) // f, (y1 - y0) // f), interpolation=cv2.INTER_AREA)
-        if small.ndim == 2:  # a 1-pixel result loses its channel axis
-            small = small.reshape(1, 1, 4)
-        p = QPainter(img)
-        p.setCompositionMode(QPainter.CompositionMode.CompositionMode_Source)
-        p.drawImage(x0 // f, y0 // f, premultiplied_to_qimage(small))
-        p.end()
+        block[inner.slices(x0, y0)] = image_pixels(full)[inner.slices()]
+        small = cv2.resize(block, ((x1 - x0) // f, (y1 - y0) // f), interpolation=cv2.INTER_AREA)
+        px[y0 // f : y1 // f, x0 // f : x1 // f] = small.reshape((y1 - y0) // f, (x1 - x0) // f, 4)
         return img
