@@ -29,14 +29,19 @@ def area_level(full: np.ndarray, f: int) -> np.ndarray:
     return cv2.resize(padded, (padded.shape[1] // f, padded.shape[0] // f), interpolation=cv2.INTER_AREA)
 
 
-@pytest.mark.parametrize("compiled", [True, False])
-def test_the_image_holds_the_premultiplied_projection_after_every_change(qapp, monkeypatch, compiled):
+@pytest.fixture(params=["compiled", "numpy"])
+def loops(request, monkeypatch):
+    """Both ways: the compiled passes of canvas.kernels (when numba is on) and numpy / OpenCV."""
     from canvas import kernels
 
-    if compiled and not kernels.enabled():
-        pytest.skip("the numba loops are off (numba not installed, or AKAPEN_NO_NUMBA=1)")
-    if not compiled:
+    if request.param == "numpy":
         monkeypatch.setattr(kernels, "ENABLED", False)
+    elif not kernels.enabled():
+        pytest.skip("the numba loops are off (numba not installed, or AKAPEN_NO_NUMBA=1)")
+    return request.param
+
+
+def test_the_image_holds_the_premultiplied_projection_after_every_change(qapp, loops):
     rng = np.random.default_rng(21)
     doc = Document(301, 203)
     doc.add_layer(PixelLayer(random_rgba(rng, 203, 301)))
@@ -60,14 +65,7 @@ def test_the_image_holds_the_premultiplied_projection_after_every_change(qapp, m
     assert np.abs(straight[seen] - proj.pixels[seen].astype(int)).max() <= 2
 
 
-@pytest.mark.parametrize("compiled", [True, False])
-def test_mip_levels_follow_changes(qapp, monkeypatch, compiled):
-    from canvas import kernels
-
-    if compiled and not kernels.enabled():
-        pytest.skip("the numba loops are off (numba not installed, or AKAPEN_NO_NUMBA=1)")
-    if not compiled:
-        monkeypatch.setattr(kernels, "ENABLED", False)
+def test_mip_levels_follow_changes(qapp, loops):
     rng = np.random.default_rng(22)
     doc = Document(257, 190)  # not a multiple of 2 or 4: the last blocks are partly outside
     doc.add_layer(PixelLayer(random_rgba(rng, 190, 257)))
