@@ -25,8 +25,11 @@ interpolation each; otherwise, or from the first layer in another mode on, premu
 ``canvas.blend.composite_into``, every W3C separable mode). The results match the numpy paths
 within a level (tests/canvas/test_composite.py).
 
+The canvas view's premultiply into its QImage (``premultiply_rect``) and into a smaller mip level
+(``premultiply_downsample``) are here too.
+
 Without numba, or with ``AKAPEN_NO_NUMBA=1`` in the environment, ``ENABLED`` is False and the
-projection keeps its numpy / OpenCV paths (the tests run both).
+projection and the view keep their numpy / OpenCV paths (the tests run both).
 """
 
 from __future__ import annotations
