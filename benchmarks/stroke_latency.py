@@ -57,7 +57,8 @@ def build_document(size: int = 4096, n_layers: int = 20, seed: int = 1):
 
 
 def open_window(doc):
-    """(the application, a 1600×1000 main window on ``doc`` with throwaway settings, shown)."""
+    """(the application, a 1600×1000 main window on ``doc`` with throwaway settings, shown and its
+    start-up settled as in ``desktop.app``)."""
     from PySide6.QtWidgets import QApplication
 
     from desktop.settings import Settings
@@ -69,6 +70,9 @@ def open_window(doc):
     w.resize(1600, 1000)
     w.show()
     app.processEvents()
+    from desktop import heap
+
+    heap.settle(force=True)  # as desktop.app does after showing the window
     return app, w
 
 

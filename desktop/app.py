@@ -46,6 +46,9 @@ def run_app(files: list[str] | None = None, *, recovery_folder: str | None = Non
     notifier.install()
     window = MainWindow(notifier=notifier, recovery_folder=recovery_folder)
     window.show()
+    from desktop import heap
+
+    heap.settle(force=True)  # what start-up made stays: later collections skip it
 
     def open_files() -> None:
         restored = window.recovery.check_recovery()

@@ -11,12 +11,13 @@ tools and keeps its actions and title up to date. The tools reach it as their ho
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QCloseEvent
 from PySide6.QtWidgets import QInputDialog, QMainWindow
 
 from canvas.document import Document
 from canvas.layers import AnnotationLayer, PieceLayer, PixelLayer
+from desktop import heap
 from desktop.bridge import DocumentBridge
 from desktop.controllers.backends import BackendsController
 from desktop.controllers.clipboard import ClipboardController
@@ -122,6 +123,9 @@ class MainWindow(QMainWindow):
         self.options.changed.connect(self.tool_options.options_changed)
 
         self.recovery.start_autosave(autosave_ms)
+        for runner in (self.runner, self.training_panel.runner):  # a job may have loaded torch & co
+            for signal in (runner.jobFinished, runner.jobFailed, runner.jobCancelled):
+                signal.connect(lambda *_: heap.settle())
 
         self._attach(self.bridge, path)
         if welcome:
@@ -191,6 +195,8 @@ class MainWindow(QMainWindow):
         if old is not None:
             old.close()
             old.deleteLater()
+            # the old document, frozen by an earlier settle, is collected once its bridge is gone
+            QTimer.singleShot(500, self, lambda: heap.settle(force=True))
         self.view.fit()
         self._active_layer_changed(self.bridge.active_id)
 
