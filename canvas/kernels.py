@@ -356,15 +356,23 @@ def composite_parts(geo, opacity, modes, parts, out, ox, oy):
     pixels and of its per-tile alpha max / min, their shape); ``opacity`` (n,) float32;
     ``modes`` (n,) int64 (index in ``BLEND_MODES``, 0 = normal); ``parts`` (m, 6) int64:
     x0, y0, x1, y1 of a part lying inside tile (tx, ty), sorted by tile row; ``out``'s pixel
-    (0, 0) is canvas pixel (``ox``, ``oy``). The parts of one tile row are done ``ROWS`` pixel
-    rows at a time, all of them left to right."""
+    (0, 0) is canvas pixel (``ox``, ``oy``). The parts of one tile row are planned together (the
+    plan's arrays grow with the parts of a row, not of the canvas) and done ``ROWS`` pixel rows at
+    a time, all of them left to right."""
     n, np_ = geo.shape[0], parts.shape[0]
-    cand = np.empty((np_, n), np.int64)
-    box = np.empty((np_, n, 4), np.int64)
-    ncand = np.empty(np_, np.int64)
-    kind = np.empty(np_, np.int64)
-    lead = np.empty(np_, np.int64)
-    _plan(geo, opacity, modes, parts, cand, box, ncand, kind, lead)
+    widest = 0  # the most parts in one tile row: the plan is made a tile row at a time
+    p = 0
+    while p < np_:
+        q = p
+        while q < np_ and parts[q, 5] == parts[p, 5]:
+            q += 1
+        widest = max(widest, q - p)
+        p = q
+    cand = np.empty((widest, n), np.int64)
+    box = np.empty((widest, n, 4), np.int64)
+    ncand = np.empty(widest, np.int64)
+    kind = np.empty(widest, np.int64)
+    lead = np.empty(widest, np.int64)
     buf = np.empty((4, ROWS, TILE), np.float32)
     p = 0
     while p < np_:
@@ -373,11 +381,13 @@ def composite_parts(geo, opacity, modes, parts, out, ox, oy):
         while q < np_ and parts[q, 5] == parts[p, 5]:
             ymin, ymax = min(ymin, parts[q, 1]), max(ymax, parts[q, 3])
             q += 1
+        row = parts[p:q]
+        _plan(geo, opacity, modes, row, cand, box, ncand, kind, lead)
         for ya in range(ymin, ymax, ROWS):
-            for r in range(p, q):
-                a, b = max(ya, parts[r, 1]), min(ya + ROWS, parts[r, 3])
+            for r in range(q - p):
+                a, b = max(ya, row[r, 1]), min(ya + ROWS, row[r, 3])
                 if a < b:
-                    _part_rows(geo, opacity, modes, parts, cand, box, ncand, kind, lead, r, a, b, out, ox, oy, buf)
+                    _part_rows(geo, opacity, modes, row, cand, box, ncand, kind, lead, r, a, b, out, ox, oy, buf)
         p = q
 
 
