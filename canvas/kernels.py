@@ -40,6 +40,7 @@ import sys
 import numpy as np
 
 from canvas.blend import BLEND_MODES
+from canvas.geometry import Rect
 from canvas.tiles import TILE, tile_range, tile_rect
 
 try:  # pragma: no cover - which branch runs depends on the installation
@@ -403,6 +404,13 @@ class Batch:
         for k, s in enumerate(sources):
             px = np.ascontiguousarray(s.pixels)
             amax, amin = np.ascontiguousarray(s.amax), np.ascontiguousarray(s.amin)
+            # the compiled code reads through raw addresses: shapes that disagree must never reach it
+            tiles = tile_range(Rect(s.x0, s.y0, s.x1 - s.x0, s.y1 - s.y0))
+            if (px.dtype != np.uint8 or px.shape != (s.y1 - s.y0, s.x1 - s.x0, 4)
+                    or amax.shape != (len(tiles[1]), len(tiles[0])) or amin.shape != amax.shape
+                    or amax.dtype != np.uint8 or amin.dtype != np.uint8):
+                raise ValueError(f"a layer's pixels {px.dtype} {px.shape} or tile statistics {amax.shape} do not "
+                                 f"match its bounds {s.x1 - s.x0}×{s.y1 - s.y0} at ({s.x0}, {s.y0})")
             self.keep += (px, amax, amin)
             self.geo[k] = (s.x0, s.y0, s.x1, s.y1, s.tx0, s.ty0, px.ctypes.data, amax.ctypes.data,
                            amin.ctypes.data, amax.shape[0], amax.shape[1])

@@ -238,3 +238,21 @@ def test_a_bottom_layer_in_any_mode_shows_as_normal(mode):
         want = reference_composite(doc).astype(int)
         visible = want[..., 3] >= 8
         assert np.abs(doc.render()[visible].astype(int) - want[visible]).max() <= 1
+
+
+def test_the_compiled_pass_refuses_a_source_whose_shapes_disagree():
+    """It reads layers through raw addresses: a raster or statistics not of the layer's bounds is an
+    error before any of it is read, not a read past the end."""
+    from types import SimpleNamespace
+
+    from canvas import kernels
+
+    if not kernels.enabled():
+        pytest.skip("the numba loops are off (numba not installed, or AKAPEN_NO_NUMBA=1)")
+    good = dict(x0=0, y0=0, x1=10, y1=10, tx0=0, ty0=0, opacity=1.0, blend="normal",
+                pixels=np.zeros((10, 10, 4), np.uint8), amax=np.zeros((1, 1), np.uint8), amin=np.zeros((1, 1), np.uint8))
+    kernels.Batch([SimpleNamespace(**good)])
+    for bad in ({"pixels": np.zeros((10, 9, 4), np.uint8)}, {"pixels": np.zeros((10, 10, 4), np.uint16)},
+                {"amax": np.zeros((2, 1), np.uint8)}, {"x1": 300}):
+        with pytest.raises(ValueError, match="do not match its bounds"):
+            kernels.Batch([SimpleNamespace(**{**good, **bad})])
