@@ -68,7 +68,7 @@ def build_actions(window) -> None:
                            "background; green strokes keep, blue strokes remove). The pixels are kept")
     w.uncut_action = act("Restore &uncut piece", pieces.restore_uncut, None,
                          "Show the whole picture of a piece that was cut out")
-    w.cancel_cut_action = act("Cancel cut-out", pieces.cancel_cut, None,
+    w.cancel_cut_action = act("&Cancel cut-out", pieces.cancel_cut, None,
                               "Stop the cut-out that is being computed; nothing changes")
     w.cancel_cut_action.setEnabled(False)
     w.keep_pen_action = act("&Keep pen (for cutting out)", lambda: pieces.cutout_pen(True), None,
