@@ -134,6 +134,24 @@ def run(pipe, kw, size: int, steps: int, device: str):
     return per_step, total
 
 
+def device_setup(tiny: bool, size: int):
+    """(device, dtype, size) to measure on: the CPU with the scaled-down configs when ``tiny``, else
+    CUDA in bf16 (its name said); None, said, when there is no CUDA device."""
+    import torch
+
+    if tiny:
+        smoke_configs()
+        return "cpu", torch.float32, 64
+    if not torch.cuda.is_available():
+        print("no CUDA device: nothing measured (run this on a machine with an NVIDIA GPU)")
+        return None
+    torch.backends.cuda.matmul.allow_tf32 = True
+    cap = torch.cuda.get_device_capability()
+    print(f"{torch.cuda.get_device_name()} (compute capability {cap[0]}.{cap[1]}), torch {torch.__version__}, "
+          f"bf16, {size}×{size}, one reference image")
+    return "cuda", torch.bfloat16, size
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--models", default="kontext,qwen2511,klein")
@@ -144,16 +162,10 @@ def main() -> int:
     args = ap.parse_args()
     import torch
 
-    if args.smoke:
-        smoke_configs()
-        device, dtype, size = "cpu", torch.float32, 64
-    elif not torch.cuda.is_available():
-        print("no CUDA device: nothing measured (run this on a machine with an NVIDIA GPU)")
+    setup = device_setup(args.smoke, args.size)
+    if setup is None:
         return 0
-    else:
-        device, dtype, size = "cuda", torch.bfloat16, args.size
-        torch.backends.cuda.matmul.allow_tf32 = True
-        print(f"{torch.cuda.get_device_name()}, torch {torch.__version__}, bf16, {size}×{size}, one reference image")
+    device, dtype, size = setup
     for name in [m.strip() for m in args.models.split(",") if m.strip()]:
         steps = DEFAULT_STEPS[name] if args.steps == "default" else int(args.steps)
         t0 = time.perf_counter()

@@ -173,19 +173,12 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     import torch
 
-    if args.tiny:
-        geb.smoke_configs()
-        device, dtype, size = "cpu", torch.float32, 64
-        print("--tiny: scaled-down configs on the CPU (checks the script; the figures mean nothing)")
-    elif not torch.cuda.is_available():
-        print("no CUDA device: nothing measured (run this on a machine with an NVIDIA GPU)")
+    setup = geb.device_setup(args.tiny, args.size)
+    if setup is None:
         return 0
-    else:
-        device, dtype, size = "cuda", torch.bfloat16, args.size
-        torch.backends.cuda.matmul.allow_tf32 = True
-        cap = torch.cuda.get_device_capability()
-        print(f"{torch.cuda.get_device_name()} (compute capability {cap[0]}.{cap[1]}), torch {torch.__version__}, "
-              f"bf16, {size}×{size}, one reference image")
+    device, dtype, size = setup
+    if args.tiny:
+        print("--tiny: scaled-down configs on the CPU (checks the script; the figures mean nothing)")
     if args.recompile_limit:
         torch._dynamo.config.recompile_limit = args.recompile_limit
     import diffusers

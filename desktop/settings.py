@@ -128,23 +128,23 @@ class Settings:
     def set_model_folders(self, folders: list[str]) -> None:
         self.q.setValue("models/folders", json.dumps([str(f) for f in folders]))
 
+    def _choice(self, key: str, default: str, allowed) -> str:
+        """One of ``allowed`` stored under ``key``; ``default`` (and the key marked damaged) otherwise."""
+        v = self._text(key, default)
+        if v not in allowed:
+            self._damaged(key)
+            return default
+        return v
+
     def memory_mode(self) -> str:
-        mode = self._text("models/memory_mode", "auto")
-        if mode not in MEMORY_MODES:
-            self._damaged("models/memory_mode")
-            return "auto"
-        return mode
+        return self._choice("models/memory_mode", "auto", MEMORY_MODES)
 
     def set_memory_mode(self, mode: str) -> None:
         self.q.setValue("models/memory_mode", mode)
 
     def speed(self) -> str:
         """The edit panel's speed mode (quality, fast or draft)."""
-        v = self._text("edit/speed", "quality")
-        if v not in SPEEDS:
-            self._damaged("edit/speed")
-            return "quality"
-        return v
+        return self._choice("edit/speed", "quality", SPEEDS)
 
     def set_speed(self, speed: str) -> None:
         self.q.setValue("edit/speed", speed)
