@@ -256,3 +256,36 @@ def test_the_compiled_pass_refuses_a_source_whose_shapes_disagree():
                 {"amax": np.zeros((2, 1), np.uint8)}, {"x1": 300}):
         with pytest.raises(ValueError, match="do not match its bounds"):
             kernels.Batch([SimpleNamespace(**{**good, **bad})])
+
+
+def test_a_large_update_spread_over_threads_matches_the_numpy_path(monkeypatch):
+    """At 16 dirty parts and more the compiled pass runs as a few calls in the pool, each taking
+    whole tile rows; partial parts (a rectangle invalidated across tiles) too."""
+    from canvas import kernels
+
+    if not kernels.enabled():
+        pytest.skip("the numba loops are off (numba not installed, or AKAPEN_NO_NUMBA=1)")
+    rng = np.random.default_rng(16)
+    doc = Document(5 * TILE + 31, 4 * TILE + 9)
+    doc.add_layer(PixelLayer(random_rgba(rng, 4 * TILE + 9, 5 * TILE + 31, opaque=True)))
+    for i, mode in enumerate(["normal", "screen", "normal", "multiply", "normal"]):
+        h, w = int(rng.integers(60, 400)), int(rng.integers(60, 500))
+        doc.add_layer(PixelLayer(random_rgba(rng, h, w), int(rng.integers(-50, 5 * TILE)),
+                                 int(rng.integers(-50, 4 * TILE)), opacity=0.5 + 0.1 * i, blend=mode))
+    proj = doc.projection()
+    with monkeypatch.context() as m:
+        m.setattr(kernels, "ENABLED", False)
+        want = Document.copy(doc).render().astype(int)
+    n0 = proj.tiles_composited
+    got = doc.render().astype(int)
+    assert proj.tiles_composited - n0 >= 16  # the threaded path
+    visible = want[..., 3] >= 8
+    assert np.abs(got[..., 3] - want[..., 3]).max() <= 1
+    assert np.abs(got[visible][:, :3] - want[visible][:, :3]).max() <= 1
+    proj.invalidate(Rect(70, 40, 3 * TILE, 3 * TILE))  # parts of tiles over three tile rows
+    proj.pixels[...] = 0  # whatever is recomposited must be written anew
+    proj.update()
+    inside = np.zeros(got.shape[:2], bool)
+    inside[32:40 + 3 * TILE + 24, 64:70 + 3 * TILE + 26] = True  # the dirty rectangle, snapped to 32 px blocks
+    again = proj.pixels.astype(int)
+    assert np.abs(again[inside] - got[inside]).max() == 0
