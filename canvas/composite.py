@@ -287,7 +287,7 @@ class Projection:
         if not any(lyr is layer for lyr in layers) or layer.bounds().empty:
             self._focus, self._focus_layer = None, None
             return Rect(0, 0, 0, 0)
-        if self._focus is None or not self._focus.set_mode(layer.blend, _pool()):
+        if self._focus is None or not self._focus.set_mode(layer.blend):
             area = layer.bounds().intersect(self.canvas)
             txs, tys = tile_range(area)
             if len(txs) * len(tys) * TILE * TILE * FOCUS_BYTES_PER_PIXEL > MAX_FOCUS_BYTES:

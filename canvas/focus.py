@@ -21,10 +21,10 @@ opacity, ``D = (B ⊕ L) − B``:
 A change is then one multiply-add per pixel where the layer has pixels (a hidden layer is
 ``o = 0``). Where the result is opaque at every ``o``, X and Y are kept as 16-bit fixed point
 (1/128 of a level) and OpenCV's addWeighted writes the straight uint8 pixels in one SIMD pass;
-elsewhere they stay float32 and go through the unpremultiply. Tiles the layer mostly covers with no backdrop under it are kept
-whole; elsewhere only the layer's own pixels are kept, with flat canvas indices. A blend-mode
-change recomputes Y from the kept B, L and 1 − αA of the pixels that have a backdrop (elsewhere
-every mode gives the same). Tiles where a non-normal layer above shows are recomposited from
+elsewhere they stay float32 and go through the unpremultiply. Tiles the layer mostly covers with
+no backdrop under it are kept whole; elsewhere only the layer's own pixels are kept, with flat
+canvas indices. A blend-mode change recomputes Y from the kept B, L and 1 − αA of the pixels that
+have a backdrop (elsewhere every mode gives the same). Tiles where a non-normal layer above shows are recomposited from
 scratch on each change (the above group is not associative there). Results match a fresh
 composite within one level (tests/canvas/test_focus.py).
 
@@ -172,7 +172,7 @@ class Focus:
         return f
 
     # --- applying ------------------------------------------------------------------------------
-    def set_mode(self, mode: str, pool=None) -> bool:
+    def set_mode(self, mode: str) -> bool:
         """Recompute Y for another blend mode (whole tiles have no backdrop under the layer, so
         no mode changes them)."""
         if mode == self.mode:

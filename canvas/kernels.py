@@ -261,11 +261,11 @@ def _plan(geo, opacity, modes, parts, cand, box, ncand, kind, lead):
         m = 0
         opaque = False
         for li in range(n):
-            ix0, iy0 = max(geo[li, 0], x0), max(geo[li, 1], y0)
-            ix1, iy1 = min(geo[li, 2], x1), min(geo[li, 3], y1)
+            ix0, iy0 = max(geo[li, X0], x0), max(geo[li, Y0], y0)
+            ix1, iy1 = min(geo[li, X1], x1), min(geo[li, Y1], y1)
             if ix0 >= ix1 or iy0 >= iy1:
                 continue
-            ti, tj = ty - geo[li, 5], tx - geo[li, 4]
+            ti, tj = ty - geo[li, TY0], tx - geo[li, TX0]
             if _stat(geo, li, AMAX, ti, tj) == 0:
                 continue
             # over nothing (the first layer that shows here) every blend mode is "normal"
@@ -311,13 +311,13 @@ def _part_rows(geo, opacity, modes, parts, cand, box, ncand, kind, lead, p, ya, 
         return
     f = cand[p, 0]
     if kd == COPY:
-        _copy(out, wy, wx, _layer(geo, f), ya - geo[f, 1], x0 - geo[f, 0], rows, w)
+        _copy(out, wy, wx, _layer(geo, f), ya - geo[f, Y0], x0 - geo[f, X0], rows, w)
         return
     start = 0
     if kd == PREMULTIPLIED:
         buf[:, :rows, :w] = 0.0
     else:
-        _read_straight(buf, _layer(geo, f), ya - geo[f, 1], x0 - geo[f, 0], rows, w)
+        _read_straight(buf, _layer(geo, f), ya - geo[f, Y0], x0 - geo[f, X0], rows, w)
         start = lead[p]
     for q in range(1 if start else 0, ncand[p]):
         if q == start and kd == OPAQUE_THEN_PREMULTIPLIED:  # opaque: straight == premultiplied, 0–1
@@ -332,7 +332,7 @@ def _part_rows(geo, opacity, modes, parts, cand, box, ncand, kind, lead, p, ya, 
             continue
         li = cand[p, q]
         bx0, bx1 = box[p, q, 0], box[p, q, 2]
-        args = (r0 - geo[li, 1], bx0 - geo[li, 0], r1 - r0, bx1 - bx0, opacity[li] * inv, r0 - ya, bx0 - x0)
+        args = (r0 - geo[li, Y0], bx0 - geo[li, X0], r1 - r0, bx1 - bx0, opacity[li] * inv, r0 - ya, bx0 - x0)
         if q < start:
             _over_opaque(buf, _layer(geo, li), *args)
         elif modes[li] == 0 or q == 0:  # over nothing (q == 0) every mode is "normal"
