@@ -3,6 +3,9 @@ import os
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+# nothing in the tests may reach a real hub: downloads go to the local stand-in (the `hub` fixture) or,
+# by mistake, to a closed port here — never to huggingface.co
+os.environ["HF_ENDPOINT"] = "http://127.0.0.1:9"
 
 import pytest  # noqa: E402
 
@@ -57,3 +60,21 @@ def gemini_env(gemini_server, monkeypatch, tmp_path):
     monkeypatch.setenv("AKAPEN_CONFIG_DIR", str(tmp_path / "config"))
     yield gemini_server
     gemini_server.reset()
+
+
+@pytest.fixture
+def hub(monkeypatch, tmp_path):
+    """A local stand-in for the Hugging Face Hub (tests/hub_server.py) with downloads switched on: ``HF_ENDPOINT``
+    points at it, ``HF_HOME`` (so the cache and the token file) and Akapen's state folder are fresh, and no token
+    is set. Yields the HubServer (``hub.add(...)``, ``hub.add_folder(...)``, faults, counters)."""
+    from tests.hub_server import HubServer
+
+    server = HubServer().start()
+    for name in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE", "HF_TOKEN", "HUGGING_FACE_HUB_TOKEN", "HF_HUB_CACHE",
+                 "HF_TOKEN_PATH"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HF_ENDPOINT", server.url)
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf-home"))
+    monkeypatch.setenv("AKAPEN_STATE_DIR", str(tmp_path / "akapen-state"))
+    yield server
+    server.stop()
