@@ -49,12 +49,16 @@ def request_for(spec: str, files=(), revision: str | None = None, base: str | No
                                   "(org/name)")
     if "/" not in spec:
         v = _catalogue().get(spec)  # CatalogueError names close ids
-        return Request(v.repo, revision or v.revision or "main", tuple(files) or tuple(v.files), base or v.base,
+        # a LoRA's base is a separate model (its `requires`): only single-file transformers fetch their base's parts
+        vbase = v.base if v.kind in ("single-file", "gguf") else None
+        return Request(v.repo, revision or v.revision or "main", tuple(files) or tuple(v.files), base or vbase,
                        v.id, f"{v.model} ({v.variant})", v.family, v.page)
     repo = api.check_repo_id(spec)
     files = tuple(files)
     if base is None and len(files) == 1:
-        base = _catalogue().base_for(repo, files[0])
+        known_file = [v for v in _catalogue().by_repo(repo) if tuple(v.files) == files]
+        if not known_file or known_file[0].kind in ("single-file", "gguf"):
+            base = _catalogue().base_for(repo, files[0])
     label, family = "", None
     known = [v for v in _catalogue().by_repo(repo) if tuple(v.files) == files or (not files and v.kind == "diffusers")]
     if known:
