@@ -289,24 +289,6 @@ def cmd_backends(args) -> int:
     return 0
 
 
-def cmd_models(args) -> int:
-    from inference.diffusion import models
-
-    folders = None if not args.folder else models.model_folders() + [Path(f) for f in args.folder]
-    found, problems = models.scan(folders)
-    if not found:
-        print(f"no diffusers editing models found (Hugging Face cache: {models.hf_cache_dir()}; "
-              f"folders: {', '.join(str(f) for f in (folders or models.model_folders())) or 'none'})")
-    for m in found:
-        print(f"{m.name:<40} {m.label:<40} {models.human_size(m.size_bytes):>9}  {m.source}  {m.path}")
-    for lora in models.find_loras(folders):
-        print(f"{lora.path.name:<40} {'LoRA (' + lora.layout + ')':<40} {models.human_size(lora.size_bytes):>9}  "
-              f"lora  {lora.path}")
-    for p in problems:
-        print(f"unusable: {p.reason}")
-    return 0
-
-
 def _lora(text: str) -> tuple[str, float]:
     path, sep, weight = text.rpartition(":")
     if sep and path and not weight.startswith(("/", "\\")):
@@ -376,10 +358,9 @@ def build_parser() -> argparse.ArgumentParser:
     servers_command.add_parser(sub)
     pb = sub.add_parser("backends", help="list the editing backends and whether they can run here")
     pb.set_defaults(func=cmd_backends)
-    pm = sub.add_parser("models", help="list the diffusers editing models found (HF cache, model folders)")
-    pm.add_argument("--folder", action="append", metavar="DIR", help="also look in this folder (repeatable)")
-    pm.set_defaults(func=cmd_models)
-    from desktop.headless import align_command, train_command
+    from desktop.headless import align_command, models_command, train_command
+
+    models_command.add_parser(sub)
 
     align_command.add_parser(sub)
     train_command.add_parser(sub)
