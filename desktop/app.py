@@ -52,6 +52,7 @@ def run_app(files: list[str] | None = None, *, recovery_folder: str | None = Non
 
     def open_files() -> None:
         restored = window.recovery.check_recovery()
+        window.models.offer_unfinished()  # downloads a quit or a crash cut short go on from where they stopped
         rest = list(files or [])
         if rest and not restored:
             first = rest.pop(0)

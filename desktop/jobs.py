@@ -171,8 +171,12 @@ class JobRunner(QObject):
         return any(la.current is not None or la.queue for la in self._lanes.values())
 
     # --- control ------------------------------------------------------------------------------
-    def submit(self, label: str, fn: JobFn, payload: Any = None, resource: str = "local") -> str:
-        job = Job(f"job-{next(self._ids)}", label, fn, payload=payload, resource=resource)
+    def submit(self, label: str, fn: JobFn, payload: Any = None, resource: str = "local",
+               token: CancelToken | None = None) -> str:
+        """Queue ``fn`` on ``resource``'s lane; ``token``: the job's own cancel token (a download's pause
+        control is one), else a new one."""
+        job = Job(f"job-{next(self._ids)}", label, fn, payload=payload, resource=resource,
+                  **({"token": token} if token is not None else {}))
         self.jobs[job.id] = job
         lane = self._lanes.get(resource)
         if lane is None:

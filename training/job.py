@@ -38,7 +38,9 @@ def export_job(dataset: Dataset, settings: Settings, model: str, family: str, fo
         f"    accelerate launch --multi_gpu --num_processes N -m desktop.headless.cli train {folder.name} "
         f"-o {output_name}\n\n"
         f"The settings are in {JOB_FILE} ({flags}); flags given on the command line replace them.\n"
-        f"The model is found by its name ({model}) in the Hugging Face cache or the model folders there.\n",
+        f"The model is found by its name ({model}) in the Hugging Face cache or the model folders there"
+        + (f"; if it is not on that machine yet, fetch it first:\n    akapen models download {model}\n"
+           if "/" in model and not os.path.isabs(model) else ".\n"),
         encoding="utf-8")
     return folder
 

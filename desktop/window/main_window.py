@@ -22,6 +22,7 @@ from desktop.bridge import DocumentBridge
 from desktop.controllers.backends import BackendsController
 from desktop.controllers.clipboard import ClipboardController
 from desktop.controllers.files import FileController, default_document
+from desktop.controllers.models import ModelsController
 from desktop.controllers.pieces import PiecesController
 from desktop.controllers.recovery import AUTOSAVE_MS, RecoveryController
 from desktop.controllers.selection import SelectionController
@@ -101,6 +102,7 @@ class MainWindow(QMainWindow):
         self.edit_panel.previewChanged.connect(self.view.set_preview)
         self.training_panel = TrainingPanel(self.bridge, self)  # its own job runner: edits go on beside it
         self.training = TrainingController(self)
+        self.models = ModelsController(self)  # Edit › Models…, Get model…, the download queue
 
         self.tools: dict[str, Tool] = {cls.name: cls(self) for cls in TOOL_CLASSES}
         self._last_mark_tool = "arrow"
@@ -117,6 +119,7 @@ class MainWindow(QMainWindow):
         build_docks(self)
         build_menus(self)
         self.training.connect()
+        self.models.attach()
         self.readout = StatusReadout(self.statusBar())
         self.view.cursorMoved.connect(self.readout.show_cursor)
         self.view.zoomChanged.connect(self.readout.show_zoom)
@@ -292,6 +295,7 @@ class MainWindow(QMainWindow):
         self.recovery.stop_autosave()
         self.runner.shutdown()  # cancels a running edit; its result is dropped
         self.training_panel.runner.shutdown(60_000)  # a training stops at its next step and keeps a checkpoint
+        self.models.shutdown()  # a download pauses: its bytes are kept and the next start offers to continue
         self.recovery.close()
         if self.bridge is not None:
             self.bridge.close()

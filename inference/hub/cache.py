@@ -182,3 +182,17 @@ def free_bytes(path: Path) -> int | None:
         return shutil.disk_usage(p).free
     except OSError:
         return None
+
+
+def locate(path: Path, cache: Path | None = None) -> tuple[str, str, str] | None:
+    """(repo, commit, path in the repo) of a file or folder inside the cache's snapshots, else None."""
+    root = (cache or hf_cache_dir())
+    try:
+        rel = Path(os.path.abspath(path)).relative_to(os.path.abspath(root))
+    except ValueError:
+        return None
+    parts = rel.parts
+    if len(parts) < 3 or parts[1] != "snapshots":
+        return None
+    repo = repo_of(root / parts[0])
+    return (repo, parts[2], "/".join(parts[3:])) if repo else None

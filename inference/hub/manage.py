@@ -193,10 +193,7 @@ def repair(req: Request, hub: api.Hub | None = None, cache_dir: Path | None = No
         raise errors.NetworkError(f"repair needs the Hub: {report.note}")
     if not report.bad:
         return report, None
-    by_path = {(i.repo, i.file.path): i for i in p.all_items()}
-    for item in by_path.values():
-        if any(c.path == item.file.path and c.state != "ok" for c in report.checks):
-            cache.remove_file(item.repo, item.commit, item.file, cache_dir)
+    discard_bad(report, p, cache_dir)
     fresh = plan.make(hub, req.repo, p.commit, req.files, req.base, cache_dir=cache_dir, meta=req.meta())
     return report, download.run(hub, fresh, cache_dir=cache_dir, control=control, on_progress=on_progress)
 
@@ -244,3 +241,13 @@ def login(text: str, hub: api.Hub | None = None) -> str:
     name = hub.whoami()
     auth.save_token(token)
     return name
+
+
+def discard_bad(report: Report, p: plan.Plan, cache_dir: Path | None = None) -> int:
+    """Delete the files ``report`` found wrong (so a download of the same plan fetches only them); how many."""
+    n = 0
+    for item in p.all_items():
+        if any(c.path == item.file.path and c.state not in ("ok", "unchecked") for c in report.checks):
+            cache.remove_file(item.repo, item.commit, item.file, cache_dir)
+            n += 1
+    return n

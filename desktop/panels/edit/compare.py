@@ -90,6 +90,15 @@ class ComparePart:
             self.compare_menu.addAction(a)
         if self.compare_menu.isEmpty():
             self.compare_menu.addAction("No other backend is available").setEnabled(False)
+        from desktop.panels.edit.get_model import families_without_model
+
+        missing = families_without_model(infos)
+        if missing:  # the greyed model backends: get one from here
+            self.compare_menu.addSeparator()
+            sub = self.compare_menu.addMenu("Get model…")
+            for fam, label in missing:
+                a = sub.addAction(f"{label}…")
+                a.triggered.connect(lambda _c=False, f=fam: self.modelsRequested.emit(f))
 
     def set_compare(self, name: str, on: bool) -> None:
         """Check or uncheck ``name`` as a backend to compare with the chosen one."""

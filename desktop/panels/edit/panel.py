@@ -35,6 +35,7 @@ from desktop.jobs import JobRunner
 from desktop.panels.edit.compare import ComparePart
 from desktop.panels.edit.cutout_hint import CutoutHint
 from desktop.panels.edit.gemini import GeminiPart
+from desktop.panels.edit.get_model import GetModelPart
 from desktop.panels.edit.loras import LorasPart
 from desktop.panels.edit.marks_options import MarksOptions
 from desktop.panels.edit.references import ReferencesPart
@@ -55,7 +56,7 @@ SPEED_CHOICES = (
 )
 
 
-class EditPanel(WorkflowPart, GeminiPart, ReferencesPart, LorasPart, ComparePart, RunningPart, QWidget):
+class EditPanel(WorkflowPart, GeminiPart, ReferencesPart, LorasPart, ComparePart, RunningPart, GetModelPart, QWidget):
     """``EditPanel(bridge, runner, parent=None, result_saver=None, settings=None)``.
 
     ``result_saver(request, result)`` is called with every result before it is shown (the
@@ -70,6 +71,7 @@ class EditPanel(WorkflowPart, GeminiPart, ReferencesPart, LorasPart, ComparePart
     previewChanged = Signal(object, object)  # RGBA picture so far and its (x, y, w, h), or None, None
     pairOffered = Signal(object, object, str)  # before, after (RGBA), instruction: a result as a training pair
     cutOutRequested = Signal(list)  # piece layer ids: Refine collage's offer to cut them out first
+    modelsRequested = Signal(str)  # Get model…: open the Models window on this family ("" for all)
 
     def __init__(self, bridge, runner: JobRunner, parent: QWidget | None = None, result_saver=None,
                  settings=None) -> None:
@@ -98,6 +100,7 @@ class EditPanel(WorkflowPart, GeminiPart, ReferencesPart, LorasPart, ComparePart
         self.instruction.setMaximumHeight(96)
         self.instruction.textChanged.connect(self._update_state)
 
+        self._build_get_model()
         self.backend_combo = QComboBox()
         self.backend_combo.currentIndexChanged.connect(self._update_state)
         self.backend_combo.currentIndexChanged.connect(lambda *_: hasattr(self, "compare_menu") and self._compare_changed())
@@ -153,6 +156,7 @@ class EditPanel(WorkflowPart, GeminiPart, ReferencesPart, LorasPart, ComparePart
         backend_row.addWidget(self.backend_combo, 1)
         backend_row.addWidget(self.compare_button)
         top.addRow("Backend", backend_row)
+        top.addRow(self.get_model_row)
         top.addRow("Workflow", self.workflow_row)
         top.addRow(self.workflow_note)  # the image inputs' rows go just above this line
         top.addRow("Model", self.gemini_row)
@@ -198,6 +202,8 @@ class EditPanel(WorkflowPart, GeminiPart, ReferencesPart, LorasPart, ComparePart
         lay.addWidget(QLabel("Results"))
         lay.addWidget(self.results)
         lay.addWidget(self.result_note)
+        lay.addWidget(self.download_line)
+        lay.addWidget(self.download_bar)
         use_row = QHBoxLayout()
         use_row.addWidget(self.use_button, 1)
         use_row.addWidget(self.insert_all_button)
@@ -248,7 +254,9 @@ class EditPanel(WorkflowPart, GeminiPart, ReferencesPart, LorasPart, ComparePart
         self.backend_combo.clear()
         model = self.backend_combo.model()
         first_ok = None
-        for info in registry.list_backends():
+        infos = registry.list_backends()
+        self._refresh_get_model(infos)
+        for info in infos:
             label = info.label if info.available else f"{info.label} — not available"
             self.backend_combo.addItem(label, info.name)
             row = self.backend_combo.count() - 1

@@ -11,7 +11,7 @@ written into the LoRA folder; when it is done it goes into the edit panel's LoRA
 from __future__ import annotations
 
 import re
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from PySide6.QtCore import Qt, Signal
@@ -27,6 +27,18 @@ from training.trainer import Settings
 RESOLUTIONS = (512, 768, 1024)
 
 
+@dataclass(frozen=True)
+class RemoteBase:
+    """A base model that is not on this machine (from the catalogue): a job can name it for a bigger machine,
+    which downloads it (``akapen models download``) before training; it cannot train here."""
+
+    repo_id: str
+    family: str
+    label: str
+    catalogue_id: str
+    path: None = None
+
+
 def lora_name(text: str) -> str:
     """A file name from an instruction: "Turn it into a pencil sketch" → turn-it-into-a-pencil-sketch.safetensors."""
     words = re.findall(r"[A-Za-z0-9]+", text.lower())[:6]
@@ -38,6 +50,7 @@ class TrainingPanel(QWidget):
     statusMessage = Signal(str)
     loraReady = Signal(str, str, str)  # LoRA path, family, instruction
     tryRequested = Signal(str, str, str)  # LoRA path, family, instruction
+    modelsRequested = Signal(str)  # Get model…: open the Models window on this family
 
     def __init__(self, bridge, parent: QWidget | None = None, *, lora_folder: str | Path | None = None,
                  runner: JobRunner | None = None) -> None:
@@ -216,9 +229,19 @@ class TrainingPanel(QWidget):
             self.model_combo.setItemData(row, why or str(info.path), Qt.ItemDataRole.ToolTipRole)
             if not ok:
                 self.model_combo.model().item(row).setEnabled(False)
-        if not found:
-            self.model_combo.addItem("no editing model found (Edit › Models… adds folders)", None)
+        trainable_here = any(can_train(i.family)[0] for i in found)
+        have = {i.repo_id for i in found}
+        for remote in self._remote_bases():
+            if remote.repo_id in have:
+                continue
+            self.model_combo.addItem(f"{remote.label} — not on this machine (Export job only)", remote)
+            self.model_combo.setItemData(self.model_combo.count() - 1,
+                                         f"{remote.repo_id}: Get model… downloads it; Export job… names it for a "
+                                         "bigger machine, which downloads it there", Qt.ItemDataRole.ToolTipRole)
+        if self.model_combo.count() == 0:
+            self.model_combo.addItem("no editing model found (Get model… downloads one)", None)
             self.model_combo.model().item(0).setEnabled(False)
+        self.get_model_button.setVisible(not trainable_here)
         usable = [i for i in range(self.model_combo.count()) if self.model_combo.model().item(i).isEnabled()]
         keep = next((i for i in usable if self.model_combo.itemData(i) == current), usable[0] if usable else 0)
         self.model_combo.setCurrentIndex(keep)
@@ -226,6 +249,27 @@ class TrainingPanel(QWidget):
 
     def model(self):
         return self.model_combo.currentData()
+
+    @staticmethod
+    def _remote_bases() -> list[RemoteBase]:
+        """The catalogue's full (diffusers) models of the families that train, as job bases."""
+        from inference.hub import catalogue
+        from training.recipes import can_train
+
+        try:
+            cat = catalogue.load()
+        except InferenceError:
+            return []
+        return [RemoteBase(v.repo, v.family, v.model, v.id) for v in cat.variants
+                if v.kind == "diffusers" and can_train(v.family)[0]]
+
+    def get_model_family(self) -> str:
+        """The family Get model… opens on: the chosen base's, else the first that trains."""
+        info = self.model()
+        if info is not None:
+            return info.family
+        remote = self._remote_bases()
+        return remote[0].family if remote else ""
 
     def settings(self) -> Settings:
         return Settings(steps=self.steps.value(), rank=self.rank.value(), learning_rate=self.lr.value(),
@@ -243,6 +287,9 @@ class TrainingPanel(QWidget):
             return "training…"
         if self.model() is None:
             return "choose a base model of a family that trains"
+        if isinstance(self.model(), RemoteBase):
+            return (f"{self.model().label} is not on this machine: Get model… downloads it, or Export job… "
+                    "trains it on a bigger machine")
         try:
             self.dataset.check()
         except TrainingError as exc:

@@ -87,6 +87,9 @@ def build_widgets(panel) -> None:
     again = _button("↻", "Look for models again", panel.refresh_models)
     again.setFixedWidth(28)
     model_row.addWidget(again)
+    panel.get_model_button = _button("Get model…", "Download a base model to train on (opens the Models window)",
+                                     lambda: panel.modelsRequested.emit(panel.get_model_family()))
+    model_row.addWidget(panel.get_model_button)
     form.addRow("Base model", model_row)
     panel.steps = QSpinBox()
     panel.steps.setRange(1, 100_000)

@@ -93,7 +93,8 @@ def test_lora_from_the_edit_panel_changes_the_result_and_is_recorded(qtbot, wind
         registry.register("flux-kontext", "inference.diffusion.kontext:KontextBackend", replace=True)
 
 
-def test_the_models_menu_opens_the_dialog_and_cancel_changes_nothing(qtbot, window, settings, restore_model_settings):
+def test_folders_and_memory_open_from_the_models_window_and_cancel_changes_nothing(qtbot, window, settings,
+                                                                                  restore_model_settings):
     from PySide6.QtCore import QTimer
     from PySide6.QtWidgets import QApplication
 
@@ -105,7 +106,13 @@ def test_the_models_menu_opens_the_dialog_and_cancel_changes_nothing(qtbot, wind
         if dlg is not None:
             dlg.reject()
 
+    window.models_action.trigger()  # Edit › Models… opens the Models window (not modal) …
+    models_window = window.models.models_window
+    assert models_window is not None and models_window.isVisible()
     QTimer.singleShot(0, cancel)
-    window.models_action.trigger()
+    from PySide6.QtWidgets import QPushButton
+
+    button = next(b for b in models_window.findChildren(QPushButton) if b.text() == "Folders and memory…")
+    button.click()  # … whose Folders and memory… is the folders and memory-mode dialog
     assert len(shown) == 1 and isinstance(shown[0], ModelSettingsDialog)
     assert settings.model_folders() == [] and settings.memory_mode() == "auto"
