@@ -14,7 +14,8 @@ from tests.fuzzing.harness import Runner, replay, run
 from tests.fuzzing.targets import targets
 
 # cases per target in the normal run (the long run spreads its cases with the same weights)
-CASES = {"ora": 1500, "image": 800, "recovery": 300, "workflow": 400, "servers": 300, "settings": 300, "models": 300}
+CASES = {"ora": 1500, "image": 800, "recovery": 300, "workflow": 400, "servers": 300, "settings": 300, "models": 300,
+         "gguf": 300}
 
 
 @pytest.fixture(scope="module")

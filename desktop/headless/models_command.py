@@ -69,7 +69,8 @@ def _list(args) -> int:
               f"folders: {', '.join(str(f) for f in (folders or models.model_folders())) or 'none'})")
         print("  see what can be downloaded: akapen models catalogue; then: akapen models download ID")
     for m in found:
-        print(f"{m.name:<40} {m.label:<40} {models.human_size(m.size_bytes):>9}  {m.source}  {m.path}")
+        print(f"{m.name:<40} {m.label:<40} {models.human_size(m.size_bytes):>9}  {m.source}  "
+              f"{m.weights_id or m.weights or m.path}")
     for lora in models.find_loras(folders):
         print(f"{lora.path.name:<40} {'LoRA (' + lora.layout + ')':<40} {models.human_size(lora.size_bytes):>9}  "
               f"lora  {lora.path}")

@@ -7,7 +7,8 @@ Public API
 - ``backend_for_model(spec, backend=None, **options)``: the backend for a model folder or repo
   id, its family read from the files (``backend`` must agree when given).
 - :mod:`inference.diffusion.models`: ``find_models``, ``scan``, ``resolve``, ``check_folder``,
-  ``set_model_folders``, ``ModelInfo``, ``ModelError``.
+  ``set_model_folders``, ``set_base_hint``, ``find_loras``, ``ModelInfo``, ``ModelError``; single-file
+  transformers (.safetensors, .gguf: :mod:`inference.diffusion.gguf_file`) on their bases.
 - :mod:`inference.diffusion.runtime`: ``CACHE`` (the loaded pipeline; ``CACHE.loads``,
   ``CACHE.clear()``).
 - ``is_layer_split(result)``: the result is a split into layers (insert every image).

@@ -106,8 +106,9 @@ class DiffusionBackend(Backend):
             found = [m for m in models.find_models(self.folders) if m.family == self.family]
             if not found:
                 fam = models.FAMILIES[self.family]
-                raise BackendUnavailable(f"no model found for this family: add a folder in settings or download "
-                                         f"{fam.download} into the Hugging Face cache")
+                raise BackendUnavailable(f"no model found for this family: Get model… (Edit › Models…) downloads "
+                                         f"one (e.g. {fam.download}; `akapen models download` on the command "
+                                         "line), or add your own model folder there")
             info = found[0]
         if info.family != self.family:
             raise models.ModelError(f"{info.path}: a {info.label} model, not {self.label} (family mismatch); "
@@ -127,9 +128,12 @@ class DiffusionBackend(Backend):
             if not dev.has_package(pkg):
                 return Availability(False, f"needs the Python package {pkg!r}: pip install {pkg}")
         try:
-            self.model_info()
+            info = self.model_info()
         except (BackendUnavailable, models.ModelError) as exc:
             return Availability(False, str(exc))
+        if runtime.is_gguf(info) and not dev.has_package("gguf"):
+            return Availability(False, f"{info.weights.name} is a GGUF file: it needs the Python package 'gguf' "
+                                "(pip install gguf)")
         import diffusers
 
         cls = models.FAMILIES[self.family].pipeline
@@ -186,6 +190,7 @@ class DiffusionBackend(Backend):
             loaded = self.pipeline()
             reporter.notes.append("the model was loaded again (the FP8 weights of the fast run before are not "
                                   "undone in place)")
+        reporter.notes += runtime.model_notes(loaded.info, loaded.placement)
         with loaded.lock:
             runtime.apply_loras(loaded, request.loras, self.supports_lora, self.label)
             reporter.advance()

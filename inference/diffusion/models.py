@@ -9,22 +9,40 @@ configs — never guessed from a name. Checking a folder (:func:`check_folder`) 
 and safetensors headers (no torch): a missing component, a pickle-only component, an unreadable
 file or components of another family is a :class:`ModelError` naming the file.
 
-Nothing here imports torch or diffusers.
+Single-file transformers (a ``.safetensors`` or ``.gguf`` file holding only the denoiser's weights) lie in
+the model folders or in Hugging Face cache repos without a ``model_index.json`` (Comfy-Org keep theirs under
+``split_files/diffusion_models/``). Each is put on a base: the diffusers folder whose configuration and other
+components it runs with — the one :func:`set_base_hint` names, else one whose denoiser its tensors fit. A
+base may hold its denoiser's ``config.json`` without weights (a download made for a single file): it is a
+base only, never listed as a model by itself. What the file holds is read from it: its precision ("GGUF
+Q4_K_M", "FP8 (e4m3fn)", "bf16"), its tensor layout (diffusers' names, or an original layout diffusers
+converts), and what diffusers cannot load (scaled FP8, GGUF quantizations it has no kernels for) is refused
+here, with the reason, before anything is loaded.
+
+Nothing here imports torch, diffusers or the gguf package (GGUF headers: :mod:`gguf_file`).
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import os
+import re
 import struct
 import threading
-from dataclasses import dataclass, field
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from inference.diffusion import gguf_file
 from inference.errors import InferenceError
 
+log = logging.getLogger(__name__)
+
 PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".ckpt", ".pkl")
-WEIGHT_SUFFIXES = (".safetensors",) + PICKLE_SUFFIXES
+WEIGHT_SUFFIXES = (".safetensors", ".gguf") + PICKLE_SUFFIXES
+SINGLE_SUFFIXES = (".safetensors", ".gguf")
 ALLOWED_LIBRARIES = ("diffusers", "transformers")
 
 
@@ -43,6 +61,7 @@ class FamilySpec:
     denoiser_classes: tuple[str, ...]
     download: str  # a repo to suggest when none is found
     extra_packages: tuple[str, ...] = ()
+    single_file: bool = True  # diffusers' from_single_file reads this denoiser class
 
 
 FAMILIES: dict[str, FamilySpec] = {f.name: f for f in (
@@ -57,7 +76,7 @@ FAMILIES: dict[str, FamilySpec] = {f.name: f for f in (
     FamilySpec("qwen-image-edit-plus", "Qwen-Image-Edit-2509 / 2511", "QwenImageEditPlusPipeline", "transformer",
                ("QwenImageTransformer2DModel",), "Qwen/Qwen-Image-Edit-2511", ("torchvision",)),
     FamilySpec("omnigen", "OmniGen", "OmniGenPipeline", "transformer",
-               ("OmniGenTransformer2DModel",), "Shitao/OmniGen-v1-diffusers", ("torchvision",)),
+               ("OmniGenTransformer2DModel",), "Shitao/OmniGen-v1-diffusers", ("torchvision",), single_file=False),
     FamilySpec("flux2", "FLUX.2 dev", "Flux2Pipeline", "transformer",
                ("Flux2Transformer2DModel",), "black-forest-labs/FLUX.2-dev", ("torchvision",)),
     FamilySpec("flux2-klein", "FLUX.2 klein", "Flux2KleinPipeline", "transformer",
@@ -68,7 +87,7 @@ FAMILIES: dict[str, FamilySpec] = {f.name: f for f in (
     FamilySpec("framepack", "FramePack one-frame", "HunyuanVideoFramepackPipeline", "transformer",
                ("HunyuanVideoFramepackTransformer3DModel",),
                "a HunyuanVideoFramepackPipeline folder (hunyuanvideo-community/HunyuanVideo with the "
-               "lllyasviel/FramePackI2V_HY transformer, saved with save_pretrained)"),
+               "lllyasviel/FramePackI2V_HY transformer, saved with save_pretrained)", single_file=False),
     FamilySpec("qwen-image-layered", "Qwen-Image-Layered (split into layers)", "QwenImageLayeredPipeline",
                "transformer", ("QwenImageTransformer2DModel",), "Qwen/Qwen-Image-Layered", ("torchvision",)),
 )}
@@ -77,31 +96,47 @@ BY_PIPELINE = {f.pipeline: f.name for f in FAMILIES.values()}
 
 @dataclass(frozen=True)
 class ModelInfo:
-    """One model found on disk. ``variant``: e.g. "2511" for Qwen-Image-Edit-2511."""
+    """One model found on disk. ``variant``: e.g. "2511" for Qwen-Image-Edit-2511.
+
+    A single-file model is its base folder (``path``, ``repo_id``) with ``weights``, the file that replaces
+    the base's denoiser; ``weights_id`` ("org/name:path/in/repo.gguf") when that file lies in a Hugging
+    Face cache repo; ``prefix``: a wrapper prefix on its diffusers tensor names, stripped when it is loaded.
+    ``precision``: what the denoiser's weights are ("GGUF Q4_K_M", "FP8 (e4m3fn)", "bf16", ...).
+    ``base_only``: the folder's denoiser has its configuration but no weights — a base for single files.
+    """
 
     path: Path
     family: str
     pipeline: str
     size_bytes: int
-    source: str  # "hf-cache" or "folder"
+    source: str  # "hf-cache", "folder" or "file"
     repo_id: str | None = None
     variant: str | None = None
     notes: tuple[str, ...] = field(default=())
     weights: Path | None = None  # a single-file denoiser that replaces the folder's own
+    precision: str | None = None
+    weights_id: str | None = None
+    prefix: str = ""
+    base_only: bool = False
 
     @property
     def name(self) -> str:
         if self.weights is not None:
-            return f"{self.weights.name} (on {self.repo_id or self.path.name})"
+            what = f"{self.precision} " if self.precision else ""
+            return f"{self.weights.name} ({what}on {self.repo_id or self.path.name})"
         return self.repo_id or self.path.name
 
     @property
     def label(self) -> str:
         spec = FAMILIES[self.family]
-        return spec.label + (f" {self.variant}" if self.variant else "")
+        text = spec.label + (f" {self.variant}" if self.variant else "")
+        return text + (f" ({self.precision})" if self.weights is not None and self.precision else "")
 
     def describe(self) -> str:
-        return f"{self.name} [{self.family}{'-' + self.variant if self.variant else ''}]"
+        tags = self.family + (f"-{self.variant}" if self.variant else "")
+        if self.weights is None and self.precision:
+            tags += f", {self.precision}"
+        return f"{self.name} [{tags}]"
 
 
 # --- file reading ------------------------------------------------------------------------------
@@ -141,6 +176,66 @@ def safetensors_header(path: Path) -> dict:
         raise ModelError(f"{path}: not a readable safetensors file ({why}); download it again") from None
 
 
+def gguf_header(path: Path) -> gguf_file.GgufHeader:
+    """The header of a .gguf file (tensor names, shapes, quant types, metadata), without torch."""
+    try:
+        return gguf_file.read_header(path)
+    except gguf_file.GgufError as exc:
+        raise ModelError(f"{path}: not a readable GGUF file ({' '.join(str(exc).split())[:200]}); download it "
+                         "again") from None
+    except OSError as exc:
+        raise ModelError(f"{path}: cannot be read ({exc.strerror or type(exc).__name__})") from None
+
+
+# safetensors dtypes as a person names them
+PRECISIONS = {"BF16": "bf16", "F16": "fp16", "F32": "fp32", "F64": "fp64", "F8_E4M3": "FP8 (e4m3fn)",
+              "F8_E5M2": "FP8 (e5m2)"}
+# what diffusers' GGUF loader reads (F32/F16 as plain tensors; the others through its dequantize kernels)
+DIFFUSERS_GGUF_TYPES = frozenset({"F32", "F16", "BF16", "Q4_0", "Q4_1", "Q5_0", "Q5_1", "Q8_0", "Q2_K", "Q3_K",
+                                  "Q4_K", "Q5_K", "Q6_K", "IQ4_NL", "IQ4_XS"})
+# tensors that carry the per-tensor scales of ComfyUI's scaled FP8 (and other scaled quantized) files
+SCALE_MARKS = (".scale_weight", ".weight_scale", ".scale_input", ".input_scale", ".weight_scale_2", ".comfy_quant",
+               ".scaled_fp8")
+SCALED_FP8 = ("scaled FP8 (per-tensor scales) is not readable by diffusers; use the bf16, GGUF or plain FP8 file")
+
+
+def safetensors_precision(headers: list[dict]) -> str | None:
+    """The dtype most of the weights' elements have ("bf16", "FP8 (e4m3fn)" ...); matrices and kernels count,
+    1-D tensors (biases, norms) only when there is nothing else."""
+    counts: Counter[str] = Counter()
+    flat: Counter[str] = Counter()
+    for header in headers:
+        for k, v in header.items():
+            if k == "__metadata__" or not isinstance(v, dict) or not isinstance(v.get("dtype"), str):
+                continue
+            shape = v.get("shape") if isinstance(v.get("shape"), list) else []
+            n = 1
+            for d in shape:
+                n *= d if isinstance(d, int) and d > 0 else 1
+            (counts if len(shape) >= 2 else flat)[v["dtype"]] += n
+    top = (counts or flat).most_common(1)
+    return PRECISIONS.get(top[0][0], top[0][0].lower()) if top else None
+
+
+def gguf_precision(header: gguf_file.GgufHeader) -> str:
+    """"GGUF Q4_K_M": the file's ``general.file_type``, else the type most of its matrices have."""
+    if header.file_type:
+        return f"GGUF {header.file_type}"
+    types = Counter(t.type for t in header.tensors.values() if len(t.shape) >= 2) or \
+        Counter(t.type for t in header.tensors.values())
+    top = types.most_common(1)
+    return f"GGUF {top[0][0]}" if top else "GGUF"
+
+
+def _scaled_refusal(header: dict) -> str | None:
+    names = [k for k in header if k != "__metadata__"]
+    if not any(k == "scaled_fp8" or k.endswith(SCALE_MARKS) for k in names):
+        return None
+    fp8 = any(isinstance(v, dict) and str(v.get("dtype", "")).startswith("F8") for v in header.values())
+    return SCALED_FP8 if fp8 else ("quantized weights with per-tensor scales (ComfyUI's format) are not readable by "
+                                   "diffusers; use the bf16, GGUF or plain FP8 file")
+
+
 def _folder_size(path: Path) -> int:
     total = 0
     for p in path.rglob("*"):
@@ -160,7 +255,8 @@ def _weights(folder: Path) -> tuple[list[Path], list[Path]]:
 
 
 def check_folder(path: str | Path) -> ModelInfo:
-    """Read a diffusers model folder and say what it is; ModelError when it cannot be used."""
+    """Read a diffusers model folder and say what it is; ModelError when it cannot be used. A folder whose
+    denoiser has its ``config.json`` but no weights is no error: ``base_only`` (a base for single files)."""
     path = Path(path)
     index_file = path / "model_index.json"
     if not path.is_dir():
@@ -178,6 +274,8 @@ def check_folder(path: str | Path) -> ModelInfo:
         raise ModelError(f"{index_file}: pipeline {cls!r} is not an editing family Akapen drives ({known})")
     spec = FAMILIES[family]
     configs: dict[str, dict] = {}
+    base_only = False
+    precision = None
     for comp, entry in index.items():
         if comp.startswith("_") or not isinstance(entry, list | tuple) or len(entry) != 2 or entry[0] is None:
             continue
@@ -199,13 +297,17 @@ def check_folder(path: str | Path) -> ModelInfo:
             if not safe and pickles:
                 raise ModelError(f"{pickles[0]}: pickle weights ({pickles[0].suffix}) are refused — they can run "
                                  "code when loaded; use a safetensors version of this model")
-            if not safe:
-                raise ModelError(f"{sub}: component {comp!r} has no .safetensors weights; the download is incomplete")
-            for f in safe:
-                safetensors_header(f)
             got = cfg.get("_class_name")
             if got is not None and got != comp_cls and lib == "diffusers":
                 raise ModelError(f"{cfg_file}: component {comp!r} is a {got}, but model_index.json says {comp_cls}")
+            if not safe and comp == spec.denoiser:
+                base_only = True  # a base for single files: its configuration without weights
+                continue
+            if not safe:
+                raise ModelError(f"{sub}: component {comp!r} has no .safetensors weights; the download is incomplete")
+            headers = [safetensors_header(f) for f in safe]
+            if comp == spec.denoiser:
+                precision = safetensors_precision(headers)
     den = configs.get(spec.denoiser)
     if den is None:
         raise ModelError(f"{path / spec.denoiser / 'config.json'}: missing; a {spec.label} model needs its "
@@ -234,7 +336,14 @@ def check_folder(path: str | Path) -> ModelInfo:
         cfg = index.get("is_distilled")
         variant = "base" if cfg is False else None
     return ModelInfo(path=path, family=family, pipeline=cls, size_bytes=_folder_size(path), source="folder",
-                     variant=variant, notes=tuple(notes))
+                     variant=variant, notes=tuple(notes), precision=precision, base_only=base_only)
+
+
+def base_only_problem(info: ModelInfo) -> str:
+    """What to say of a base for single files that has none on it (or is asked for as a model)."""
+    den = FAMILIES[info.family].denoiser
+    return (f"{info.path}: the {den}'s weights are missing: a base for single-file {den}s, download a {den} file "
+            f"for it (akapen models download …) or the full model")
 
 
 def _config_int(cfg: dict, key: str, default: int, where: Path) -> int:
@@ -282,42 +391,98 @@ def _snapshot(repo_dir: Path) -> Path | None:
             pass
     if not snaps.is_dir():
         return None
-    found = [p for p in snaps.iterdir() if p.is_dir() and (p / "model_index.json").exists()]
+    found = [p for p in snaps.iterdir() if p.is_dir()]
+    pipelines = [p for p in found if (p / "model_index.json").exists()]
+    found = pipelines or found  # a repo of single files has no model_index.json
     return max(found, key=lambda p: p.stat().st_mtime) if found else None
+
+
+def _cache_repos() -> list[tuple[str, Path]]:
+    """(repo id, snapshot) of every model repo in the Hugging Face cache."""
+    cache = hf_cache_dir()
+    out: list[tuple[str, Path]] = []
+    if not cache.is_dir():
+        return out
+    for repo_dir in sorted(cache.glob("models--*")):
+        snap = _snapshot(repo_dir)
+        if snap is not None:
+            out.append((repo_dir.name[len("models--"):].replace("--", "/", 1), snap))
+    return out
 
 
 @dataclass(frozen=True)
 class Problem:
-    """A folder that looks like a model but cannot be used (shown by ``akapen models``)."""
+    """A folder or file that looks like a model but cannot be used (shown by ``akapen models``);
+    ``repo_id``: the Hugging Face cache repo it lies in."""
 
     path: Path
     reason: str
+    repo_id: str | None = None
 
 
+# --- base hints ---------------------------------------------------------------------------------
+def catalogue_hint(repo_id: str | None, path: Path) -> str | None:
+    """The default: the base recorded at download or named by the catalogue (imported on first use)."""
+    from inference.hub import bases
+
+    return bases.hint(repo_id, path)
+
+
+_HINT: list[Callable[[str | None, Path], str | None] | None] = [catalogue_hint]
+
+
+def set_base_hint(fn: Callable[[str | None, Path], str | None] | None) -> None:
+    """Who says which base a single file runs on: ``fn(repo_id, path)`` → the base's repo id (or its
+    folder), or None to match by tensors. ``repo_id`` is the cache repo the file lies in (None for a file
+    in a model folder). By default the catalogue and the record of ``--base`` downloads answer
+    (:mod:`inference.hub.bases`); None: no hints."""
+    _HINT[0] = fn
+
+
+def _hint(repo_id: str | None, path: Path) -> str | None:
+    fn = _HINT[0]
+    if fn is None:
+        return None
+    try:
+        base = fn(repo_id, path)
+    except Exception:  # noqa: BLE001 - a broken hint must not hide the model: match by tensors instead
+        log.exception("base hint for %s", path)
+        return None
+    return base if isinstance(base, str) and base else None
+
+
+# --- scanning -----------------------------------------------------------------------------------
 def scan(folders=None, *, hf_cache: bool = True) -> tuple[list[ModelInfo], list[Problem]]:
-    """Every editing model found, and the model-like folders that cannot be used."""
-    found: list[ModelInfo] = []
+    """Every editing model found (single files on their bases included), and what looks like a model
+    but cannot be used."""
+    found, _, problems = _scan(folders, hf_cache)
+    return found, problems
+
+
+def _scan(folders, hf_cache: bool) -> tuple[list[ModelInfo], list[ModelInfo], list[Problem]]:
+    """(models, bases without their denoiser's weights, problems)."""
+    full: list[ModelInfo] = []
+    bases_only: list[ModelInfo] = []
     problems: list[Problem] = []
+    singles: list[tuple[Path, str | None, str | None]] = []  # (file, its cache repo, "repo:path")
 
     def consider(folder: Path, source: str, repo: str | None) -> None:
         try:
             info = check_folder(folder)
         except ModelError as exc:
-            problems.append(Problem(folder, str(exc)))
+            problems.append(Problem(folder, str(exc), repo))
             return
-        found.append(ModelInfo(info.path, info.family, info.pipeline, info.size_bytes, source, repo,
-                               info.variant, info.notes))
+        info = replace(info, source=source, repo_id=repo)
+        (bases_only if info.base_only else full).append(info)
 
     if hf_cache:
-        cache = hf_cache_dir()
-        if cache.is_dir():
-            for repo_dir in sorted(cache.glob("models--*")):
-                snap = _snapshot(repo_dir)
-                if snap is None or not (snap / "model_index.json").exists():
-                    continue
-                repo = repo_dir.name[len("models--"):].replace("--", "/", 1)
+        for repo, snap in _cache_repos():
+            if (snap / "model_index.json").exists():
                 consider(snap, "hf-cache", repo)
-    for base in (model_folders() if folders is None else [Path(f).expanduser() for f in folders]):
+                continue
+            for f in _repo_files(snap):
+                singles.append((f, repo, f"{repo}:{f.relative_to(snap).as_posix()}"))
+    for base in _user_folders(folders):
         if (base / "model_index.json").exists():
             consider(base, "folder", None)
             continue
@@ -326,46 +491,84 @@ def scan(folders=None, *, hf_cache: bool = True) -> tuple[list[ModelInfo], list[
         for sub in sorted(p for p in base.iterdir() if p.is_dir()):
             if (sub / "model_index.json").exists():
                 consider(sub, "folder", None)
-    bases = list(found)
-    for f in single_files(folders):
+    singles += [(f, None, None) for f in single_files(folders)]
+    found = list(full)
+    used: set[Path] = set()
+    memo: dict[Path, tuple[dict[str, tuple], dict]] = {}
+    for f, repo, wid in singles:
         try:
-            found.append(_single_on(f, bases))
+            view = _view(f)
+            if repo is not None and (view.lora or not view.denoiser):
+                continue  # a LoRA, a text encoder or a VAE lying beside it in the repo
+            info = _place(f, view, full + bases_only, repo=repo, weights_id=wid, memo=memo)
         except ModelError as exc:
-            problems.append(Problem(f, str(exc)))
-    return found, problems
+            problems.append(Problem(f, str(exc), repo))
+            continue
+        found.append(info)
+        used.add(info.path)
+    problems += [Problem(b.path, base_only_problem(b), b.repo_id) for b in bases_only if b.path not in used]
+    return found, bases_only, problems
 
 
-def _single_on(path: Path, bases: list[ModelInfo]) -> ModelInfo:
-    shapes = _shapes(safetensors_header(path))
-    fitting = [m for m in bases if fits(shapes, m)]
-    if not fitting:
-        raise ModelError(f"{path}: a single-file checkpoint that fits none of the diffusers models found; add the "
-                         "diffusers folder of its base model")
-    return single_file(path, family=fitting[0].family, base=fitting[0])
+def _user_folders(folders) -> list[Path]:
+    return model_folders() if folders is None else [Path(f).expanduser() for f in folders]
 
 
 def find_models(folders=None, *, hf_cache: bool = True) -> list[ModelInfo]:
     return scan(folders, hf_cache=hf_cache)[0]
 
 
+_REPO_ID = re.compile(r"[A-Za-z0-9][\w.-]*/[\w.-]+")
+
+
 def resolve(spec: str | Path, folders=None) -> ModelInfo:
-    """A model from a folder path or a repo id ("org/name") in the HF cache or the user folders."""
+    """A model from a folder or file path, or a repo id ("org/name") in the HF cache or the user folders;
+    a cache repo of several single files takes the one meant as ``org/name:path/in/repo.gguf``."""
     p = Path(spec).expanduser()
     if p.exists():
         if p.is_file():
             return single_file(p, folders=folders)
-        return check_folder(p)
+        info = check_folder(p)
+        if info.base_only:
+            raise ModelError(base_only_problem(info))
+        return info
     text = str(spec)
-    for info in find_models(folders):
-        if info.repo_id == text or info.path.name == text:
+    repo, sep, inner = text.partition(":")
+    if not (sep and _REPO_ID.fullmatch(repo) and inner):
+        repo, inner = text, ""
+    found, bases_only, problems = _scan(folders, True)
+    for info in found:
+        if info.weights is None and text in (info.repo_id, info.path.name):
             return info
+    files = [m for m in found if m.weights_id and m.weights_id.partition(":")[0] == repo]
+    if inner:
+        chosen = [m for m in files if m.weights_id == text]
+        if chosen:
+            return chosen[0]
+        bad = [pr for pr in problems if pr.repo_id == repo and pr.path.as_posix().endswith("/" + inner)]
+        if bad:
+            raise ModelError(bad[0].reason)
+        have = ", ".join(m.weights_id or "" for m in files) or "no usable transformer file"
+        raise ModelError(f"{text}: no such file of {repo} in the Hugging Face cache ({have})")
+    if len(files) == 1:
+        return files[0]
+    if files:
+        raise ModelError(f"{repo} holds several transformer files: {', '.join(m.weights_id or '' for m in files)}; "
+                         f"say which as {repo}:<path in the repo>")
+    for b in bases_only:
+        if text in (b.repo_id, b.path.name):
+            raise ModelError(base_only_problem(b))
+    bad = [pr for pr in problems if pr.repo_id == repo]
+    if bad:
+        raise ModelError(bad[0].reason)
     cache = hf_cache_dir() / ("models--" + text.replace("/", "--"))
     if cache.is_dir():
         snap = _snapshot(cache)
         if snap is not None:
             info = check_folder(snap)
-            return ModelInfo(info.path, info.family, info.pipeline, info.size_bytes, "hf-cache", text,
-                             info.variant, info.notes)
+            if info.base_only:
+                raise ModelError(base_only_problem(info))
+            return replace(info, source="hf-cache", repo_id=text)
     raise ModelError(f"no model {text!r}: not a folder, and not in the Hugging Face cache ({hf_cache_dir()}) "
                      "or the model folders; download it or add its folder in settings")
 
@@ -380,6 +583,21 @@ def human_size(n: int) -> str:
 
 # --- single-file checkpoints -------------------------------------------------------------------
 PREFIXES = ("model.diffusion_model.", "diffusion_model.", "transformer.", "unet.")
+# folders of a single-file repo that hold other components (ComfyUI's split_files/…), never a denoiser
+OTHER_PARTS = frozenset({"text_encoders", "text_encoder", "text_encoder_2", "text_encoder_3", "clip", "clip_vision",
+                         "vae", "vae_approx", "tokenizer", "tokenizer_2", "image_encoder", "audio_encoders",
+                         "upscale_models", "controlnet", "embeddings"})
+SHARD = re.compile(r"-\d{5}-of-\d{5}\.")  # a shard of a transformers/diffusers model, never a single file
+REPO_DEPTH = 4
+REPO_FILES = 1000
+# tensor names only a denoiser has (diffusers' and the original layouts)
+DENOISER_MARKS = ("transformer_blocks.", "double_blocks.", "single_blocks.", "input_blocks.", "joint_blocks.")
+# GGUF general.architecture (as ComfyUI-GGUF writes it) -> the diffusers classes it is a checkpoint of
+GGUF_ARCHS = {"flux": ("FluxTransformer2DModel",), "flux2": ("Flux2Transformer2DModel",),
+              "qwen_image": ("QwenImageTransformer2DModel",), "wan": ("WanTransformer3DModel",
+                                                                       "ChronoEditTransformer3DModel"),
+              "sd1": ("UNet2DConditionModel",), "sdxl": ("UNet2DConditionModel",)}
+DIT_CLASSES = ("FluxTransformer2DModel", "Flux2Transformer2DModel", "QwenImageTransformer2DModel")
 
 
 def _shapes(header: dict) -> dict[str, tuple]:
@@ -387,14 +605,73 @@ def _shapes(header: dict) -> dict[str, tuple]:
             for k, v in header.items() if k != "__metadata__" and isinstance(v, dict)}
 
 
-def _strip(shapes: dict[str, tuple]) -> dict[str, tuple]:
+def _strip_prefix(shapes: dict[str, tuple]) -> tuple[str, dict[str, tuple]]:
     for prefix in PREFIXES:
         if shapes and all(k.startswith(prefix) for k in shapes):
-            return {k[len(prefix):]: v for k, v in shapes.items()}
-    return shapes
+            return prefix, {k[len(prefix):]: v for k, v in shapes.items()}
+    return "", shapes
+
+
+def _strip(shapes: dict[str, tuple]) -> dict[str, tuple]:
+    return _strip_prefix(shapes)[1]
+
+
+@dataclass(frozen=True)
+class _View:
+    """What a single file holds, read from its header (kept while the file is unchanged)."""
+
+    shapes: dict[str, tuple]  # tensor name -> shape, torch's order
+    precision: str | None
+    lora: bool = False
+    refusal: str | None = None  # why diffusers cannot load it at all
+    arch: str | None = None  # GGUF general.architecture
+
+    @property
+    def denoiser(self) -> bool:
+        """Looks like a denoiser (not a VAE or a text encoder lying beside one)."""
+        if self.arch in GGUF_ARCHS:
+            return True
+        names = _strip(self.shapes)
+        return any(m in k for k in names for m in DENOISER_MARKS) or any(
+            k.startswith("blocks.") or ("down_blocks." in k and ".attentions." in k) for k in names)
+
+
+_VIEWS: dict[tuple[str, int, int], _View] = {}
+_VIEWS_LOCK = threading.Lock()
+
+
+def _view(path: Path) -> _View:
+    try:
+        st = path.stat()
+    except OSError as exc:
+        raise ModelError(f"{path}: cannot be read ({exc.strerror or type(exc).__name__})") from None
+    key = (str(path), st.st_size, st.st_mtime_ns)
+    with _VIEWS_LOCK:
+        if key in _VIEWS:
+            return _VIEWS[key]
+    if path.suffix == ".gguf":
+        h = gguf_header(path)
+        bad = Counter(t.type for t in h.tensors.values() if t.type not in DIFFUSERS_GGUF_TYPES)
+        refusal = None
+        if bad:
+            kinds = ", ".join(f"{t} ({n} tensors)" for t, n in bad.most_common())
+            refusal = (f"its tensors use {kinds}, which diffusers cannot read; use a GGUF of another quantization "
+                       "(Q8_0, Q6_K, Q5_K_M, Q4_K_M …)")
+        view = _View({k: t.shape for k, t in h.tensors.items()}, gguf_precision(h), refusal=refusal,
+                     arch=h.architecture)
+    else:
+        header = safetensors_header(path)
+        view = _View(_shapes(header), safetensors_precision([header]), lora=is_lora(header),
+                     refusal=_scaled_refusal(header))
+    with _VIEWS_LOCK:
+        if len(_VIEWS) > 512:
+            _VIEWS.clear()
+        _VIEWS[key] = view
+    return view
 
 
 def _denoiser_shapes(info: ModelInfo) -> tuple[dict[str, tuple], dict]:
+    """The base's denoiser tensors (none for a base without them) and its configuration."""
     spec = FAMILIES[info.family]
     folder = info.path / spec.denoiser
     shapes: dict[str, tuple] = {}
@@ -403,56 +680,239 @@ def _denoiser_shapes(info: ModelInfo) -> tuple[dict[str, tuple], dict]:
     return shapes, read_json(folder / "config.json")
 
 
+@dataclass(frozen=True)
+class _Fit:
+    ok: bool
+    reason: str = ""  # why not
+    prefix: str = ""  # a wrapper prefix on the file's names, stripped when it is loaded
+    layout: str = "diffusers"
+    checked: bool = True  # False: accepted unchecked (a base without weights, a class not checked here)
+    specific: bool = False  # the reason is worth showing when the file fits no base at all
+
+
+def _blocks(names, prefix: str) -> int:
+    return len({k[len(prefix):].split(".", 1)[0] for k in names if k.startswith(prefix)})
+
+
+def _cfg(cfg: dict, key: str):
+    v = cfg.get(key)
+    return v if isinstance(v, int) and not isinstance(v, bool) else None
+
+
+def _width(cfg: dict) -> int | None:
+    heads, dim = _cfg(cfg, "num_attention_heads"), _cfg(cfg, "attention_head_dim")
+    return heads * dim if heads is not None and dim is not None else None
+
+
+def _size_check(names: dict[str, tuple], cfg: dict, embed: str, context: str, doubles: str, singles: str | None,
+                what: str) -> str | None:
+    """None when the file's structure is the configuration's; else how they differ."""
+    width, in_ch, joint = _width(cfg), _cfg(cfg, "in_channels"), _cfg(cfg, "joint_attention_dim")
+    e = names.get(embed, ())
+    if len(e) != 2 or (in_ch is not None and e[1] != in_ch):
+        return f"its input channels ({e[1] if len(e) == 2 else '?'}) are not the model's ({in_ch})"
+    have = [e[0], _blocks(names, doubles), _blocks(names, singles) if singles else 0]
+    want = [width, _cfg(cfg, "num_layers"), _cfg(cfg, "num_single_layers") if singles else 0]
+    c = names.get(context, ())
+    if len(c) == 2 and joint is not None:
+        have.append(c[1])
+        want.append(joint)
+    if any(w is not None and h != w for h, w in zip(have, want, strict=True)):
+        return (f"another size of {what}: {have[0]} wide, {have[1]}+{have[2]} blocks, text width "
+                f"{have[3] if len(have) > 3 else '?'} — the model is {want[0]} wide, {want[1]}+{want[2]} blocks, "
+                f"text width {want[3] if len(want) > 3 else '?'}")
+    return None
+
+
+def _fit(view: _View, base: ModelInfo, memo: dict) -> _Fit:
+    """Can a file with ``view``'s tensors replace ``base``'s denoiser, and how is it loaded?"""
+    spec = FAMILIES[base.family]
+    if base.path not in memo:
+        memo[base.path] = _denoiser_shapes(base)
+    den, cfg = memo[base.path]
+    cls = cfg.get("_class_name")
+    prefix, names = _strip_prefix(view.shapes)
+    ours = view.arch is not None and cls in GGUF_ARCHS.get(view.arch, ())
+    if not spec.single_file:
+        return _Fit(False, f"diffusers loads no single-file {cls} ({spec.label}); use the diffusers folder of the "
+                    "whole model", specific=ours)
+    if "double_blocks.0.img_attn.qkv.weight" in names:  # the original (BFL) layout of FLUX.1 and FLUX.2
+        flux2 = "double_stream_modulation_img.lin.weight" in names
+        layout = f"original FLUX.{2 if flux2 else 1} (BFL)"
+        if cls not in ("FluxTransformer2DModel", "Flux2Transformer2DModel") or flux2 != (
+                cls == "Flux2Transformer2DModel"):
+            return _Fit(False, f"a FLUX.{2 if flux2 else 1} checkpoint in the original (BFL) layout; the model's "
+                        f"{spec.denoiser} is a {cls}", layout=layout)
+        why = _size_check(names, cfg, "img_in.weight", "txt_in.weight", "double_blocks.", "single_blocks.",
+                          f"FLUX.{2 if flux2 else 1}")
+        if why:
+            return _Fit(False, why, layout=layout, specific=True)
+        if not flux2 and _width(cfg) != 3072:
+            return _Fit(False, f"diffusers converts the original FLUX.1 (BFL) layout only at the full model's width "
+                        f"of 3072, and this one is {_width(cfg)} wide; use a file with diffusers tensor names",
+                        layout=layout, specific=True)
+        return _Fit(True, prefix=prefix, layout=layout)
+    if cls == "UNet2DConditionModel" and "input_blocks.0.0.weight" in names:  # converted by diffusers as it is
+        ok = names["input_blocks.0.0.weight"][1:2] == (cfg.get("in_channels"),)
+        return _Fit(ok, "" if ok else "its input channels are not the model's", layout="original Stable Diffusion")
+    if den:
+        if names == den:
+            return _Fit(True, prefix=prefix)
+        return _difference(names, den, cls, ours)
+    if cls not in DIT_CLASSES:  # nothing to compare with: the hint alone puts it there
+        return _Fit(True, prefix=prefix, checked=False, reason=f"not checked: the base has no {spec.denoiser} weights")
+    qwen = cls == "QwenImageTransformer2DModel"
+    embed, context = ("img_in.weight", "txt_in.weight") if qwen else ("x_embedder.weight", "context_embedder.weight")
+    if embed not in names or _blocks(names, "transformer_blocks.") == 0:
+        return _names_refusal(names, cls, embed, ours)
+    why = _size_check(names, cfg, embed, context, "transformer_blocks.",
+                      None if qwen else "single_transformer_blocks.", "the model")
+    return _Fit(False, why, specific=True) if why else _Fit(True, prefix=prefix)
+
+
+def _names_refusal(names, cls, model_name: str, ours: bool) -> _Fit:
+    first = next(iter(sorted(names)), "nothing")
+    return _Fit(False, f"its tensor names are not diffusers' {cls} names (it has {first!r} where the model has "
+                f"{model_name!r}), and diffusers converts no other layout of it", layout="other", specific=ours)
+
+
+def _difference(names: dict[str, tuple], den: dict[str, tuple], cls, ours: bool) -> _Fit:
+    if set(names) == set(den):
+        k = next(k for k in sorted(den) if den[k] != names[k])
+        return _Fit(False, f"another size of the model: {k!r} is {list(names[k])} in the file, {list(den[k])} in the "
+                    "model", specific=True)
+    common = set(names) & set(den)
+    if len(common) * 2 >= len(den):
+        missing, extra = sorted(set(den) - set(names)), sorted(set(names) - set(den))
+        parts = [f"{len(missing)} of the model's tensors are missing (e.g. {missing[0]!r})"] if missing else []
+        parts += [f"{len(extra)} are not the model's (e.g. {extra[0]!r})"] if extra else []
+        return _Fit(False, "; ".join(parts), specific=True)
+    return _names_refusal(names, cls, sorted(den)[0], ours)
+
+
 def fits(file_shapes: dict[str, tuple], base: ModelInfo) -> bool:
     """Can a checkpoint with these tensors replace ``base``'s denoiser? Diffusers-format files must
-    match it tensor for tensor; original-format FLUX.1 and Stable Diffusion checkpoints (which
-    diffusers converts) must match its class and input channels."""
-    shapes, cfg = _denoiser_shapes(base)
-    stripped = _strip(file_shapes)
-    if stripped == shapes:
-        return True
-    cls = cfg.get("_class_name")
-    if cls == "FluxTransformer2DModel" and "img_in.weight" in stripped and "double_blocks.0.img_attn.qkv.weight" in stripped:
-        return stripped["img_in.weight"][1:] == (cfg.get("in_channels"),)
-    if cls == "UNet2DConditionModel" and "input_blocks.0.0.weight" in stripped:
-        return stripped["input_blocks.0.0.weight"][1:2] == (cfg.get("in_channels"),)
-    return False
+    match it tensor for tensor; original-format FLUX and Stable Diffusion checkpoints (which diffusers
+    converts) must match its class and size."""
+    fit = _fit(_View(dict(file_shapes), None), base, {})
+    return fit.ok and fit.checked
+
+
+def _place(path: Path, view: _View, bases: list[ModelInfo], *, repo: str | None = None,
+           weights_id: str | None = None, family: str | None = None, strict: bool = False, use_hint: bool = True,
+           memo: dict | None = None) -> ModelInfo:
+    """The file on its base: the hinted one, else one whose denoiser it fits."""
+    memo = {} if memo is None else memo
+    if view.refusal:
+        raise ModelError(f"{path}: {view.refusal}")
+    if view.lora:
+        raise ModelError(f"{path}: a LoRA, not a model; use it with --lora on the model it was trained for")
+    hint = _hint(repo, path) if use_hint else None
+    if hint is not None:
+        chosen = [b for b in bases if hint in (b.repo_id, str(b.path))]
+        if not chosen:
+            raise ModelError(f"{path}: its base model {hint} is not in the Hugging Face cache or the model folders; "
+                             f"download it (akapen models download {hint}) or add its folder in settings")
+        fit = _fit(view, chosen[0], memo)
+        if not fit.ok:
+            raise ModelError(f"{path}: does not fit its base model {hint}: {fit.reason}")
+        return _on(path, view, chosen[0], fit, repo, weights_id)
+    fitting: list[tuple[ModelInfo, _Fit]] = []
+    reasons: list[str] = []
+    for b in bases:
+        if family is not None and b.family != family:
+            continue
+        fit = _fit(view, b, memo)
+        if fit.ok and fit.checked:
+            fitting.append((b, fit))
+        elif fit.specific and fit.reason not in reasons:
+            reasons.append(fit.reason)
+    if not fitting:
+        why = f" ({reasons[0]})" if reasons else ""
+        raise ModelError(f"{path}: a single-file checkpoint that fits none of the diffusers models found"
+                         f"{' of family ' + family if family else ''}{why}; it needs the diffusers folder of its base "
+                         "model (its configuration and other components) in the Hugging Face cache or a model folder")
+    families = sorted({b.family for b, _ in fitting})
+    if strict and len(families) > 1:
+        raise ModelError(f"{path}: its weights fit models of several families ({', '.join(families)}); "
+                         "say which with --backend")
+    return _on(path, view, *fitting[0], repo, weights_id)
+
+
+def _on(path: Path, view: _View, base: ModelInfo, fit: _Fit, repo: str | None, weights_id: str | None) -> ModelInfo:
+    den = FAMILIES[base.family].denoiser
+    note = f"{den} weights from {path.name}" + (f", {view.precision}" if view.precision else "")
+    if fit.layout != "diffusers":
+        note += f" (in the {fit.layout} layout, converted by diffusers when loaded)"
+    return replace(base, size_bytes=path.stat().st_size + base.size_bytes, source="hf-cache" if repo else "file",
+                   notes=base.notes + (note,), weights=path, precision=view.precision, weights_id=weights_id,
+                   prefix=fit.prefix, base_only=False)
+
+
+def _in_cache(path: Path) -> tuple[str | None, str | None]:
+    """(repo id, "repo:path/in/repo") when ``path`` lies in a Hugging Face cache snapshot."""
+    try:
+        rel = path.absolute().relative_to(hf_cache_dir().absolute())
+    except ValueError:
+        return None, None
+    parts = rel.parts
+    if len(parts) < 4 or not parts[0].startswith("models--") or parts[1] != "snapshots":
+        return None, None
+    repo = parts[0][len("models--"):].replace("--", "/", 1)
+    return repo, f"{repo}:{'/'.join(parts[3:])}"
 
 
 def single_file(path: Path, family: str | None = None, base: ModelInfo | None = None, folders=None) -> ModelInfo:
-    """A single-file checkpoint of a denoiser, on the diffusers folder it belongs to.
+    """A single-file checkpoint of a denoiser (.safetensors or .gguf), on the diffusers folder it belongs to.
 
-    The file holds only weights: the base folder (``base``, else a discovered model whose
-    denoiser the file fits) gives the configuration and the other components. The family is the
-    base's, read from its files; when bases of several families fit, ``family`` must say which.
+    The file holds only weights: the base folder (``base``, else the one the base hint names, else a
+    discovered model whose denoiser the file fits) gives the configuration and the other components. The
+    family is the base's, read from its files; when bases of several families fit, ``family`` must say which.
     """
     path = Path(path)
     if path.suffix in PICKLE_SUFFIXES:
         raise ModelError(f"{path}: pickle checkpoints ({path.suffix}) are refused — they can run code when "
                          "loaded; use a safetensors version")
-    if path.suffix != ".safetensors":
-        raise ModelError(f"{path}: not a .safetensors checkpoint")
-    shapes = _shapes(safetensors_header(path))
-    candidates = [base] if base is not None else find_models(folders)
-    fitting = [m for m in candidates if m.weights is None and (family is None or m.family == family) and fits(shapes, m)]
-    if not fitting:
-        raise ModelError(f"{path}: a single-file checkpoint that fits none of the diffusers models found"
-                         f"{' of family ' + family if family else ''}; it needs the diffusers folder of its base "
-                         "model (its configuration and other components) in the Hugging Face cache or a model folder")
-    families = sorted({m.family for m in fitting})
-    if len(families) > 1:
-        raise ModelError(f"{path}: its weights fit models of several families ({', '.join(families)}); "
-                         "say which with --backend")
-    b = fitting[0]
-    return ModelInfo(b.path, b.family, b.pipeline, path.stat().st_size + b.size_bytes, "file", b.repo_id,
-                     b.variant, b.notes + (f"denoiser weights from {path.name}",), weights=path)
+    if path.suffix not in SINGLE_SUFFIXES:
+        raise ModelError(f"{path}: not a .safetensors or .gguf checkpoint")
+    view = _view(path)
+    if base is not None:
+        bases = [base]
+    else:
+        found, bases_only, _ = _scan(folders, True)
+        bases = [m for m in found if m.weights is None] + bases_only
+    repo, weights_id = _in_cache(path)
+    return _place(path, view, bases, repo=repo, weights_id=weights_id, family=family, strict=True,
+                  use_hint=base is None)
+
+
+def _repo_files(snap: Path) -> list[Path]:
+    """The .safetensors and .gguf files of a single-file repo's snapshot (a few folders deep), without the
+    folders of other components and without shards of multi-file models."""
+    out: list[Path] = []
+    todo = [(snap, 0)]
+    while todo and len(out) < REPO_FILES:
+        folder, depth = todo.pop()
+        try:
+            entries = sorted(folder.iterdir())
+        except OSError:
+            continue
+        for p in entries:
+            if p.name.startswith("."):
+                continue
+            if p.is_dir():
+                if depth < REPO_DEPTH and p.name.lower() not in OTHER_PARTS:
+                    todo.append((p, depth + 1))
+            elif p.suffix in SINGLE_SUFFIXES and not SHARD.search(p.name):
+                out.append(p)
+    return sorted(out[:REPO_FILES])
 
 
 def _loose_files(folders=None) -> list[Path]:
     out = []
-    for base in (model_folders() if folders is None else [Path(f).expanduser() for f in folders]):
+    for base in _user_folders(folders):
         if base.is_dir() and not (base / "model_index.json").exists():
-            out += sorted(p for p in base.iterdir() if p.is_file() and p.suffix == ".safetensors")
+            out += sorted(p for p in base.iterdir() if p.is_file() and p.suffix in SINGLE_SUFFIXES)
             for sub in ("loras", "lora", "LoRA"):
                 if (base / sub).is_dir():
                     out += sorted(p for p in (base / sub).iterdir() if p.is_file() and p.suffix == ".safetensors")
@@ -464,12 +924,12 @@ def is_lora(header: dict) -> bool:
 
 
 def single_files(folders=None) -> list[Path]:
-    """The .safetensors files lying directly in the model folders that are not LoRAs (candidate
-    single-file checkpoints)."""
+    """The .safetensors and .gguf files lying directly in the model folders that are not LoRAs
+    (candidate single-file checkpoints)."""
     out = []
     for p in _loose_files(folders):
         try:
-            if not is_lora(safetensors_header(p)):
+            if p.suffix == ".gguf" or not _view(p).lora:
                 out.append(p)
         except ModelError:
             out.append(p)  # reported as a problem by scan()
@@ -482,13 +942,20 @@ class LoraInfo:
     size_bytes: int
     tensors: int
     layout: str  # "diffusers/peft" or "kohya"
+    repo_id: str | None = None  # the Hugging Face cache repo it lies in (its path is in the snapshot)
 
 
-def find_loras(folders=None) -> list[LoraInfo]:
-    """LoRA files (.safetensors) in the model folders and their ``loras/`` subfolders. Whether one
-    fits a model is known only when it is loaded (a clear error if it does not)."""
+def find_loras(folders=None, *, hf_cache: bool = True) -> list[LoraInfo]:
+    """LoRA files (.safetensors) in the model folders and their ``loras/`` subfolders, and in the Hugging
+    Face cache's repos of single files. Whether one fits a model is known only when it is loaded (a clear
+    error if it does not)."""
+    files = [(p, None) for p in _loose_files(folders) if p.suffix == ".safetensors"]
+    if hf_cache:
+        for repo, snap in _cache_repos():
+            if not (snap / "model_index.json").exists():
+                files += [(p, repo) for p in _repo_files(snap) if p.suffix == ".safetensors"]
     out = []
-    for p in _loose_files(folders):
+    for p, repo in files:
         try:
             header = safetensors_header(p)
         except ModelError:
@@ -496,5 +963,5 @@ def find_loras(folders=None) -> list[LoraInfo]:
         if is_lora(header):
             keys = [k for k in header if k != "__metadata__"]
             layout = "kohya" if any("lora_down" in k or k.startswith("lora_unet") for k in keys) else "diffusers/peft"
-            out.append(LoraInfo(p, p.stat().st_size, len(keys), layout))
+            out.append(LoraInfo(p, p.stat().st_size, len(keys), layout, repo))
     return out

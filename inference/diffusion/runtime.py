@@ -43,10 +43,56 @@ class Loaded:
 
 def _component_bytes(info: ModelInfo) -> tuple[int, int]:
     sizes = []
+    den = FAMILIES[info.family].denoiser
     for sub in info.path.iterdir():
         if sub.is_dir():
+            if info.weights is not None and sub.name == den:  # the single file replaces the folder's own
+                sizes.append(info.weights.stat().st_size)
+                continue
             sizes.append(sum(p.stat().st_size for p in sub.glob("*.safetensors")))
     return sum(sizes), max(sizes, default=0)
+
+
+def is_gguf(info: ModelInfo) -> bool:
+    return info.weights is not None and info.weights.suffix == ".gguf"
+
+
+def model_notes(info: ModelInfo, placement: dev.Placement) -> list[str]:
+    """What a result should say about the weights it ran on (a single file: which, and how they were read)."""
+    if info.weights is None:
+        return []
+    den = FAMILIES[info.family].denoiser
+    what = f"{den}: {info.weights.name}" + (f", {info.precision}" if info.precision else "")
+    notes = [f"{what} (on {info.repo_id or info.path.name})"]
+    dtype = str(placement.dtype).removeprefix("torch.")
+    if is_gguf(info):
+        notes.append(f"GGUF weights dequantized on the fly, computed in {dtype}")
+    elif info.precision and info.precision.startswith("FP8"):
+        notes.append(f"FP8 weights upcast to {dtype} when loaded (diffusers computes in {dtype}; the file is "
+                     "smaller, the loaded model is not)")
+    return notes
+
+
+def _single_file_denoiser(info: ModelInfo, placement: dev.Placement):
+    """The denoiser from ``info.weights`` with the base folder's own configuration (never guessed, never
+    fetched): GGUF files stay quantized (diffusers' GGUFLinear layers), safetensors are read in the
+    placement's dtype. A wrapper prefix on diffusers-named tensors is stripped first."""
+    import diffusers
+
+    spec = FAMILIES[info.family]
+    den_cls = getattr(diffusers, read_json(info.path / spec.denoiser / "config.json")["_class_name"])
+    kwargs = dict(config=str(info.path), subfolder=spec.denoiser, torch_dtype=placement.dtype, local_files_only=True)
+    if is_gguf(info):
+        from diffusers import GGUFQuantizationConfig
+
+        kwargs["quantization_config"] = GGUFQuantizationConfig(compute_dtype=placement.dtype)
+    source: object = str(info.weights)
+    if info.prefix:
+        from diffusers.models.model_loading_utils import load_state_dict
+
+        n = len(info.prefix)
+        source = {k[n:] if k.startswith(info.prefix) else k: v for k, v in load_state_dict(str(info.weights)).items()}
+    return den_cls.from_single_file(source, **kwargs)
 
 
 def load_pipeline(info: ModelInfo, placement: dev.Placement):
@@ -58,7 +104,7 @@ def load_pipeline(info: ModelInfo, placement: dev.Placement):
     if cls is None:
         raise ModelError(f"this diffusers ({diffusers.__version__}) has no {spec.pipeline}; upgrade diffusers")
     kwargs = dict(dtype=placement.dtype, use_safetensors=True, local_files_only=True)
-    if placement.memory_mode == "quantized":
+    if placement.memory_mode == "quantized" and not is_gguf(info):  # a GGUF denoiser is quantized already
         from diffusers.quantizers import PipelineQuantizationConfig
 
         kwargs["quantization_config"] = PipelineQuantizationConfig(
@@ -68,12 +114,11 @@ def load_pipeline(info: ModelInfo, placement: dev.Placement):
             components_to_quantize=[spec.denoiser])
     try:
         if info.weights is not None:  # a single-file denoiser on its base folder's configuration
-            den_cls = getattr(diffusers, read_json(info.path / spec.denoiser / "config.json")["_class_name"])
             try:
-                kwargs[spec.denoiser] = den_cls.from_single_file(
-                    str(info.weights), config=str(info.path), subfolder=spec.denoiser, torch_dtype=placement.dtype,
-                    local_files_only=True)
+                kwargs[spec.denoiser] = _single_file_denoiser(info, placement)
             except Exception as exc:  # noqa: BLE001 - any failure of the conversion names the file
+                if _is_oom(exc):
+                    raise
                 first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
                 raise ModelError(f"{info.weights}: diffusers could not load this single-file checkpoint on "
                                  f"{info.path.name}: {first[:300]}") from exc

@@ -316,6 +316,8 @@ def fp8_weights(loaded, family: str, loras, notes: list[str]) -> bool:
         return True
     if family not in FP8_FAMILIES or transformer is None:
         notes.append("FP8: not used for this family")
+    elif getattr(transformer, "hf_quantizer", None) is not None:
+        notes.append("FP8: not used (the transformer is quantized already, e.g. a GGUF file)")
     elif cap < (8, 9):
         notes.append(f"FP8: not available (this GPU, compute capability {cap[0]}.{cap[1]}, has no FP8; 8.9 and later)")
     elif loras:

@@ -5,7 +5,8 @@ palette, 16-bit, transparency, EXIF orientation, progressive JPEG, lossless WebP
 TIFF); documents are real ``.ora`` files written by ``canvas.ora`` (pixel layers, rotated and
 scaled pieces, every kind of mark, a reference, a selection, provenance) and one shaped like
 another program's (nested groups); the rest are a recovery snapshot, ComfyUI workflows (the
-official templates and hand-made ones), a server list, a settings file and diffusers model folders.
+official templates and hand-made ones), a server list, a settings file, diffusers model folders and
+a GGUF transformer written with the ``gguf`` package.
 """
 
 from __future__ import annotations
@@ -360,4 +361,24 @@ def model_folder(dest: Path, kind: str = "kontext") -> Path:
 def lora_file(dest: Path) -> Path:
     _weights(dest, {"transformer.blocks.0.attn.to_q.lora_A.weight": (4, 64),
                     "transformer.blocks.0.attn.to_q.lora_B.weight": (64, 4)})
+    return dest
+
+
+def gguf_transformer(dest: Path) -> Path:
+    """A GGUF file of the seed Kontext folder's transformer (its two tensors: one Q8_0, one F16) with the
+    metadata real files carry (architecture, file type, a string, an array), written with the gguf package."""
+    import gguf
+
+    w = gguf.GGUFWriter(str(dest), arch="flux")
+    rng = np.random.RandomState(0)
+    q = gguf.quants.quantize(rng.randn(4, 64).astype(np.float32), gguf.GGMLQuantizationType.Q8_0)
+    w.add_tensor("x_embedder.weight", q, raw_shape=q.shape, raw_dtype=gguf.GGMLQuantizationType.Q8_0)
+    w.add_tensor("proj_out.weight", rng.randn(64, 4).astype(np.float16))
+    w.add_file_type(gguf.LlamaFileType.MOSTLY_Q8_0)
+    w.add_string("general.name", "kontext seed")
+    w.add_array("comfy.gguf.orig_shape.x", [4, 64])
+    w.write_header_to_file()
+    w.write_kv_data_to_file()
+    w.write_tensors_to_file()
+    w.close()
     return dest

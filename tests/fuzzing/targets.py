@@ -215,8 +215,50 @@ def _run_models(folder: Path) -> None:
         assert str(base) in p.reason and "\n" not in p.reason, p.reason
     for m in found:
         m.label, m.describe()  # noqa: B018 - what `akapen models` prints
-    models.find_loras([base])
+    models.find_loras([base], hf_cache=False)
     models.check_folder(base / "kontext")
+
+
+GGUF_SEED = "models/kontext-Q8_0.gguf"
+
+
+def _gguf_files(work: Path) -> dict[str, bytes]:
+    folder = corpus.model_folder(work / "gguf-seed-kontext", "kontext")
+    out = {f"models/kontext/{p.relative_to(folder)}": p.read_bytes() for p in folder.rglob("*") if p.is_file()}
+    out[GGUF_SEED] = corpus.gguf_transformer(work / "gguf-seed.gguf").read_bytes()
+    return out
+
+
+def _gguf_mutator(rng: random.Random, data: bytes) -> bytes:
+    """Byte damage, or a count, length, dimension, type or offset of the header set to a value that lies."""
+    import struct
+
+    if rng.random() < 0.3 or len(data) < 64:
+        return M.byte_level(rng, data)
+    b = bytearray(data)
+    for _ in range(rng.choice((1, 1, 2))):
+        fmt = rng.choice(("<Q", "<Q", "<I", "<B"))
+        at = rng.randrange(4, min(len(b), 420) - struct.calcsize(fmt))
+        value = rng.choice((0, 1, 2, 3, 4, 8, 9, 12, 30, 31, 32, 33, 64, 255, 2**31, 2**32 - 1, 2**40, 2**62,
+                            2**64 - 1))
+        struct.pack_into(fmt, b, at, value & ((1 << (8 * struct.calcsize(fmt))) - 1))
+    if rng.random() < 0.2:
+        del b[rng.randrange(8, len(b)):]
+    return bytes(b)
+
+
+def _run_gguf(folder: Path) -> None:
+    from inference.diffusion import models
+
+    base = folder / "models"
+    found, problems = models.scan([base], hf_cache=False)
+    for p in problems:
+        assert str(base) in p.reason and "\n" not in p.reason, p.reason
+    for m in found:
+        m.label, m.describe()  # noqa: B018 - what `akapen models` prints
+    # what `akapen edit --model file.gguf` reads before anything is loaded
+    info = models.single_file(folder / GGUF_SEED, base=models.check_folder(base / "kontext"))
+    assert info.precision and info.precision.startswith("GGUF"), info.precision
 
 
 def _pick_model_file(rng: random.Random, names: list[str]) -> str:
@@ -240,5 +282,7 @@ def targets() -> dict[str, Target]:
                ((3, M.json_tamper), (1, M.byte_level)), _run_servers, (), single=False),
         Target("settings", _settings_files, ((1, _ini_mutator),), _run_settings, (), single=False),
         Target("models", _model_files, ((1, _model_mutator),), _run_models, (ModelError,), pick=_pick_model_file,
+               single=False),
+        Target("gguf", _gguf_files, ((1, _gguf_mutator),), _run_gguf, (ModelError,), pick=lambda rng, names: GGUF_SEED,
                single=False),
     )}

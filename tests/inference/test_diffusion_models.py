@@ -103,7 +103,7 @@ def test_no_model_makes_each_family_unavailable_with_what_to_do(no_models):
         registry.register(name, BACKENDS[name], replace=True)  # a fresh instance: nothing remembered
         row = registry.info(name)
         assert not row.available and "no model found for this family" in row.reason
-        assert "settings" in row.reason and "download" in row.reason
+        assert "Get model…" in row.reason and "download" in row.reason and "folder" in row.reason
     assert registry.default_backend().name == "classical"
 
 

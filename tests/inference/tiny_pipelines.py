@@ -897,6 +897,38 @@ def tiny_lora(family: str, pipe, folder: Path, seed: int = 1) -> Path:
     return path
 
 
+# --------------------------------------------------------------------------- single files
+
+
+def write_gguf(state_dict: dict[str, torch.Tensor], path: Path, qtype: str = "Q8_0", arch: str = "flux",
+               prefix: str = "", file_type: bool = True) -> dict[str, str]:
+    """``state_dict`` written as a GGUF file with the ``gguf`` package: matrices whose rows divide
+    into 32-element blocks as ``qtype`` (Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, BF16: the types Python can
+    quantize), everything else F32. ``general.file_type`` is set unless ``file_type`` is False.
+    Returns name -> type written."""
+    import gguf
+
+    q = gguf.GGMLQuantizationType[qtype]
+    writer = gguf.GGUFWriter(str(path), arch=arch)
+    types: dict[str, str] = {}
+    for name, tensor in state_dict.items():
+        arr = tensor.detach().float().cpu().numpy()
+        if arr.ndim == 2 and arr.shape[-1] % 32 == 0:
+            data = gguf.quants.quantize(arr, q)
+            writer.add_tensor(prefix + name, data, raw_shape=data.shape, raw_dtype=q)
+            types[name] = qtype
+        else:
+            writer.add_tensor(prefix + name, arr)
+            types[name] = "F32"
+    if file_type:
+        writer.add_file_type(gguf.LlamaFileType[f"MOSTLY_{qtype}"])
+    writer.write_header_to_file()
+    writer.write_kv_data_to_file()
+    writer.write_tensors_to_file()
+    writer.close()
+    return types
+
+
 # --------------------------------------------------------------------------- calls
 
 
