@@ -96,8 +96,7 @@ def status(req: Request, cache_dir: Path | None = None) -> str:
             ok = local_snapshot(req.base, "main", cache_dir) is not None
     else:
         try:
-            models.check_folder(snap)
-            ok = True
+            ok = not models.check_folder(snap).base_only  # a base for single files is not the whole model
         except models.ModelError:
             ok = False
     return "installed" if ok else "partial"

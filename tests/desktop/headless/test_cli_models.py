@@ -128,3 +128,32 @@ def test_the_catalogue_lists_sizes_and_fit(monkeypatch):
     assert r.returncode == 0, r.stderr
     assert "flux-kontext-dev " in r.stdout and "gated" in r.stdout and "GB" in r.stdout
     assert "recommended here:" in r.stdout
+
+
+def test_a_gguf_transformer_downloads_with_its_base_parts_and_edits_offline(hub, kontext, tmp_path, monkeypatch):
+    """A repo of GGUF files (as QuantStack's) and a base named with --base: the GGUF and the base's configs,
+    text encoders and VAE are fetched, never the base's own transformer weights; discovery pairs the file
+    with that base from the download's record; the edit runs offline by `repo:file` and names the variant."""
+    from tests.inference import tiny_pipelines as tp
+
+    gguf_file = tmp_path / "tiny-kontext-Q8_0.gguf"
+    pipe = tp.pipeline_class("flux-kontext").from_pretrained(kontext)
+    tp.write_gguf(pipe.transformer.state_dict(), gguf_file, "Q8_0")
+    hub.add_folder("akapen-test/kontext-base", kontext)
+    hub.add("akapen-test/kontext-gguf", {"tiny-kontext-Q8_0.gguf": gguf_file, "README.md": b"# gguf"})
+    r = akapen("models", "download", "akapen-test/kontext-gguf", "--base", "akapen-test/kontext-base")
+    assert r.returncode == 0, r.stderr
+    assert "with akapen-test/kontext-base's other components" in r.stdout
+    assert hub.bytes_sent("transformer/diffusion_pytorch_model.safetensors") == 0  # the base's transformer stays
+    assert hub.bytes_sent("vae/diffusion_pytorch_model.safetensors") > 0
+    listed = akapen("models")
+    assert "GGUF Q8_0" in listed.stdout and "kontext-gguf" in listed.stdout, listed.stdout
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    px = np.full((64, 64, 4), 255, np.uint8)
+    px[..., :3] = (np.random.RandomState(5).rand(64, 64, 3) * 255).astype(np.uint8)
+    src = save(tmp_path / "in.png", px)
+    out = tmp_path / "out.png"
+    r = akapen("edit", src, "make it red", "-o", out, "--model", "akapen-test/kontext-gguf", "--steps", "1",
+               "--seed", "3", "--memory-mode", "cpu", "--no-align")
+    assert r.returncode == 0, r.stderr
+    assert "GGUF Q8_0" in r.stdout and load(out).shape == (64, 64, 4)
