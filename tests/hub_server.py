@@ -14,7 +14,7 @@ Tokens: :data:`GOOD_TOKEN` reads everything; :data:`NO_ACCESS_TOKEN` is valid bu
 repos; anything else is refused (401 "Invalid credentials"). A gated repo without a token answers 401
 ``X-Error-Code: GatedRepo``, with a token lacking access 403 ``GatedRepo``, as the Hub does.
 
-Faults (``fail``, ``cut``, ``corrupt``, ``throttle``, ``stall``) and counters (``sent`` bytes per file,
+Faults (``fail``, ``cut``, ``change``, ``throttle``, ``stall``) and counters (``sent`` bytes per file,
 ``requests``) let a test say exactly what happened on the wire.
 """
 
@@ -431,12 +431,15 @@ class _Handler(BaseHTTPRequestHandler):
 
 
 def main() -> None:
-    """``python -m tests.hub_server FOLDER REPO [PORT]``: serve one folder as a repo (to try the app by hand)."""
+    """``python -m tests.hub_server FOLDER REPO [gated] [BYTES_PER_S]``: serve one folder as a repo (to try the
+    app by hand under a virtual screen)."""
     import sys
 
     folder, repo = Path(sys.argv[1]), sys.argv[2]
     server = HubServer().start()
-    server.add_folder(repo, folder)
+    server.add_folder(repo, folder, gated="gated" in sys.argv[3:])
+    rate = [float(a) for a in sys.argv[3:] if a.replace(".", "").isdigit()]
+    server.throttle(rate[0] if rate else None)
     print(f"HF_ENDPOINT={server.url}  ({repo} from {folder}; tokens: {GOOD_TOKEN})", flush=True)
     try:
         while True:

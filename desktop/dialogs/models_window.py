@@ -44,6 +44,9 @@ from inference.hub import catalogue, errors, machine, manage
 FIT_COLOURS = {"fits": "#2a7a2a", "offload": "#a05a00", "cpu": "#a05a00", "too-big": "#b03030",
                "no-gpu": "#b03030", "no-disk": "#b03030"}
 ROLE = Qt.ItemDataRole.UserRole
+# which family a newcomer should start with, best first: the instruction editors that read the canvas best, then
+# the small ones (a UI choice, not catalogue data: the catalogue says what fits, this says what to try first)
+START = ("flux-kontext", "qwen-image-edit-plus", "flux2-klein", "qwen-image-edit", "instruct-pix2pix")
 
 
 def _gb(x: float) -> str:
@@ -96,7 +99,7 @@ class ModelsWindow(QDialog):
         close = QPushButton("Close")
         close.clicked.connect(self.close)
         lay.addWidget(close, 0, Qt.AlignmentFlag.AlignRight)
-        self.resize(980, 640)
+        self.resize(1180, 700)
 
         downloads.changed.connect(self._download_changed)
         downloads.listChanged.connect(self.refresh_downloads)
@@ -125,9 +128,11 @@ class ModelsWindow(QDialog):
         self.catalogue_tree.setHeaderLabels(["Model / variant", "Download", "GPU memory", "On this machine",
                                              "Licence", "Here"])
         self.catalogue_tree.setRootIsDecorated(True)
-        self.catalogue_tree.header().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
-        for col in range(1, 6):
-            self.catalogue_tree.header().setSectionResizeMode(col, QHeaderView.ResizeMode.ResizeToContents)
+        header = self.catalogue_tree.header()
+        header.setStretchLastSection(False)
+        for col in (0, 1, 2, 3, 5):
+            header.setSectionResizeMode(col, QHeaderView.ResizeMode.ResizeToContents)
+        header.setSectionResizeMode(4, QHeaderView.ResizeMode.Stretch)  # the licence: elided, whole in its tip
         self.catalogue_tree.currentItemChanged.connect(lambda *_: self._show_variant())
         self.catalogue_tree.itemDoubleClicked.connect(lambda item, _c: self.download_selected()
                                                       if item.data(0, ROLE) else None)
@@ -149,6 +154,9 @@ class ModelsWindow(QDialog):
         self.repo_button.clicked.connect(self.download_typed)
         self.get_message = QLabel("")
         self.get_message.setWordWrap(True)
+        self.start_label = QLabel("")
+        self.start_label.setWordWrap(True)
+        self.start_label.setStyleSheet("color: #0f2f5c;")
         top = QHBoxLayout()
         top.addWidget(QLabel("Family"))
         top.addWidget(self.family_combo, 1)
@@ -161,6 +169,7 @@ class ModelsWindow(QDialog):
         repo.addWidget(self.file_field, 2)
         repo.addWidget(self.repo_button)
         lay = QVBoxLayout(page)
+        lay.addWidget(self.start_label)
         lay.addLayout(top)
         lay.addWidget(self.catalogue_tree, 1)
         lay.addWidget(self.details)
@@ -179,6 +188,11 @@ class ModelsWindow(QDialog):
             return
         want = self.family_combo.currentData()
         select = None
+        start = self.start_with()
+        self.start_label.setText(f"To start on this machine: <b>{html.escape(start.label)}</b> — "
+                                 f"{html.escape(catalogue.fit(start, self.machine).text)}." if start is not None else
+                                 "Nothing in the catalogue runs well on this machine; a ComfyUI server (Edit › "
+                                 "Servers…) or nano banana can do the work elsewhere.")
         for fam in dict.fromkeys(v.family for v in self.catalogue.variants):
             if want is not None and fam != want:
                 continue
@@ -194,24 +208,39 @@ class ModelsWindow(QDialog):
             for v in self.catalogue.for_family(fam):
                 fit = None if v.kind == "lora" else catalogue.fit(v, self.machine)
                 star = " ★ recommended" if rec.variant is not None and rec.variant.id == v.id else ""
+                name = f"{v.model}: {v.variant}" if v.kind == "lora" else v.variant
                 size = _gb(v.download_gb) + (f" + {_gb(v.base_gb)}" if v.base_gb else "")
-                mem = "—" if v.kind == "lora" else (f"{v.vram_gb:g} GB" + (f" ({v.offload_gb:g} offloaded)"
+                mem = "—" if v.kind == "lora" else (f"{v.vram_gb:g} GB" + (f" · {v.offload_gb:g} with offload"
                                                                           if v.offload_gb else ""))
                 here = self._here(v)
-                item = QTreeWidgetItem([f"{v.variant}{star}", size, mem, "LoRA" if fit is None else fit.text,
-                                        ("gated · " if v.gated else "") + v.licence, here])
+                licence = v.licence.split(" (")[0]  # the name; the remarks are in the tip and the details
+                item = QTreeWidgetItem([f"{name}{star}", size, mem, "LoRA" if fit is None else fit.text,
+                                        ("gated · " if v.gated else "") + licence, here])
+                item.setToolTip(4, v.licence)
                 item.setData(0, ROLE, v.id)
                 if fit is not None:
                     item.setForeground(3, Qt.GlobalColor.darkGreen if fit.kind == "fits" else
                                        Qt.GlobalColor.darkYellow if fit.kind in ("offload", "cpu") else Qt.GlobalColor.darkRed)
                 item.setToolTip(0, v.notes)
                 top.addChild(item)
-                if v.id == keep or (keep is None and star and select is None):
+                if v.id == keep or (keep is None and select is None and (
+                        (want is None and start is not None and v.id == start.id) or (want is not None and star))):
                     select = item
             top.setExpanded(True)
         if select is not None:
             tree.setCurrentItem(select)
         self._show_variant()
+
+    def start_with(self):
+        """The variant a newcomer should download first here: the recommendation of the first family in
+        :data:`START` that has one."""
+        if self.catalogue is None:
+            return None
+        for fam in START:
+            rec = catalogue.recommend(self.catalogue, fam, self.machine)
+            if rec.variant is not None:
+                return rec.variant
+        return None
 
     def _here(self, v) -> str:
         key = next((k for k, i in self.downloads.items.items() if i.request.catalogue_id == v.id), None)
@@ -238,6 +267,10 @@ class ModelsWindow(QDialog):
                                  "Choose a model to see what it needs.")
             return
         v = self.catalogue.get(vid)
+        loadable = v.kind == "lora" or catalogue.fit(v, self.machine).kind != "no-loader"
+        self.download_button.setEnabled(loadable)
+        self.download_button.setToolTip("" if loadable else "Akapen's loader cannot read scaled FP8 (diffusers does "
+                                        "not apply its scales); a ComfyUI server can run it")
         parts = [f"<b>{html.escape(v.model)}</b> — {html.escape(v.variant)} ({html.escape(v.kind)}, from "
                  f"<a href='{html.escape(v.page)}'>{html.escape(v.repo)}</a>)"]
         if v.notes:
@@ -288,7 +321,8 @@ class ModelsWindow(QDialog):
         return self._queue(req)
 
     def _queue(self, req: manage.Request) -> str:
-        key = self.downloads.add(req)
+        key = self._asked = self.downloads.add(req)
+        self.get_message.setStyleSheet("")
         self.get_message.setText(f"{req.name}: queued — see Downloads (painting can go on meanwhile).")
         self.refresh_catalogue()
         return key
@@ -519,6 +553,11 @@ class ModelsWindow(QDialog):
             self._paint_row(key)
             self._queue_selected()
         item = self.downloads.items.get(key)
+        if item is not None and item.state == "failed" and key == getattr(self, "_asked", None):
+            self.get_message.setText(f"{item.label}: {item.error}")  # said where it was asked for
+            self.get_message.setStyleSheet("color: #b03030;")
+        elif item is not None and key == getattr(self, "_asked", None):
+            self.get_message.setStyleSheet("")
         if item is not None and item.state in ("done", "failed", "paused", "cancelled", "queued"):
             self.refresh_catalogue()
             if item.state == "done":

@@ -35,7 +35,7 @@ GB = 1_000_000_000
 KINDS = ("diffusers", "single-file", "gguf", "lora")
 ID_RE = re.compile(r"^[a-z0-9][a-z0-9.-]*$")
 REPO_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*/[A-Za-z0-9][A-Za-z0-9_.-]*$")
-FIT_KINDS = ("fits", "offload", "too-big", "cpu", "no-gpu", "no-disk")
+FIT_KINDS = ("fits", "offload", "too-big", "cpu", "no-gpu", "no-disk", "no-loader")
 
 
 class CatalogueError(InferenceError):
@@ -339,11 +339,13 @@ def fit(variant: Variant, machine: Machine) -> Fit:
             if variant.vram_gb <= have:
                 kind, text = "fits", f"fits this GPU ({card})"
             elif variant.offload_gb is not None and variant.offload_gb <= have:
-                kind, text = "offload", f"needs offload: {_gb(variant.vram_gb)} GB of {card}"
+                kind, text = "offload", f"needs offload ({_gb(variant.vram_gb)} GB in full, {card} here)"
             else:
                 kind, text = "too-big", f"too big for this GPU ({card})"
     if kind in ("fits", "offload", "cpu") and not disk_ok:
         kind, text = "no-disk", f"not enough disk: needs {_gb(need_disk)} GB, {_gb(free / GB)} GB free"
+    if variant.scaled_fp8 and kind in ("fits", "offload", "cpu", "no-disk"):  # it would run, but is refused
+        kind, text = "no-loader", "for ComfyUI only: Akapen's loader cannot read scaled FP8"
     return Fit(kind, text, disk_ok)
 
 

@@ -216,7 +216,7 @@ def sample(packaged):
 def test_fit_on_cuda(sample):
     assert fit(sample, cuda(24)) == cat.Fit("fits", "fits this GPU (24 GB)", True)
     f = fit(sample, cuda(8))
-    assert (f.kind, f.text) == ("offload", "needs offload: 12 GB of 8 GB") and f.runs
+    assert (f.kind, f.text) == ("offload", "needs offload (12 GB in full, 8 GB here)") and f.runs
     assert (fit(sample, cuda(4)).kind, fit(sample, cuda(4)).text) == ("too-big", "too big for this GPU (4 GB)")
     assert fit(replace(sample, offload_gb=None), cuda(8)).kind == "too-big"
 
@@ -229,7 +229,7 @@ def test_fit_on_apple_silicon(sample, packaged):
     assert fit(sample, apple(32)).kind == "fits"
     fp8 = packaged.get("flux-kontext-dev-fp8")
     assert fit(fp8, apple(128)).kind == "no-gpu" and "NVIDIA" in fit(fp8, apple(128)).text
-    assert fit(fp8, cuda(48)).kind == "fits"
+    assert fit(fp8, cuda(48)).kind == "no-loader"  # (Comfy-Org's file is scaled FP8: it would fit, but is refused)
 
 
 def test_fit_without_gpu_and_without_disk(sample):
@@ -389,3 +389,9 @@ def test_detect_does_not_import_torch():
                           "m.detect('.'); import sys; print('torch' in sys.modules)"],
                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=120, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_a_scaled_fp8_file_is_marked_for_comfyui_only(small_catalogue):
+    f = fit(small_catalogue.get("k-fp8-scaled"), cuda(80))
+    assert f.kind == "no-loader" and not f.runs and "scaled FP8" in f.text
+    assert fit(small_catalogue.get("k-fp8"), cuda(80)).kind == "fits"

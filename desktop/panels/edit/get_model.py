@@ -26,7 +26,8 @@ class GetModelPart:
         self.get_model_button.setPopupMode(QToolButton.ToolButtonPopupMode.MenuButtonPopup)
         self.get_model_menu = QMenu(self.get_model_button)
         self.get_model_button.setMenu(self.get_model_menu)
-        self.get_model_button.clicked.connect(lambda: self.modelsRequested.emit(self._first_missing or ""))
+        # the button: every family, the one to start with for this machine selected; its menu: one family
+        self.get_model_button.clicked.connect(lambda: self.modelsRequested.emit(""))
         self.get_model_note = QLabel("")
         self.get_model_note.setWordWrap(True)
         self.get_model_note.setStyleSheet("color: #555;")
