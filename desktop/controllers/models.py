@@ -78,7 +78,16 @@ class ModelsController:
     def _installed(self, key: str) -> None:
         item = self.downloads.items.get(key)
         self.refresh_backends()
-        if item is not None:
+        if item is None:
+            return
+        panel = self.window.edit_panel
+        fam = item.request.family
+        idx = panel.backend_combo.findData(fam) if fam else -1
+        if idx >= 0 and panel.backend_combo.model().item(idx).isEnabled() and panel.backend_combo.currentData() == \
+                "classical":  # the first model: the panel turns to it (another choice the user made is kept)
+            panel.backend_combo.setCurrentIndex(idx)
+            self.window.notifier.info(f"{item.label} is installed; the Edit panel now uses it")
+        else:
             self.window.notifier.info(f"{item.label} is installed and ready: choose it in the Edit panel's Backend box")
 
     def refresh_backends(self) -> None:

@@ -22,6 +22,7 @@ import hashlib
 import logging
 import os
 import re
+import select
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -72,13 +73,26 @@ def _content_range(value: str | None) -> tuple[int | None, int | None]:
     return start, total
 
 
-def _shorten_timeout(resp, seconds: float) -> None:
-    """Read with a short socket timeout so a silent connection still notices a cancel (CPython's layout;
-    where it differs, reads keep the longer timeout they were opened with)."""
+def _socket_of(resp):
+    """The response's socket (CPython's layout), to wait on it with select; None where it cannot be reached."""
     try:
-        resp.fp.raw._sock.settimeout(seconds)
+        return resp.fp.raw._sock
     except AttributeError:
-        pass
+        return None
+
+
+def _wait_readable(sock, seconds: float) -> bool:
+    """Bytes can be read from ``sock`` now, or within ``seconds``. A short wait here, not a short socket timeout:
+    once a read has timed out, Python's socket file refuses every later read ("cannot read from timed out
+    object"), which turned every pause of a slow link into a new connection."""
+    pending = getattr(sock, "pending", None)  # TLS: bytes already decrypted wait inside the SSL object
+    if pending is not None and pending() > 0:
+        return True
+    try:
+        ready, _, _ = select.select([sock], [], [], seconds)
+    except (OSError, ValueError):
+        return True  # let the read itself say what is wrong
+    return bool(ready)
 
 
 def fetch(hub: api.Hub, repo: str, commit: str, f: api.RemoteFile, *, cache_dir: Path | None = None,
@@ -182,7 +196,7 @@ def _stream(hub: api.Hub, url: str, part: Path, offset: int, f: api.RemoteFile, 
             start, total = _content_range(resp.headers.get("Content-Range"))
             if start != offset or (total is not None and total != f.size):
                 raise errors.BadAnswer(f"the Hub sent another part of {what} than asked for")
-        _shorten_timeout(resp, min(POLL, policy.stall))
+        sock = _socket_of(resp)
         got = 0
         silent_since = None
         fd = os.open(part, os.O_WRONLY | os.O_CREAT | os.O_APPEND | getattr(os, "O_BINARY", 0), 0o644)
@@ -190,15 +204,20 @@ def _stream(hub: api.Hub, url: str, part: Path, offset: int, f: api.RemoteFile, 
             while offset + got < f.size:
                 if cancel.cancelled:
                     cancel.raise_if_cancelled()
-                try:
-                    chunk = resp.read1(min(CHUNK, f.size - offset - got))
-                except TimeoutError:
+                # after the first read the reader's buffer is empty (read1 of a chunk larger than the buffer
+                # takes all of it), so waiting on the socket never leaves bytes unread
+                if got and sock is not None and not _wait_readable(sock, min(POLL, policy.stall)):
                     now = time.monotonic()
                     silent_since = silent_since or now
-                    if now - silent_since >= policy.stall or getattr(resp, "chunked", False):
+                    if now - silent_since >= policy.stall:
                         raise errors.NetworkError(f"the download of {what} stalled (nothing for "
-                                                  f"{policy.stall:.0f} s)") from None
+                                                  f"{policy.stall:.0f} s)")
                     continue
+                try:
+                    chunk = resp.read1(min(CHUNK, f.size - offset - got))
+                except TimeoutError:  # the socket's own timeout (policy.stall): nothing came at all
+                    raise errors.NetworkError(f"the download of {what} stalled (nothing for "
+                                              f"{policy.stall:.0f} s)") from None
                 except (OSError, ValueError) as exc:
                     raise errors.NetworkError(f"the connection dropped while fetching {what}: {api._why(exc)}") \
                         from None

@@ -386,3 +386,16 @@ def test_hostile_file_lists_are_refused(hub):
     with pytest.raises(errors.BadAnswer, match="sha256"):
         api._remote_file({"type": "file", "path": "a.safetensors", "size": 5, "oid": "0" * 40,
                           "lfs": {"oid": "not-hex", "size": 5}}, "org/x")
+
+
+def test_a_slow_link_with_pauses_keeps_its_one_connection(hub):
+    """A server that sends 64 KB and then nothing for ~0.6 s (longer than the cancel poll) is slow, not broken:
+    one connection per file, no retries (a short socket timeout used to end each connection at the first pause)."""
+    files = _repo_files(300_000)
+    hub.add("org/model", files)
+    hub.throttle(100_000)
+    got = _get("org/model")
+    assert (got.path / "transformer" / "diffusion_pytorch_model.safetensors").read_bytes() == \
+        files["transformer/diffusion_pytorch_model.safetensors"]
+    cdn = [s for s in hub.requests if s.path.startswith("/cdn/org/model/transformer/diffusion_pytorch_model")]
+    assert len(cdn) == 1, [s.headers.get("Range") for s in cdn]

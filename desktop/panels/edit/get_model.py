@@ -57,9 +57,9 @@ class GetModelPart:
         self.get_model_menu.addAction("All models…").triggered.connect(lambda _c=False: self.modelsRequested.emit(""))
         self._first_missing = missing[0][0] if missing else None
         any_ai = any(i.available for i in infos if i.name not in ("classical",))
-        self.get_model_note.setText("No AI model on this computer yet: the classical backend works meanwhile."
-                                    if not any_ai else f"{len(missing)} model famil{'y has' if len(missing) == 1 else 'ies have'} "
-                                    "no model here" if missing else "")
+        # with no AI model yet the row says why; once one is here only the button stays, for the other families
+        self.get_model_note.setText("" if any_ai else
+                                    "No AI model on this computer yet: the classical backend works meanwhile.")
         self.get_model_row.setVisible(bool(missing))
 
     def show_download(self, text: str | None, fraction: float | None) -> None:
