@@ -7,6 +7,7 @@ download keeps what was fetched, and the same command continues it.
 
 from __future__ import annotations
 
+import contextlib
 import getpass
 import signal
 import sys
@@ -158,10 +159,14 @@ class ByteBar:
             self.width = 0
 
 
-def _pause_on_interrupt(control):
-    """The first Ctrl+C pauses (the partial files are kept); a second one stops at once."""
-    if threading.current_thread() is not threading.main_thread():
-        return None
+@contextlib.contextmanager
+def interruptible(label: str):
+    """(control, bar) for one download: the first Ctrl+C pauses (the partial files are kept), a second one stops
+    at once; the bar ends its line and the Ctrl+C handler is put back on the way out."""
+    from inference.hub import download
+
+    control = download.Control()
+    bar = ByteBar(label if len(label) < 40 else label[:37] + "…")
 
     def handler(signum, frame):  # noqa: ARG001
         if control.cancelled:
@@ -169,7 +174,14 @@ def _pause_on_interrupt(control):
         control.pause()
         sys.stderr.write("\nakapen: stopping; what was fetched is kept (Ctrl+C again to stop at once)\n")
 
-    return signal.signal(signal.SIGINT, handler)
+    main = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGINT, handler) if main else None
+    try:
+        yield control, bar
+    finally:
+        bar.close()
+        if previous is not None:
+            signal.signal(signal.SIGINT, previous)
 
 
 def fetch(req, *, dry_run: bool = False, out=None) -> int:
@@ -192,19 +204,12 @@ def fetch(req, *, dry_run: bool = False, out=None) -> int:
             state = "here" if item.done else f"{models.human_size(item.have)} kept" if item.have else "to fetch"
             print(f"  {item.repo}/{item.file.path}  {models.human_size(item.file.size)}  {state}", file=out)
         return 0
-    control = download.Control()
-    bar = ByteBar(name if len(name) < 40 else name[:37] + "…")
-    previous = _pause_on_interrupt(control)
     try:
-        installed = download.run(hub, p, control=control, on_progress=bar)
+        with interruptible(name) as (control, bar):
+            installed = download.run(hub, p, control=control, on_progress=bar)
     except errors.Paused:
-        bar.close()
         print("akapen: paused; what was fetched is kept — run the same command to continue", file=sys.stderr)
         return INTERRUPTED
-    finally:
-        bar.close()
-        if previous is not None:
-            signal.signal(signal.SIGINT, previous)
     print(f"installed: {installed.path} ({models.human_size(installed.fetched_bytes)} fetched)", file=out)
     _say_how_to_use(req, installed, out)
     return 0
@@ -293,21 +298,15 @@ def _verify(args) -> int:
 
 def _repair(args) -> int:
     from inference.diffusion import models
-    from inference.hub import download, errors, manage
+    from inference.hub import errors, manage
 
     req = manage.request_for(args.id)
-    control = download.Control()
-    bar = ByteBar("repair")
-    previous = _pause_on_interrupt(control)
     try:
-        report, installed = manage.repair(req, control=control, on_progress=bar)
+        with interruptible("repair") as (control, bar):
+            report, installed = manage.repair(req, control=control, on_progress=bar)
     except errors.Paused:
         print("akapen: paused; run the same command to continue", file=sys.stderr)
         return INTERRUPTED
-    finally:
-        bar.close()
-        if previous is not None:
-            signal.signal(signal.SIGINT, previous)
     if installed is None:
         print(f"{req.name}: {report.summary()}; nothing to repair")
     else:

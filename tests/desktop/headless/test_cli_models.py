@@ -157,3 +157,32 @@ def test_a_gguf_transformer_downloads_with_its_base_parts_and_edits_offline(hub,
                "--seed", "3", "--memory-mode", "cpu", "--no-align")
     assert r.returncode == 0, r.stderr
     assert "GGUF Q8_0" in r.stdout and load(out).shape == (64, 64, 4)
+
+
+def test_ctrl_c_keeps_the_partial_file_and_the_same_command_continues(hub, tmp_path):
+    import signal
+    import time
+
+    big = os.urandom(3_000_000)
+    hub.add("org/big", {"model-Q8_0.gguf": big})
+    hub.throttle(1_000_000)
+    proc = subprocess.Popen([sys.executable, "-m", "desktop.headless.cli", "models", "download", "org/big"],
+                            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and hub.bytes_sent("model-Q8_0.gguf") < 600_000:
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 130 and "paused; what was fetched is kept" in err, (out, err)
+    assert "Traceback" not in err
+    from inference.hub import cache
+
+    time.sleep(0.5)  # the stopped connection's last block
+    sent = hub.bytes_sent("model-Q8_0.gguf")
+    kept = sum(p.stat().st_size for p in (cache.repo_folder("org/big") / "blobs").glob("*.incomplete"))
+    assert 600_000 <= kept < len(big)
+    hub.throttle(None)
+    r = akapen("models", "download", "org/big")
+    assert r.returncode == 0, r.stderr
+    assert hub.bytes_sent("model-Q8_0.gguf") - sent == len(big) - kept  # exactly the rest, not from zero
+    assert "installed:" in r.stdout
