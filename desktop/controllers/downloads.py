@@ -11,12 +11,16 @@ listed again, so its family is available at once.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject, Signal
 
 from desktop.jobs import JobRunner
-from inference.hub import download, errors, manage, state
+from inference.hub import state
+
+if TYPE_CHECKING:  # the download code (urllib, http) is imported when a download starts, not with the window
+    from inference.hub import download, manage
 
 log = logging.getLogger(__name__)
 LANE = "net"
@@ -42,7 +46,7 @@ class Item:
     error_kind: str = ""
     total: int = 0
     job_id: str | None = None
-    control: download.Control = field(default_factory=download.Control)
+    control: download.Control | None = None  # made when the download is queued
 
     @property
     def label(self) -> str:
@@ -87,6 +91,8 @@ class DownloadsController(QObject):
     # --- asking --------------------------------------------------------------------------------
     def add(self, request: manage.Request) -> str:
         """Queue a download (or continue the same one); its key."""
+        from inference.hub import download
+
         key = key_of(request)
         item = self.items.get(key)
         if item is not None and item.active:
@@ -105,7 +111,7 @@ class DownloadsController(QObject):
 
     def pause(self, key: str) -> None:
         item = self.items.get(key)
-        if item is None or not item.active:
+        if item is None or not item.active or item.control is None:
             return
         item.control.pause()
         if item.job_id is not None:
@@ -122,7 +128,7 @@ class DownloadsController(QObject):
         item = self.items.get(key)
         if item is None:
             return
-        if item.active:
+        if item.active and item.control is not None:
             item.control.cancel()
             if item.job_id is not None:
                 self.runner.cancel(item.job_id)
@@ -145,19 +151,21 @@ class DownloadsController(QObject):
         return [r for r in state.unfinished() if r.key not in self.items or not self.items[r.key].active]
 
     def continue_records(self, records: list[state.Record]) -> None:
+        from inference.hub import manage
+
         for r in records:
             self.add(manage.Request(r.repo, r.revision, tuple(r.files), r.base, r.catalogue_id, r.label))
 
     def shutdown(self, timeout_ms: int = 10_000) -> None:
         """Quitting: running downloads pause (their bytes and records are kept for the next start)."""
         for item in self.items.values():
-            if item.active:
+            if item.active and item.control is not None:
                 item.control.pause()
         self.runner.shutdown(timeout_ms)
 
     # --- the job (on the net lane) ----------------------------------------------------------------
     def _work(self, item: Item, progress) -> Outcome:
-        from inference.hub import api, auth
+        from inference.hub import api, auth, download, errors, manage
 
         progress(("planning", None))
         try:
@@ -223,7 +231,7 @@ class DownloadsController(QObject):
         item = self._item(job_id)
         if item is None:
             return
-        if item.control.paused:
+        if item.control is not None and item.control.paused:
             self._set(item, "paused")
         else:
             self._set(item, "cancelled")

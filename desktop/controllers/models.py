@@ -5,12 +5,17 @@ family is available at once, without a restart)."""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from PySide6.QtWidgets import QMessageBox
 
 from desktop.controllers.downloads import DownloadsController, Item
-from desktop.dialogs.hf_token import TokenDialog
-from desktop.dialogs.models_window import DownloadIndicator, ModelsWindow
+from desktop.dialogs.download_indicator import DownloadIndicator
 from inference.diffusion.models import human_size
+
+if TYPE_CHECKING:  # made on first use: the catalogue and the download code stay off the start-up path
+    from desktop.dialogs.hf_token import TokenDialog
+    from desktop.dialogs.models_window import ModelsWindow
 
 
 class ModelsController:
@@ -36,6 +41,8 @@ class ModelsController:
     def show(self, family: str | None = None, tab: int = 0) -> ModelsWindow:
         """The Models window (made once, not modal), on ``family``'s catalogue entries or on ``tab``."""
         if self.models_window is None:
+            from desktop.dialogs.models_window import ModelsWindow
+
             win = self.models_window = ModelsWindow(self.downloads, self.window)
             win.tokenRequested.connect(self.edit_token)
             win.settingsRequested.connect(lambda: self.window.backends.edit_model_settings())
@@ -53,6 +60,8 @@ class ModelsController:
         return win
 
     def edit_token(self) -> TokenDialog:
+        from desktop.dialogs.hf_token import TokenDialog
+
         dlg = self.token_dialog = TokenDialog(self.models_window or self.window)
         dlg.checked.connect(lambda ok, _m: self.models_window.refresh_header() if self.models_window else None)
         dlg.open()
