@@ -95,7 +95,28 @@ class Document(DocumentState):
 
     def render(self, rect: Rect | None = None, roles: Iterable[str] = CONTENT) -> np.ndarray:
         """Straight uint8 RGBA composite of the visible layers whose role is in ``roles``."""
+        only = self._single_opaque_layer(roles)
+        if only is not None:  # a photo opened to be edited: its pixels are the composite (no tile pass to load)
+            r = rect or self.rect
+            return only.pixels[r.y:r.y + r.h, r.x:r.x + r.w].copy()
         return self.projection(roles).render(rect)
+
+    def _single_opaque_layer(self, roles: Iterable[str]):
+        """The one visible layer of ``roles`` when it is an opaque, normal, full-opacity pixel layer covering the
+        canvas exactly and no projection is kept yet (a window keeps one: it is the faster path there)."""
+        from canvas.layers import PixelLayer
+
+        key = frozenset(roles)
+        if key in self._projections:
+            return None
+        shown = [la for la in self._layers if la.visible and la.role in key]
+        if len(shown) != 1 or type(shown[0]) is not PixelLayer:
+            return None
+        la = shown[0]
+        if (la.x, la.y, la.pixels.shape[1], la.pixels.shape[0]) != (0, 0, self.width, self.height) or \
+                la.blend != "normal" or la.opacity != 1.0 or not (la.pixels[..., 3] == 255).all():
+            return None
+        return la
 
     def render_annotations(self, rect: Rect | None = None) -> np.ndarray:
         """The annotation overlay alone (what the pen marked), transparent elsewhere."""

@@ -20,6 +20,23 @@ def _log_file() -> str | None:
     return os.path.join(base, "akapen.log")
 
 
+def _probe_first_paint(window, app) -> None:
+    import time
+
+    from PySide6.QtCore import QEvent, QObject, QTimer
+
+    class FirstPaint(QObject):
+        def eventFilter(self, obj, event):  # noqa: N802 - Qt's name
+            if event.type() == QEvent.Type.Paint and not getattr(self, "done", False):
+                self.done = True
+                print(f"AKAPEN_FIRST_PAINT {time.time():.6f}", flush=True)
+                QTimer.singleShot(0, app.quit)
+            return False
+
+    window._startup_probe = FirstPaint(window)
+    window.installEventFilter(window._startup_probe)
+
+
 def run_app(files: list[str] | None = None, *, recovery_folder: str | None = None) -> int:
     """Open the window with ``files`` (the first .ora or image becomes the document; further
     images become collage pieces), offer recovery of unsaved work, and run the event loop."""
@@ -45,6 +62,8 @@ def run_app(files: list[str] | None = None, *, recovery_folder: str | None = Non
     notifier = Notifier()
     notifier.install()
     window = MainWindow(notifier=notifier, recovery_folder=recovery_folder)
+    if os.environ.get("AKAPEN_STARTUP_PROBE"):  # benchmarks/startup.py: the time of the first paint, then quit
+        _probe_first_paint(window, app)
     window.show()
     from desktop import heap
 

@@ -134,16 +134,13 @@ class DiffusionBackend(Backend):
         if runtime.is_gguf(info) and not dev.has_package("gguf"):
             return Availability(False, f"{info.weights.name} is a GGUF file: it needs the Python package 'gguf' "
                                 "(pip install gguf)")
-        import diffusers
-
         cls = models.FAMILIES[self.family].pipeline
-        known = getattr(diffusers, "_class_to_module", None)
-        if not (cls in known if isinstance(known, dict) else hasattr(diffusers, cls)):
-            return Availability(False, f"this diffusers ({diffusers.__version__}) has no {cls}: upgrade diffusers")
+        if not dev.diffusers_has(cls):  # read from its export table: listing backends imports neither it nor torch
+            return Availability(False, f"this diffusers ({dev.diffusers_version()}) has no {cls}: upgrade diffusers")
         if self.memory_mode == "quantized" and not dev.has_package("bitsandbytes"):
             return Availability(False, "the quantized memory mode needs the bitsandbytes package: pip install "
                                 "bitsandbytes, or choose another memory mode")
-        device, _ = dev.best_device()
+        device = dev.probable_device()
         if self.device not in (None, "cpu", device):
             return Availability(False, f"there is no {self.device} device here (this machine runs on {device})")
         if self.device in (None, "cpu") and device == "cpu":

@@ -13,6 +13,7 @@ torch is imported only when a function here is called.
 from __future__ import annotations
 
 import contextlib
+import functools
 import importlib.util
 import threading
 from dataclasses import dataclass
@@ -28,6 +29,38 @@ def has_package(name: str) -> bool:
         return importlib.util.find_spec(name) is not None
     except (ImportError, ValueError):
         return False
+
+
+@functools.cache
+def _diffusers_index() -> str:
+    """The text of the installed diffusers' ``__init__.py`` (its lazy-import table names every public class),
+    read without importing diffusers (which imports torch: seconds)."""
+    try:
+        spec = importlib.util.find_spec("diffusers")
+    except (ImportError, ValueError):
+        return ""
+    if spec is None or not spec.origin:
+        return ""
+    try:
+        with open(spec.origin, encoding="utf-8") as fh:
+            return fh.read(4 * 1024 * 1024)
+    except (OSError, UnicodeDecodeError):
+        return ""
+
+
+def diffusers_has(class_name: str) -> bool:
+    """Whether the installed diffusers offers ``class_name`` — known without importing diffusers or torch, so
+    listing backends stays fast; the import happens when a model is loaded."""
+    return f'"{class_name}"' in _diffusers_index()
+
+
+def diffusers_version() -> str:
+    from importlib import metadata
+
+    try:
+        return metadata.version("diffusers")
+    except metadata.PackageNotFoundError:
+        return "?"
 
 
 @dataclass(frozen=True)
@@ -56,6 +89,22 @@ def best_device() -> tuple[str, str]:
     if mps is not None and mps.is_available():
         return "mps", "bfloat16" if hasattr(mps, "is_macos_or_newer") and mps.is_macos_or_newer(14, 0) else "float16"
     return "cpu", "float32"
+
+
+def probable_device() -> str:
+    """The device a model would run on, for listing backends: torch's answer when torch is already loaded, else
+    the machine probe's (nvidia-smi, Apple silicon) — without importing torch (seconds). The real choice is
+    :func:`best_device`, made when a model loads."""
+    import sys
+
+    if "torch" in sys.modules:
+        return best_device()[0]
+    from inference.hub import machine
+
+    m = machine.detect(".")
+    if not m.gpu_bytes:
+        return "cpu"
+    return "mps" if m.unified else "cuda"
 
 
 def free_vram() -> tuple[int, int]:

@@ -16,6 +16,7 @@ from functools import cache
 import numpy as np
 from PIL import Image
 
+from inference.diffusion import device as dev
 from inference.diffusion import lightning, previews
 from inference.diffusion.base import DiffusionBackend, rgb
 
@@ -89,7 +90,8 @@ class Flux2KleinBackend(Flux2Backend):
 
     @property
     def takes_mask(self) -> bool:  # type: ignore[override]
-        return inpaint_class() is not None
+        # read from diffusers' export table, not by importing it: listing backends must not load torch
+        return dev.diffusers_has("Flux2KleinInpaintPipeline")
 
     def pipeline_for(self, loaded, request):
         if request.annotation_mask is None or inpaint_class() is None:

@@ -113,7 +113,7 @@ def build_widgets(panel) -> None:
         panel.resolution.addItem(f"{r} px", r)
     panel.resolution.setCurrentIndex(panel.resolution.findData(d.resolution))
     panel.memory = QComboBox()
-    cuda = dev.best_device()[0] == "cuda"
+    cuda = dev.probable_device() == "cuda"  # (torch is not imported to build the window)
     for mode, label, ok, why in (
             ("auto", "auto (bf16 on a GPU)", True, ""),
             ("8bit", "8-bit", cuda and dev.has_package("bitsandbytes"),
