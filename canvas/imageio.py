@@ -11,6 +11,7 @@ from __future__ import annotations
 import io
 import os
 import warnings
+import zlib
 from pathlib import Path
 
 import cv2
@@ -98,8 +99,13 @@ def load_image(source, *, name: str | None = None, max_pixels: int = MAX_PIXELS)
             raise ImageImportError(f"{what}: cannot be read ({exc.strerror or exc})") from None
     if not data:
         raise ImageImportError(f"{what}: the file is empty")
-    if data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) >= 24:  # check a PNG's size before anything else
-        check_size(int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big"), what, max_pixels)
+    if data[:8] == b"\x89PNG\r\n\x1a\n":  # check a PNG's size before anything else …
+        w, h = int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
+        if len(data) < 33 or data[12:16] != b"IHDR" or zlib.crc32(data[12:29]) != int.from_bytes(data[29:33], "big") \
+                or w >= 1 << 31 or h >= 1 << 31:  # … but a size read from a damaged header is no size at all
+            raise ImageImportError(f"{what}: the file is damaged (a PNG signature, then no valid image header); "
+                                   "it may be cut short or not a PNG at all")
+        check_size(w, h, what, max_pixels)
     try:
         with warnings.catch_warnings():
             # our cap (checked below and on the PNG header above) decides, not Pillow's

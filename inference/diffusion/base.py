@@ -103,7 +103,12 @@ class DiffusionBackend(Backend):
         elif spec is not None:
             info = self._model_spec = models.resolve(spec, self.folders)  # checked once, then kept
         else:  # discovered afresh each time: models come and go
-            found = [m for m in models.find_models(self.folders) if m.family == self.family]
+            everything, problems = models.scan(self.folders)
+            found = [m for m in everything if m.family == self.family]
+            broken = [p for p in problems if p.path.is_dir() and p.family == self.family]
+            if not found and broken:  # the same words as `akapen models` and the Models window
+                raise BackendUnavailable(f"no model found for this family that can run: {broken[0].reason} "
+                                         "(Edit › Models… › Installed: Repair, or download it again)")
             if not found:
                 fam = models.FAMILIES[self.family]
                 raise BackendUnavailable(f"no model found for this family: Get model… (Edit › Models…) downloads "

@@ -419,6 +419,15 @@ class Problem:
     reason: str
     repo_id: str | None = None
 
+    @property
+    def family(self) -> str | None:
+        """The family the folder says it is (its ``model_index.json``), when it can be read."""
+        try:
+            cls = read_json(self.path / "model_index.json").get("_class_name")
+        except ModelError:
+            return None
+        return BY_PIPELINE.get(cls) if isinstance(cls, str) else None
+
 
 # --- base hints ---------------------------------------------------------------------------------
 def catalogue_hint(repo_id: str | None, path: Path) -> str | None:

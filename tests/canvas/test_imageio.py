@@ -193,3 +193,13 @@ def test_export_refuses_unknown_formats(tmp_path):
     with pytest.raises(SaveError, match="PNG or JPEG"):
         export_image(tmp_path / "x.gif", np.zeros((2, 2, 4), np.uint8))
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_png_signature_followed_by_random_bytes_is_called_damaged_not_huge():
+    rng = np.random.RandomState(7)
+    for _ in range(20):
+        data = b"\x89PNG\r\n\x1a\n" + rng.bytes(200)
+        with pytest.raises(ImageImportError) as info:
+            load_image(data, name="noise.png")
+        assert not isinstance(info.value, ImageTooLargeError)
+        assert "noise.png: the file is damaged" in str(info.value) and "megapixels" not in str(info.value)

@@ -186,3 +186,19 @@ def test_ctrl_c_keeps_the_partial_file_and_the_same_command_continues(hub, tmp_p
     assert r.returncode == 0, r.stderr
     assert hub.bytes_sent("model-Q8_0.gguf") - sent == len(big) - kept  # exactly the rest, not from zero
     assert "installed:" in r.stdout
+
+
+def test_backends_and_models_say_the_same_of_a_half_downloaded_model(kontext, tmp_path, monkeypatch):
+    import shutil
+
+    half = tmp_path / "models" / "kontext-half"
+    shutil.copytree(kontext, half)
+    (half / "vae" / "diffusion_pytorch_model.safetensors").unlink()
+    monkeypatch.setenv("AKAPEN_MODEL_PATH", str(tmp_path / "models"))
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "empty-cache"))
+    listed = akapen("models")
+    reason = next(ln for ln in listed.stdout.splitlines() if ln.startswith("unusable:"))[len("unusable: "):]
+    assert "the download is incomplete" in reason
+    backends = akapen("backends")
+    line = next(ln for ln in backends.stdout.splitlines() if ln.startswith("flux-kontext "))
+    assert "unavailable" in line and reason in line, (reason, line)
