@@ -53,6 +53,9 @@ class RunningPart:
         self.results.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         self.results.customContextMenuRequested.connect(self._results_menu)
         self.use_button = QPushButton("Insert as layer")
+        self.use_button.setToolTip("Insert the chosen result as a new layer (again, if it is already on the canvas)")
+        self.use_button.clicked.connect(lambda: self.insert_result(self.results.currentRow()))
+        self._inserted: dict[int, str] = {}  # strip row -> the layer it last became
         self.result_note = QLabel()  # what was done to the chosen result (aligned, pen marks removed)
         self.result_note.setWordWrap(True)
         self.result_note.setStyleSheet("color: #555;")
@@ -204,7 +207,11 @@ class RunningPart:
         self.pairOffered.emit(before.copy(), after.copy(), result.instruction_used or request.instruction)
 
     def insert_result(self, row: int) -> None:
-        if not 0 <= row < len(self._results) or self._results[row][1] is None:  # (a backend that failed)
+        if not 0 <= row < len(self._results):
+            self.statusMessage.emit("choose a result in the strip first")
+            return
+        if self._results[row][1] is None:  # (a backend that failed)
+            self.statusMessage.emit("this backend failed: there is no picture to insert")
             return
         request, result, index, shift = self._results[row]
         request = self._moved(request, shift)
@@ -213,9 +220,14 @@ class RunningPart:
         except CanvasError as exc:
             self.errorRaised.emit(str(exc))
             return
+        before = self._inserted.get(row)
+        earlier = self.document.layer(before) if before is not None and any(
+            la.id == before for la in self.document.layers) else None
+        self._inserted[row] = layer.id
         self.bridge.set_active(layer.id)
         self.resultInserted.emit(layer.id)
-        self.statusMessage.emit(f"inserted “{layer.name}” ({result.backend}, {result.duration:.1f} s)")
+        again = f"; it is also on the canvas as “{earlier.name}”" if earlier is not None else ""
+        self.statusMessage.emit(f"inserted “{layer.name}” ({result.backend}, {result.duration:.1f} s){again}")
 
     def _on_failed(self, job_id: str, message: str, expected: bool) -> None:
         self._job_shift.pop(job_id, None)

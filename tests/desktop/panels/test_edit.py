@@ -230,3 +230,26 @@ def test_choosing_a_task_with_a_blank_from_the_list_moves_the_keyboard_into_it(q
     assert panel.instruction.toPlainText().startswith("Change the lighting to warm sunset light, with")
     choose(combo, "colourise")  # a task without a blank leaves the keyboard where it is
     assert "{" not in panel.instruction.toPlainText()
+
+
+def test_insert_as_layer_inserts_the_chosen_result_again_and_says_so(qtbot, panel):
+    """Issue 22 #4: the button was not connected: a result already inserted gave no layer and no word."""
+    doc = panel.document
+    choose(panel.backend_combo, "classical")
+    choose(panel.preset_combo, "refine-collage")
+    with qtbot.waitSignal(panel.resultInserted, timeout=30000) as sig:
+        qtbot.mouseClick(panel.run_button, Qt.MouseButton.LeftButton)
+    first = doc.layer(sig.args[0])
+    n = len(doc.layers)
+    said = []
+    panel.statusMessage.connect(said.append)
+    assert panel.use_button.isEnabled()
+    with qtbot.waitSignal(panel.resultInserted, timeout=5000) as sig2:
+        qtbot.mouseClick(panel.use_button, Qt.MouseButton.LeftButton)
+    assert len(doc.layers) == n + 1 and sig2.args[0] != first.id
+    assert said and f"also on the canvas as “{first.name}”" in said[-1]
+    doc.undo()
+    doc.undo()  # both insertions undo, one step each
+    with qtbot.waitSignal(panel.resultInserted, timeout=5000):
+        qtbot.mouseClick(panel.use_button, Qt.MouseButton.LeftButton)
+    assert "also on the canvas" not in said[-1]  # the earlier layers are gone: a plain insert
