@@ -6,6 +6,8 @@ document so a closed window leaves no callbacks behind.
 
 from __future__ import annotations
 
+import contextlib
+
 from PySide6.QtCore import QObject, QRect, Signal
 
 from canvas.document import Document
@@ -32,6 +34,17 @@ class DocumentBridge(QObject):
         self._active: str = document.layers[-1].id if document.layers else ""
         self._modified = document.modified
         self._disconnect = document.events.connect(self._on_event)
+        self.keeping_tool = 0  # > 0 while the program (not the user) changes the active layer
+
+    @contextlib.contextmanager
+    def keep_tool(self):
+        """Within the block the active layer may change (a result inserted, undo, redo) without the window
+        picking another tool for it: the tool changes when the user picks a layer, never by itself."""
+        self.keeping_tool += 1
+        try:
+            yield
+        finally:
+            self.keeping_tool -= 1
 
     # --- active layer ---------------------------------------------------------------------
     @property

@@ -119,10 +119,11 @@ class HistoryPanel(QWidget):
         row = max(0, min(row, len(self.rows()) - 1))
         self._busy = True
         try:
-            while history.index > row and self.document.undo():
-                pass
-            while history.index < row and self.document.redo():
-                pass
+            with self.bridge.keep_tool():  # stepping through history never changes the tool
+                while history.index > row and self.document.undo():
+                    pass
+                while history.index < row and self.document.redo():
+                    pass
         except CanvasError as exc:
             self.errorRaised.emit(str(exc))
         finally:

@@ -241,7 +241,7 @@ class MainWindow(QMainWindow):
         self._update_actions()
         layer = self.bridge.active_layer()
         tool = self.view.tool
-        if layer is None or tool is None or tool.accepts(layer):
+        if layer is None or tool is None or tool.accepts(layer) or self.bridge.keeping_tool:
             return
         if isinstance(layer, PieceLayer):
             self.set_tool("move")
@@ -272,12 +272,14 @@ class MainWindow(QMainWindow):
     def undo(self) -> None:
         if self.view.tool is not None:
             self.view.tool.cancel()
-        self.document.undo()
+        with self.bridge.keep_tool():
+            self.document.undo()
 
     def redo(self) -> None:
         if self.view.tool is not None:
             self.view.tool.cancel()
-        self.document.redo()
+        with self.bridge.keep_tool():
+            self.document.redo()
 
     def show_shortcuts(self) -> None:
         dlg = ShortcutsDialog(self)

@@ -202,11 +202,12 @@ class ComparePart:
             name = f"{result.backend}" + (f" ({index + 1})" if several else "")
             items.append((self._moved(request, shift), result, index, name))
         try:
-            layers = apply_results(self.document, items, label=f"Insert {len(items)} compared results")
+            with self.bridge.keep_tool():  # results arriving never change the user's tool
+                layers = apply_results(self.document, items, label=f"Insert {len(items)} compared results")
+                self.bridge.set_active(layers[-1].id)
         except CanvasError as exc:
             self.errorRaised.emit(str(exc))
             return
-        self.bridge.set_active(layers[-1].id)
         for layer in layers:
             self.resultInserted.emit(layer.id)
         self.statusMessage.emit(f"inserted {len(layers)} results as layers")

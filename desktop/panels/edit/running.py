@@ -216,7 +216,8 @@ class RunningPart:
         request, result, index, shift = self._results[row]
         request = self._moved(request, shift)
         try:
-            layer = apply_result(self.document, request, result, index)
+            with self.bridge.keep_tool():  # a result arriving never changes the user's tool
+                layer = apply_result(self.document, request, result, index)
         except CanvasError as exc:
             self.errorRaised.emit(str(exc))
             return
@@ -224,7 +225,8 @@ class RunningPart:
         earlier = self.document.layer(before) if before is not None and any(
             la.id == before for la in self.document.layers) else None
         self._inserted[row] = layer.id
-        self.bridge.set_active(layer.id)
+        with self.bridge.keep_tool():
+            self.bridge.set_active(layer.id)
         self.resultInserted.emit(layer.id)
         again = f"; it is also on the canvas as “{earlier.name}”" if earlier is not None else ""
         self.statusMessage.emit(f"inserted “{layer.name}” ({result.backend}, {result.duration:.1f} s){again}")

@@ -28,3 +28,30 @@ def test_tool_shortcuts_switch_tools(window, qtbot):
             continue
         QTest.keyClick(window.view, tool.shortcut)
         assert window.view.tool is tool, name
+
+
+def test_run_undo_and_redo_never_change_the_tool(window, qtbot):
+    """Issue 22 #5: after Run the Move tool became the Brush, after Undo the red-pen arrow, after Redo it stayed
+    on the red pen with an ordinary layer active. The tool changes when the user picks a layer, not by itself."""
+    from PySide6.QtCore import Qt
+
+    doc = window.document
+    window.set_tool("move")
+    panel = window.edit_panel
+    panel.backend_combo.setCurrentIndex(panel.backend_combo.findData("classical"))
+    panel.preset_combo.setCurrentIndex(panel.preset_combo.findData("style-pencil"))
+    assert panel.run_button.isEnabled(), panel.why_not_runnable()
+    with qtbot.waitSignal(panel.resultInserted, timeout=30000) as sig:
+        qtbot.mouseClick(panel.run_button, Qt.MouseButton.LeftButton)
+    assert window.bridge.active_id == sig.args[0] and window.view.tool.name == "move"
+    window.undo()
+    assert window.view.tool.name == "move"
+    window.redo()
+    assert window.view.tool.name == "move"
+    window.history_panel.go_to(0)
+    assert window.view.tool.name == "move"
+    # the user picking a layer still picks a tool that works on it
+    window.bridge.set_active(doc.layers[0].id)
+    assert window.view.tool.name == "brush"
+    window.bridge.set_active(marks_layer(doc).id)
+    assert window.view.tool.name in ("arrow", "pen", "ellipse", "rectangle", "text")
