@@ -268,3 +268,44 @@ def apply_results(document: Document, items, *, hide_annotations: bool = True,
         label = f"Edit: {request.task or request.instruction[:30] or result.backend}"
     document.execute(C.Macro(cmds, label), merge=False)
     return [new[-1] for _i, new in placed]
+
+
+def describe_provenance(prov: dict) -> list[str]:
+    """A result layer's provenance as lines a person reads (the layer's tooltip, Layer › Where it came from…,
+    ``akapen info``): instruction, backend, model and variant, seed, steps, LoRAs, marks, alignment, time.
+    Empty for a layer that is not an edit result."""
+    if not isinstance(prov, dict) or not prov.get("backend"):
+        return []
+    p = prov.get("parameters") if isinstance(prov.get("parameters"), dict) else {}
+    lines = []
+    if prov.get("instruction"):
+        lines.append(f"Instruction: {prov['instruction']}")
+    used = prov.get("instruction_used")
+    if used and used != prov.get("instruction"):
+        lines.append(f"The model read: {used}")
+    if prov.get("task"):
+        lines.append(f"Task: {prov['task']}")
+    lines.append(f"Backend: {prov['backend']}" + (f" · model {prov['model']}" if prov.get("model") else ""))
+    seed = prov.get("seed")
+    run = [f"seed {seed}" if seed is not None else "no seed (this backend does not take one)"]
+    if p.get("steps"):
+        run.append(f"{p['steps']} steps")
+    if p.get("guidance") is not None:
+        run.append(f"guidance {p['guidance']:g}" if isinstance(p["guidance"], int | float) else f"guidance {p['guidance']}")
+    if p.get("speed") and p["speed"] != "quality":
+        run.append(f"speed {p['speed']}")
+    lines.append(" · ".join(run))
+    loras = [x for x in p.get("loras") or [] if isinstance(x, list) and len(x) == 2]
+    if loras:
+        lines.append("LoRAs: " + ", ".join(f"{str(path).rsplit('/', 1)[-1]} × {weight:g}" for path, weight in loras))
+    if p.get("mark_strategy"):
+        lines.append(f"Pen marks: {p['mark_strategy']}")
+    if p.get("align") is False:  # (what alignment did, when it ran, is in the notes)
+        lines.append("Not aligned (pasted as the model gave it)")
+    if prov.get("references"):
+        lines.append("References: " + ", ".join(map(str, prov["references"])))
+    when = f" on {prov['created'].replace('T', ' ')[:16]}" if prov.get("created") else ""
+    if prov.get("duration") is not None:
+        lines.append(f"Took {float(prov['duration']):.1f} s{when}")
+    lines += [f"Note: {n}" for n in prov.get("notes") or []][:6]
+    return lines

@@ -83,6 +83,8 @@ def build_actions(window) -> None:
     w.training_pair_action = act("Add as training &pair", w.training.add_result_pair, None,
                                  "The selected edit result and the picture it was made from, as a pair in the "
                                  "Train panel")
+    w.provenance_action = act("Where it &came from…", w.show_provenance, None,
+                              "The instruction, backend, model, seed and settings this result was made with")
     w.canvas_size_action = act("Canvas &size…", sel.canvas_size, "Ctrl+Alt+C",
                                "Change the canvas size; the picture stays where you anchor it")
     w.crop_action = act("&Crop to selection", sel.crop_to_selection, None,

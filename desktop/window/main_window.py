@@ -265,6 +265,7 @@ class MainWindow(QMainWindow):
 
         active = self.bridge.active_layer()
         self.training_pair_action.setEnabled(active is not None and is_result(active))
+        self.provenance_action.setEnabled(active is not None and bool(active.provenance.get("backend")))
         self.select_none_action.setEnabled(doc.selection is not None)
         self.crop_action.setEnabled(doc.selection is not None)
         self.invert_action.setEnabled(True)
@@ -280,6 +281,22 @@ class MainWindow(QMainWindow):
             self.view.tool.cancel()
         with self.bridge.keep_tool():
             self.document.redo()
+
+    def show_provenance(self) -> str:
+        """Layer › Where it came from…: the active result's provenance, read-only and selectable; the text."""
+        from PySide6.QtWidgets import QMessageBox
+
+        from desktop.headless.edit_request import describe_provenance
+
+        layer = self.bridge.active_layer()
+        lines = describe_provenance(layer.provenance) if layer is not None else []
+        text = "\n".join(lines) or "This layer is not an edit result: it has no record of how it was made."
+        box = QMessageBox(QMessageBox.Icon.Information, f"Where “{layer.name if layer else ''}” came from", text,
+                          parent=self)
+        box.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        box.open()  # not modal to the work
+        self._provenance_box = box
+        return text
 
     def show_shortcuts(self) -> None:
         dlg = ShortcutsDialog(self)

@@ -59,6 +59,7 @@ def build_menus(window) -> None:
         if a is not None:
             m.addAction(a)
     m.addSeparator()
+    m.addAction(w.provenance_action)
     m.addAction(w.training_pair_action)
     m.addSeparator()
     m.addAction(w.piece_from_selection_action)

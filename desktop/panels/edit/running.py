@@ -141,7 +141,8 @@ class RunningPart:
             item = QListWidgetItem(QIcon(thumbnail(img, 88)), text)
             notes = _notes_for(result, i)
             about = f" ({result.model})" if result.model else ""
-            item.setToolTip("\n".join([f"{result.backend}{about} · seed {seed} · {result.duration:.1f} s", *notes]))
+            seeded = f"seed {seed}" if seed is not None else "no seed"
+            item.setToolTip("\n".join([f"{result.backend}{about} · {seeded} · {result.duration:.1f} s", *notes]))
             self.results.addItem(item)
             self._results.append((request, result, i, shift or doc.canvas_shift))
             self._result_groups.append(group)

@@ -181,6 +181,11 @@ class LayerListModel(QAbstractListModel):
                 tip += f"\nidentity {round(layer.identity * 100)} % (how much of it Refine collage keeps)"
             if layer.locked:
                 tip += "\nlocked"
+            from desktop.headless.edit_request import describe_provenance
+
+            about = describe_provenance(layer.provenance)
+            if about:
+                tip += "\n\n" + "\n".join(about)
             return tip
         if role == LayerIdRole:
             return layer.id

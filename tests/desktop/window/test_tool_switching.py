@@ -55,3 +55,25 @@ def test_run_undo_and_redo_never_change_the_tool(window, qtbot):
     assert window.view.tool.name == "brush"
     window.bridge.set_active(marks_layer(doc).id)
     assert window.view.tool.name in ("arrow", "pen", "ellipse", "rectangle", "text")
+
+
+def test_a_result_says_where_it_came_from(window, qtbot):
+    """Issue 22 #6: the result tooltip read "seed None"; a layer showed no instruction, model or seed."""
+    from PySide6.QtCore import Qt
+
+    panel = window.edit_panel
+    panel.backend_combo.setCurrentIndex(panel.backend_combo.findData("classical"))
+    panel.preset_combo.setCurrentIndex(panel.preset_combo.findData("style-pencil"))
+    with qtbot.waitSignal(panel.resultInserted, timeout=30000) as sig:
+        qtbot.mouseClick(panel.run_button, Qt.MouseButton.LeftButton)
+    assert "seed None" not in panel.results.item(0).toolTip() and "no seed" in panel.results.item(0).toolTip()
+    model = window.layers_panel.model
+    row = next(r for r in range(model.rowCount()) if model.data(model.index(r, 0), Qt.ItemDataRole.DisplayRole)
+               == window.document.layer(sig.args[0]).name)
+    tip = model.data(model.index(row, 0), Qt.ItemDataRole.ToolTipRole)
+    assert "Backend: classical" in tip and "Task: stylise" in tip and "graphite pencil" in tip and "no seed" in tip and "Took " in tip
+    assert window.provenance_action.isEnabled()
+    text = window.show_provenance()
+    assert "Backend: classical" in text and "Task: stylise" in text
+    window.bridge.set_active(window.document.layers[0].id)
+    assert not window.provenance_action.isEnabled()
