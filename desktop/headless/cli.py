@@ -131,6 +131,9 @@ def cmd_edit(args) -> int:
     backend = _pick_backend(args, names[0] if names else None)
     doc = _load(args.input)
     request = _prepare(args, backend, doc)
+    if args.instruction and not backend.capabilities.reads_instruction:
+        print(f"note: the {backend.name} backend does not read instructions: “{args.instruction[:60]}” was not used; "
+              f"the task ({request.task}) decides what it does")
     t0 = time.perf_counter()
     result = _run_with_progress(backend, request)
     elapsed = time.perf_counter() - t0
@@ -217,6 +220,8 @@ def _prepare(args, backend, doc):
         if not mask.any():
             raise CanvasError(f"{args.mask}: the mask selects nothing (white = edit, black = keep)")
     refs = [(Path(f).stem, read_image(f)) for f in args.ref or ()]
+    if task is not None and not caps.reads_instruction:
+        instruction = ""  # not read (cmd_edit says so): not recorded as if it had been
     request = build_request(
         doc, instruction, task, caps, mask=mask, extra_references=refs, seed=args.seed, steps=args.steps,
         guidance=args.guidance, strength=args.strength, variations=args.variations,
@@ -299,6 +304,18 @@ def _lora(text: str) -> tuple[str, float]:
     return text, 1.0
 
 
+def _classical_tasks() -> tuple[str, ...]:
+    from inference.classical import TASKS
+
+    return tuple(TASKS)
+
+
+def _preset_ids() -> list[str]:
+    from inference.presets import presets
+
+    return [p.id for p in presets()]
+
+
 def build_parser() -> argparse.ArgumentParser:
     from desktop.headless import servers_command
 
@@ -318,8 +335,8 @@ def build_parser() -> argparse.ArgumentParser:
     pe.add_argument("--backend", action="append", metavar="NAME",
                     help="backend name (see `akapen backends`); default: the first available. Give it twice or "
                     "more to compare: OUT-NAME.png per backend, run at the same time where they can")
-    pe.add_argument("--task", help="a task of the backend (classical: refine-collage, remove, stylise, "
-                    "replace-background) or a preset id from resources/presets.json")
+    pe.add_argument("--task", help="a task of the backend (classical: " + ", ".join(_classical_tasks()) + ") or a "
+                    "preset id from resources/presets.json (" + ", ".join(_preset_ids()) + ")")
     pe.add_argument("--ref", action="append", metavar="FILE", help="a reference image (repeatable)")
     pe.add_argument("--mask", metavar="FILE", help="an image the size of the input: white = edit, black = keep")
     pe.add_argument("--seed", type=int)
@@ -399,7 +416,16 @@ def main(argv: list[str] | None = None) -> int:
         from desktop.app import run_app
 
         return run_app(argv)
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args, extra = parser.parse_known_args(argv)
+    if extra:
+        words = [e for e in extra if not e.startswith("-")]
+        if args.command == "edit" and not args.instruction and words == extra:
+            args.instruction = " ".join(words)  # the instruction typed after the options
+        else:
+            print(f"akapen {args.command}: unrecognized arguments: {' '.join(extra)} (akapen {args.command} --help)",
+                  file=sys.stderr)
+            return 2
     from canvas.errors import CanvasError
     from desktop.headless.terminal import INTERRUPTED
     from inference.errors import Cancelled, InferenceError

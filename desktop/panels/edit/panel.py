@@ -333,8 +333,10 @@ class EditPanel(WorkflowPart, GeminiPart, ReferencesPart, LorasPart, ComparePart
         p = self.preset()
         caps = info.capabilities
         if caps is not None and not caps.reads_instruction:
-            if p is None:
-                return None, {}, f"{info.label} does not read instructions: choose a task ({', '.join(caps.tasks)})"
+            if p is None:  # named as the Task box names them, not by their ids
+                offered = [q.label for q in self._presets if q.classical_task in caps.tasks]
+                return None, {}, f"{info.label} does not read instructions: choose one of its tasks in the Task box " \
+                                 f"({', '.join(offered)})"
             if p.classical_task is None or (caps.tasks and p.classical_task not in caps.tasks):
                 return None, {}, f"{info.label} cannot do “{p.label}”; choose a model backend"
             return p.classical_task, dict(p.classical_params), None

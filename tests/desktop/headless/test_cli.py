@@ -140,3 +140,18 @@ def test_headless_commands_never_import_qt(photo, tmp_path):
     )
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=300)
     assert r.returncode == 0, r.stderr
+
+
+def test_task_names_and_an_instruction_after_the_options(photo, tmp_path):
+    """Issue 22 #8: --task help lists every classical task (extend was missing); an instruction typed after the
+    options is the instruction, not 'unrecognized arguments' with the top-level usage; an instruction a classical
+    task does not read is said to be unused."""
+    r = akapen("edit", "--help")
+    assert "extend" in r.stdout and "replace-background" in r.stdout
+    out = tmp_path / "o.png"
+    r = akapen("edit", photo, "-o", out, "--task", "style-pencil", "make it nicer")
+    assert r.returncode == 0, r.stderr
+    assert "note: the classical backend does not read instructions: “make it nicer” was not used" in r.stdout
+    assert "instruction: make it nicer" not in r.stdout
+    r = akapen("edit", photo, "-o", out, "--task", "style-pencil", "words", "--nonsense")
+    assert r.returncode == 2 and "akapen edit: unrecognized arguments: words --nonsense" in r.stderr

@@ -148,6 +148,9 @@ def test_classical_backend_refuses_free_text_with_a_reason(panel):
     panel.instruction.setPlainText("put a bus here")
     assert not panel.run_button.isEnabled()
     assert "does not read instructions" in panel.backend_reason.text()
+    # its tasks as the Task box names them (issue 22 #8), not by their ids
+    assert "Refine collage" in panel.backend_reason.text() and "Extend into empty canvas" in panel.backend_reason.text()
+    assert "refine-collage" not in panel.backend_reason.text()
     choose(panel.preset_combo, "camera-angle")
     assert "cannot do" in panel.backend_reason.text()
 
