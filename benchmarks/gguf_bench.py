@@ -70,7 +70,7 @@ def main() -> int:
     import torch
     from safetensors.torch import save_file
 
-    from inference.diffusion import backend_for_model, models, runtime
+    from inference.diffusion import backend_for_model, checkpoints, models, runtime
     from inference.request import EditRequest
     from tests.inference import tiny_pipelines as tp
 
@@ -94,7 +94,7 @@ def main() -> int:
         base_info = models.check_folder(root / "base")
         rows = {}
         cache = runtime.PipelineCache()
-        for name, spec in [("fp32 base", base_info)] + [(n, models.single_file(f, base=base_info))
+        for name, spec in [("fp32 base", base_info)] + [(n, checkpoints.single_file(f, base=base_info))
                                                          for n, f in files.items()]:
             backend = backend_for_model(spec, working_size=s, cache=cache)
             t0 = time.perf_counter()

@@ -38,7 +38,7 @@ from PySide6.QtWidgets import (
 
 from desktop.dialogs.hf_token import token_state
 from desktop.jobs import Relay
-from inference.diffusion import models
+from inference.diffusion import checkpoints, models
 from inference.hub import catalogue, errors, machine, manage
 
 FIT_COLOURS = {"fits": "#2a7a2a", "offload": "#a05a00", "cpu": "#a05a00", "too-big": "#b03030",
@@ -382,7 +382,7 @@ class ModelsWindow(QDialog):
             item.setData(0, ROLE, req)
             item.setToolTip(4, str(m.weights or m.path))
             tree.addTopLevelItem(item)
-        for lora in models.find_loras():
+        for lora in checkpoints.find_loras():
             where = cache.locate(lora.path)
             req = manage.Request(where[0], files=(where[2],)) if where else None
             item = QTreeWidgetItem([lora.path.name, "LoRA", lora.layout, models.human_size(lora.size_bytes),

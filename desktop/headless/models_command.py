@@ -59,7 +59,7 @@ def cmd_models(args) -> int:
 
 # --- list ------------------------------------------------------------------------------------------
 def _list(args) -> int:
-    from inference.diffusion import models
+    from inference.diffusion import checkpoints, models
     from inference.hub import state
 
     extra = (args.folder or []) + (getattr(args, "folder2", None) or [])
@@ -72,7 +72,7 @@ def _list(args) -> int:
     for m in found:
         print(f"{m.name:<40} {m.label:<40} {models.human_size(m.size_bytes):>9}  {m.source}  "
               f"{m.weights_id or m.weights or m.path}")
-    for lora in models.find_loras(folders):
+    for lora in checkpoints.find_loras(folders):
         print(f"{lora.path.name:<40} {'LoRA (' + lora.layout + ')':<40} {models.human_size(lora.size_bytes):>9}  "
               f"lora  {lora.path}")
     for p in problems:

@@ -207,7 +207,7 @@ def _model_mutator(rng: random.Random, data: bytes) -> bytes:
 
 
 def _run_models(folder: Path) -> None:
-    from inference.diffusion import models
+    from inference.diffusion import checkpoints, models
 
     base = folder / "models"
     found, problems = models.scan([base], hf_cache=False)
@@ -215,7 +215,7 @@ def _run_models(folder: Path) -> None:
         assert str(base) in p.reason and "\n" not in p.reason, p.reason
     for m in found:
         m.label, m.describe()  # noqa: B018 - what `akapen models` prints
-    models.find_loras([base], hf_cache=False)
+    checkpoints.find_loras([base], hf_cache=False)
     models.check_folder(base / "kontext")
 
 
@@ -248,7 +248,7 @@ def _gguf_mutator(rng: random.Random, data: bytes) -> bytes:
 
 
 def _run_gguf(folder: Path) -> None:
-    from inference.diffusion import models
+    from inference.diffusion import checkpoints, models
 
     base = folder / "models"
     found, problems = models.scan([base], hf_cache=False)
@@ -257,7 +257,7 @@ def _run_gguf(folder: Path) -> None:
     for m in found:
         m.label, m.describe()  # noqa: B018 - what `akapen models` prints
     # what `akapen edit --model file.gguf` reads before anything is loaded
-    info = models.single_file(folder / GGUF_SEED, base=models.check_folder(base / "kontext"))
+    info = checkpoints.single_file(folder / GGUF_SEED, base=models.check_folder(base / "kontext"))
     assert info.precision and info.precision.startswith("GGUF"), info.precision
 
 

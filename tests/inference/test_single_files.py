@@ -14,7 +14,7 @@ import tracemalloc
 import numpy as np
 import pytest
 
-from inference.diffusion import backend_for_model, gguf_file, models, runtime
+from inference.diffusion import backend_for_model, checkpoints, gguf_file, models, runtime
 from inference.request import EditRequest
 from tests.inference import tiny_pipelines as tp
 
@@ -320,12 +320,12 @@ def test_loras_in_hf_cache_repos_of_single_files_are_found(tiny_models, no_model
     hub = no_models / "hub"
     snap = put_in_cache(hub, "lightx2v/Kontext-Lightning", {"Kontext-Lightning-4steps-V1.0.safetensors": lora,
                                                             "loras/other/extra.safetensors": lora})
-    found = models.find_loras([])
+    found = checkpoints.find_loras([])
     assert {str(lr.path.relative_to(snap)) for lr in found} == {"Kontext-Lightning-4steps-V1.0.safetensors",
                                                                 "loras/other/extra.safetensors"}
     assert all(lr.repo_id == "lightx2v/Kontext-Lightning" and lr.size_bytes == lora.stat().st_size for lr in found)
     assert models.scan([]) == ([], [])  # LoRAs are no models and no problems
-    assert models.find_loras([], hf_cache=False) == []
+    assert checkpoints.find_loras([], hf_cache=False) == []
 
 
 # --- refusals ---------------------------------------------------------------------------------------------------
