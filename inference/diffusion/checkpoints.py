@@ -1,8 +1,11 @@
 """Single-file checkpoints: a ``.safetensors`` or ``.gguf`` file holding only a denoiser's weights, in a model
 folder or a Hugging Face cache repo of its own, put on the diffusers base whose configuration and other
 components it runs with (the base :func:`models.set_base_hint` names, else one whose denoiser its tensors fit,
-else a weightless base's config); and LoRA files found beside them. Model discovery (:mod:`models`) calls this
-module; it reads only headers (no torch, diffusers or gguf package).
+else a weightless base's config); and LoRA files found beside them. What a file holds is read from it: its
+precision ("GGUF Q4_K_M", "FP8 (e4m3fn)", "bf16"), its tensor layout (diffusers' names, or an original layout
+diffusers converts); what diffusers cannot load (scaled FP8, GGUF types it has no kernels for) is refused here
+with the reason, before anything is loaded. Model discovery (:mod:`models`) calls this module; it reads only
+headers (no torch, diffusers or gguf package).
 """
 
 from __future__ import annotations

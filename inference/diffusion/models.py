@@ -9,16 +9,9 @@ configs — never guessed from a name. Checking a folder (:func:`check_folder`) 
 and safetensors headers (no torch): a missing component, a pickle-only component, an unreadable
 file or components of another family is a :class:`ModelError` naming the file.
 
-Single-file transformers (a ``.safetensors`` or ``.gguf`` file holding only the denoiser's weights; matched to
-their bases in :mod:`checkpoints`, which :func:`scan` and :func:`resolve` call) lie in
-the model folders or in Hugging Face cache repos without a ``model_index.json`` (Comfy-Org keep theirs under
-``split_files/diffusion_models/``). Each is put on a base: the diffusers folder whose configuration and other
-components it runs with — the one :func:`set_base_hint` names, else one whose denoiser its tensors fit. A
-base may hold its denoiser's ``config.json`` without weights (a download made for a single file): it is a
-base only, never listed as a model by itself. What the file holds is read from it: its precision ("GGUF
-Q4_K_M", "FP8 (e4m3fn)", "bf16"), its tensor layout (diffusers' names, or an original layout diffusers
-converts), and what diffusers cannot load (scaled FP8, GGUF quantizations it has no kernels for) is refused
-here, with the reason, before anything is loaded.
+Single-file transformers (a ``.safetensors`` or ``.gguf`` file holding only the denoiser's weights) are put on
+their bases by :mod:`checkpoints`, which :func:`scan` and :func:`resolve` call; a base may hold its denoiser's
+``config.json`` without weights (a download made for a single file): it is a base only, never a model by itself.
 
 Nothing here imports torch, diffusers or the gguf package (GGUF headers: :mod:`gguf_file`).
 """
@@ -372,12 +365,19 @@ def model_folders() -> list[Path]:
         return list(_FOLDERS) + extra
 
 
-def hf_cache_dir() -> Path:
-    if os.environ.get("HF_HUB_CACHE"):
-        return Path(os.environ["HF_HUB_CACHE"]).expanduser()
+def hf_home() -> Path:
+    """huggingface_hub's home: ``HF_HOME``, else ``$XDG_CACHE_HOME/huggingface``, else ``~/.cache/huggingface``."""
     if os.environ.get("HF_HOME"):
-        return Path(os.environ["HF_HOME"]).expanduser() / "hub"
-    return Path.home() / ".cache" / "huggingface" / "hub"
+        return Path(os.path.expandvars(os.environ["HF_HOME"])).expanduser()
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "huggingface"
+
+
+def hf_cache_dir() -> Path:
+    """The Hugging Face cache as huggingface_hub finds it: ``HF_HUB_CACHE``, else ``hf_home()/hub``."""
+    if os.environ.get("HF_HUB_CACHE"):
+        return Path(os.path.expandvars(os.environ["HF_HUB_CACHE"])).expanduser()
+    return hf_home() / "hub"
 
 
 def _snapshot(repo_dir: Path) -> Path | None:

@@ -16,6 +16,7 @@ import os
 import re
 from pathlib import Path
 
+from inference.diffusion.models import hf_home
 from inference.remote_files import write_private
 
 DEFAULT_ENDPOINT = "https://huggingface.co"
@@ -37,13 +38,6 @@ def offline_variable() -> str:
 
 def endpoint() -> str:
     return (os.environ.get("HF_ENDPOINT") or DEFAULT_ENDPOINT).strip().rstrip("/")
-
-
-def hf_home() -> Path:
-    if os.environ.get("HF_HOME"):
-        return Path(os.path.expandvars(os.environ["HF_HOME"])).expanduser()
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "huggingface"
 
 
 def token_path() -> Path:
