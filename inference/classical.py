@@ -26,11 +26,12 @@ import numpy as np
 
 from inference.backend import Backend, Capabilities
 from inference.errors import InvalidRequest
+from inference.presets import CLASSICAL_TASKS
 from inference.progress import Reporter
 from inference.region import disk, expand_rect, feather, grow, mask_bbox
 from inference.request import DEFAULT_IDENTITY, EditRequest
 
-TASKS = ("refine-collage", "remove", "stylise", "replace-background", "extend")
+TASKS = CLASSICAL_TASKS
 STYLES = ("painterly", "pencil", "cartoon", "detail")
 TILE = 1024
 TILE_OVERLAP = 96

@@ -13,6 +13,8 @@ from typing import Any
 from inference.errors import InvalidRequest
 
 PRESETS_FILE = Path(__file__).resolve().parent.parent / "resources" / "presets.json"
+# the classical backend's tasks (defined here, light, so the command line's help names them without OpenCV)
+CLASSICAL_TASKS = ("refine-collage", "remove", "stylise", "replace-background", "extend")
 BLANK = re.compile(r"\{[^{}\n]+\}")  # a preset's blank for the user to fill in, e.g. "{new object}"
 
 

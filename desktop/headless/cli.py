@@ -221,7 +221,8 @@ def _prepare(args, backend, doc):
             raise CanvasError(f"{args.mask}: the mask selects nothing (white = edit, black = keep)")
     refs = [(Path(f).stem, read_image(f)) for f in args.ref or ()]
     if task is not None and not caps.reads_instruction:
-        instruction = ""  # not read (cmd_edit says so): not recorded as if it had been
+        # not read (cmd_edit says so); the task's own words are recorded, as the window records them
+        instruction = preset.instruction if preset is not None else ""
     request = build_request(
         doc, instruction, task, caps, mask=mask, extra_references=refs, seed=args.seed, steps=args.steps,
         guidance=args.guidance, strength=args.strength, variations=args.variations,
@@ -305,9 +306,9 @@ def _lora(text: str) -> tuple[str, float]:
 
 
 def _classical_tasks() -> tuple[str, ...]:
-    from inference.classical import TASKS
+    from inference.presets import CLASSICAL_TASKS  # (not inference.classical: every command would load OpenCV)
 
-    return tuple(TASKS)
+    return CLASSICAL_TASKS
 
 
 def _preset_ids() -> list[str]:
