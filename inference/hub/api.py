@@ -140,6 +140,10 @@ class Hub:
         raise errors.BadAnswer(f"too many redirects for {what or repo}")
 
     def json(self, url: str, *, repo: str, what: str = "") -> tuple[object, HTTPResponse]:
+        """A small JSON answer; a dropped connection or a 5xx is tried again a few times (:func:`retrying`)."""
+        return retrying(lambda: self._json_once(url, repo=repo, what=what), API_RETRY)
+
+    def _json_once(self, url: str, *, repo: str, what: str = "") -> tuple[object, HTTPResponse]:
         resp = self.open(url, {"Accept": "application/json"}, repo=repo, what=what)
         try:
             raw = _read_limited(resp, JSON_LIMIT)
@@ -251,6 +255,9 @@ class RetryPolicy:
 
     def wait(self, attempt: int) -> float:
         return min(self.longest, self.first * (2 ** max(0, attempt - 1)))
+
+
+API_RETRY = RetryPolicy(tries=3, first=1.0, longest=4.0)  # the small API answers: a short wait, then a clear error
 
 
 def retrying(fn: Callable[[], object], policy: RetryPolicy, cancel: CancelToken | None = None,

@@ -174,9 +174,8 @@ def run(hub: api.Hub, plan: Plan, *, cache_dir: Path | None = None, control: Con
     except BaseException as exc:
         if remember:
             _after_failure(plan, record, exc, control, meter, cache_dir)
-        if control.cancelled and not isinstance(exc, errors.HubError):
-            if control.paused:
-                raise errors.Paused() from None
+        if control.paused and not isinstance(exc, errors.HubError):
+            raise errors.Paused() from None
         raise
     for p in [plan] + ([plan.base] if plan.base is not None else []):
         cache.write_ref(p.repo, p.revision, p.commit, cache_dir)

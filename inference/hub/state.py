@@ -141,8 +141,23 @@ def record_base(repo: str, path: str, base: str) -> None:
         _save(data)
 
 
+_READ: dict = {}  # (path, mtime_ns, size) -> the file's data: discovery asks once per single file, per scan
+
+
+def _load_read_only() -> dict:
+    p = _path()
+    try:
+        st = p.stat()
+    except OSError:
+        return {}
+    key = (str(p), st.st_mtime_ns, st.st_size)
+    if _READ.get("key") != key:
+        _READ.update(key=key, data=_load())
+    return _READ["data"]
+
+
 def recorded_base(repo: str, path: str) -> str | None:
     with _LOCK:
-        bases = _load().get("bases")
+        bases = _load_read_only().get("bases")
     value = bases.get(f"{repo}::{path}") if isinstance(bases, dict) else None
     return value if isinstance(value, str) else None

@@ -399,3 +399,12 @@ def test_a_slow_link_with_pauses_keeps_its_one_connection(hub):
         files["transformer/diffusion_pytorch_model.safetensors"]
     cdn = [s for s in hub.requests if s.path.startswith("/cdn/org/model/transformer/diffusion_pytorch_model")]
     assert len(cdn) == 1, [s.headers.get("Range") for s in cdn]
+
+
+def test_a_5xx_on_the_file_list_is_tried_again(hub):
+    hub.add("org/model", _repo_files())
+    hub.fail("/api/models/org/model/revision/", 503, times=1)
+    hub.fail("/api/models/org/model/tree/", 500, times=1)
+    got = _get("org/model")
+    assert (got.path / "model_index.json").exists()
+    assert [s.status for s in hub.requests if s.path.startswith("/api/")][:4] == [503, 200, 500, 200]
