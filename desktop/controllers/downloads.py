@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 from PySide6.QtCore import QObject, Signal
 
 from desktop.jobs import JobRunner
+from inference.diffusion.models import human_size
 from inference.hub import state
 
 if TYPE_CHECKING:  # the download code (urllib, http) is imported when a download starts, not with the window
@@ -62,8 +63,8 @@ class Item:
         if self.state == "failed":
             return f"failed: {self.error}"
         if self.state == "paused":
-            done = self.progress.text().split(" · ")[0] if self.progress is not None else ""
-            return f"paused{' — ' + done + ' kept' if done else ''}"
+            p = self.progress
+            return f"paused — {human_size(p.done)} of {human_size(p.total)} kept" if p is not None else "paused"
         return {"queued": "waiting", "planning": "asking the Hub for the file list…", "done": "installed",
                 "cancelled": "cancelled"}.get(self.state, self.state)
 

@@ -68,8 +68,7 @@ class ModelsController:
         return dlg
 
     # --- downloads -------------------------------------------------------------------------------------
-    def _changed(self, key: str) -> None:
-        item = self.downloads.active() or self.downloads.items.get(key)
+    def _changed(self, _key: str) -> None:
         running = [i for i in self.downloads.items.values() if i.active]
         panel = self.window.edit_panel
         if not running:

@@ -63,6 +63,7 @@ class ModelsWindow(QDialog):
         self.setWindowTitle("Models")
         self.downloads = downloads
         self._relays: set[Relay] = set()
+        self._status_memo: dict = {}  # (repo, revision, files, base) -> installed/partial/absent, per refresh
         self.busy = ""  # "verify …" while a check runs
         self.catalogue = None
         self.catalogue_problem = ""
@@ -187,6 +188,7 @@ class ModelsWindow(QDialog):
             self.download_button.setEnabled(False)
             return
         want = self.family_combo.currentData()
+        self._status_memo = {}  # one disk check per request in this refresh (variants share repos)
         select = None
         start = self.start_with()
         self.start_label.setText(f"To start on this machine: <b>{html.escape(start.label)}</b> — "
@@ -248,7 +250,11 @@ class ModelsWindow(QDialog):
         if item is not None and item.state in ("queued", "planning", "running", "paused", "failed"):
             return {"queued": "waiting", "planning": "starting", "running": "downloading"}.get(item.state, item.state)
         try:
-            st = manage.status(manage.request_for(v.id))
+            req = manage.request_for(v.id)
+            key = (req.repo, req.revision, req.files, req.base)
+            if key not in self._status_memo:
+                self._status_memo[key] = manage.status(req)
+            st = self._status_memo[key]
         except errors.HubError:
             return ""
         return {"installed": "installed", "partial": "partial", "absent": ""}[st]
@@ -529,9 +535,12 @@ class ModelsWindow(QDialog):
                 tree.setCurrentItem(row)
         if tree.currentItem() is None and tree.topLevelItemCount():
             tree.setCurrentItem(tree.topLevelItem(tree.topLevelItemCount() - 1))
-        self.tabs.setTabText(2, f"Downloads ({sum(1 for i in self.downloads.items.values() if i.active)})"
-                             if any(i.active for i in self.downloads.items.values()) else "Downloads")
+        self._title_downloads()
         self._queue_selected()
+
+    def _title_downloads(self) -> None:
+        n = sum(1 for i in self.downloads.items.values() if i.active)
+        self.tabs.setTabText(2, f"Downloads ({n})" if n else "Downloads")
 
     def _paint_row(self, key: str) -> None:
         row = getattr(self, "_rows", {}).get(key)
@@ -562,8 +571,7 @@ class ModelsWindow(QDialog):
             self.refresh_catalogue()
             if item.state == "done":
                 self.refresh_installed()
-            self.tabs.setTabText(2, f"Downloads ({sum(1 for i in self.downloads.items.values() if i.active)})"
-                                 if any(i.active for i in self.downloads.items.values()) else "Downloads")
+            self._title_downloads()
 
     def _selected_key(self) -> str | None:
         row = self.queue_tree.currentItem() if hasattr(self, "queue_tree") else None
@@ -579,10 +587,8 @@ class ModelsWindow(QDialog):
         tokenish = item is not None and item.state == "failed" and item.error_kind in ("GatedRepo", "NoAccess",
                                                                                         "TokenRefused")
         if item is not None and item.state == "failed":
-            self.queue_error.setText(html.escape(item.error).replace(
-                html.escape(errors.page(_endpoint(), item.request.repo)),
-                f"<a href='{html.escape(errors.page(_endpoint(), item.request.repo))}'>"
-                f"{html.escape(errors.page(_endpoint(), item.request.repo))}</a>"))
+            page = html.escape(errors.page(_endpoint(), item.request.repo))
+            self.queue_error.setText(html.escape(item.error).replace(page, f"<a href='{page}'>{page}</a>"))
             self.queue_error.setStyleSheet("color: #b03030;")
         else:
             self.queue_error.setText("")
