@@ -38,6 +38,7 @@ def main() -> int:
     import torch
     from PIL import Image
 
+    from benchmarks.scenes import noise_rgba
     from canvas.document import Document
     from canvas.layers import PixelLayer
     from desktop.headless.edit_request import apply_result, build_request
@@ -46,9 +47,7 @@ def main() -> int:
 
     torch.set_num_threads(max(1, min(4, os.cpu_count() or 1)))
     s = args.size
-    rng = np.random.RandomState(0)
-    pixels = np.full((s, s, 4), 255, np.uint8)
-    pixels[..., :3] = (rng.rand(s, s, 3) * 255).astype(np.uint8)
+    pixels = noise_rgba(s)
     prompt = "make the sky red"
     with tempfile.TemporaryDirectory() as tmp:
         folder = tp.save_tiny(args.family, Path(tmp) / args.family)

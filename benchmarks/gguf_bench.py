@@ -70,15 +70,14 @@ def main() -> int:
     import torch
     from safetensors.torch import save_file
 
+    from benchmarks.scenes import noise_rgba
     from inference.diffusion import backend_for_model, checkpoints, models, runtime
     from inference.request import EditRequest
     from tests.inference import tiny_pipelines as tp
 
     torch.set_num_threads(max(1, min(4, os.cpu_count() or 1)))
     s = args.size
-    rng = np.random.RandomState(0)
-    pixels = np.full((s, s, 4), 255, np.uint8)
-    pixels[..., :3] = (rng.rand(s, s, 3) * 255).astype(np.uint8)
+    pixels = noise_rgba(s)
     request = EditRequest(image=pixels, instruction="make the sky red", seed=7, steps=1)
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)

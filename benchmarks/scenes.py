@@ -23,6 +23,15 @@ def photo(size: int, seed: int = 0) -> np.ndarray:
     return np.dstack([img, np.full(img.shape[:2], 255, np.uint8)])
 
 
+def noise_rgba(size: int, seed: int = 0) -> np.ndarray:
+    """An opaque size² picture of uniform noise: the input of the tiny-model benchmarks (what it shows does not
+    matter there, only that it is the same every run)."""
+    rng = np.random.RandomState(seed)
+    pixels = np.full((size, size, 4), 255, np.uint8)
+    pixels[..., :3] = (rng.rand(size, size, 3) * 255).astype(np.uint8)
+    return pixels
+
+
 def big_document(size: int = 4096, n_layers: int = 20, seed: int = 0) -> Document:
     """``size``² with ``n_layers`` layers of the kinds a real edit session has.
 

@@ -402,17 +402,12 @@ class _Handler(BaseHTTPRequestHandler):
         t0 = time.monotonic()
         try:
             for chunk in blob.read(start, end, block=64 * 1024 if hub.rate else 1 << 20):
-                if cut is not None and sent + len(chunk) > cut.after:
-                    chunk = chunk[:max(0, cut.after - sent)]
-                    self.wfile.write(chunk)
-                    self._count(key, len(chunk))
-                    self.connection.shutdown(2)
-                    return
-                if stall is not None and sent + len(chunk) > stall.after:
-                    head = chunk[:max(0, stall.after - sent)]
+                stop = next((f for f in (cut, stall) if f is not None and sent + len(chunk) > f.after), None)
+                if stop is not None:  # send up to the fault's byte, then (stalled for a while) drop the connection
+                    head = chunk[:max(0, stop.after - sent)]
                     self.wfile.write(head)
                     self._count(key, len(head))
-                    time.sleep(stall.seconds)
+                    time.sleep(stop.seconds)
                     self.connection.shutdown(2)
                     return
                 self.wfile.write(chunk)

@@ -206,15 +206,22 @@ def _model_mutator(rng: random.Random, data: bytes) -> bytes:
     return M.json_tamper(rng, data)
 
 
-def _run_models(folder: Path) -> None:
-    from inference.diffusion import checkpoints, models
+def _scan_as_akapen_models(base: Path) -> None:
+    """What `akapen models` does with a damaged folder: every problem names it in one line."""
+    from inference.diffusion import models
 
-    base = folder / "models"
     found, problems = models.scan([base], hf_cache=False)
     for p in problems:
         assert str(base) in p.reason and "\n" not in p.reason, p.reason
     for m in found:
         m.label, m.describe()  # noqa: B018 - what `akapen models` prints
+
+
+def _run_models(folder: Path) -> None:
+    from inference.diffusion import checkpoints, models
+
+    base = folder / "models"
+    _scan_as_akapen_models(base)
     checkpoints.find_loras([base], hf_cache=False)
     models.check_folder(base / "kontext")
 
@@ -251,11 +258,7 @@ def _run_gguf(folder: Path) -> None:
     from inference.diffusion import checkpoints, models
 
     base = folder / "models"
-    found, problems = models.scan([base], hf_cache=False)
-    for p in problems:
-        assert str(base) in p.reason and "\n" not in p.reason, p.reason
-    for m in found:
-        m.label, m.describe()  # noqa: B018 - what `akapen models` prints
+    _scan_as_akapen_models(base)
     # what `akapen edit --model file.gguf` reads before anything is loaded
     info = checkpoints.single_file(folder / GGUF_SEED, base=models.check_folder(base / "kontext"))
     assert info.precision and info.precision.startswith("GGUF"), info.precision
