@@ -27,7 +27,6 @@ from PySide6.QtWidgets import (
     QLabel,
     QLineEdit,
     QMessageBox,
-    QProgressBar,
     QPushButton,
     QTabWidget,
     QTreeWidget,
@@ -36,6 +35,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from desktop.dialogs.downloads_tab import DownloadsTab
 from desktop.dialogs.hf_token import token_state
 from desktop.jobs import Relay
 from inference.diffusion import checkpoints, models
@@ -63,6 +63,7 @@ class ModelsWindow(QDialog):
         self.setWindowTitle("Models")
         self.downloads = downloads
         self._relays: set[Relay] = set()
+        self._asked: str | None = None  # the download asked for from the Get models tab (its failure is said there)
         self._status_memo: dict = {}  # (repo, revision, files, base) -> installed/partial/absent, per refresh
         self.busy = ""  # "verify …" while a check runs
         self.catalogue = None
@@ -93,7 +94,10 @@ class ModelsWindow(QDialog):
         self.tabs = QTabWidget()
         self.tabs.addTab(self._build_get(), "Get models")
         self.tabs.addTab(self._build_installed(), "Installed")
-        self.tabs.addTab(self._build_downloads(), "Downloads")
+        self.queue = DownloadsTab(downloads)
+        self.queue.tokenRequested.connect(self.tokenRequested)
+        self.queue.countChanged.connect(lambda n: self.tabs.setTabText(2, f"Downloads ({n})" if n else "Downloads"))
+        self.tabs.addTab(self.queue, "Downloads")
         lay = QVBoxLayout(self)
         lay.addLayout(head)
         lay.addWidget(self.tabs, 1)
@@ -103,12 +107,10 @@ class ModelsWindow(QDialog):
         self.resize(1180, 700)
 
         downloads.changed.connect(self._download_changed)
-        downloads.listChanged.connect(self.refresh_downloads)
         downloads.installed.connect(lambda _k: (self.refresh_installed(), self.refresh_catalogue()))
         self.refresh_header()
         self.refresh_catalogue()
         self.refresh_installed()
-        self.refresh_downloads()
 
     # --- header ---------------------------------------------------------------------------------
     def refresh_header(self) -> None:
@@ -475,132 +477,14 @@ class ModelsWindow(QDialog):
         self.modelsChanged.emit()
         return text
 
-    # --- Downloads -------------------------------------------------------------------------------
-    def _build_downloads(self) -> QWidget:
-        page = QWidget()
-        self.queue_tree = QTreeWidget()
-        self.queue_tree.setHeaderLabels(["Download", "Progress", "State"])
-        self.queue_tree.setRootIsDecorated(False)
-        self.queue_tree.header().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
-        self.queue_tree.header().setSectionResizeMode(1, QHeaderView.ResizeMode.Fixed)
-        self.queue_tree.header().resizeSection(1, 180)
-        self.queue_tree.header().setSectionResizeMode(2, QHeaderView.ResizeMode.Stretch)
-        self.queue_tree.currentItemChanged.connect(lambda *_: self._queue_selected())
-        self.pause_button = QPushButton("Pause")
-        self.pause_button.clicked.connect(lambda: self._on_queue("pause"))
-        self.resume_button = QPushButton("Resume")
-        self.resume_button.clicked.connect(lambda: self._on_queue("resume"))
-        self.cancel_button = QPushButton("Cancel")
-        self.cancel_button.setToolTip("Stop and delete what this download fetched so far")
-        self.cancel_button.clicked.connect(lambda: self._on_queue("cancel"))
-        clear = QPushButton("Clear finished")
-        clear.clicked.connect(self.downloads.clear_finished)
-        self.queue_error = QLabel("")
-        self.queue_error.setWordWrap(True)
-        self.queue_error.setOpenExternalLinks(True)
-        self.queue_error.setTextInteractionFlags(Qt.TextInteractionFlag.TextBrowserInteraction)
-        self.queue_token_button = QPushButton("Enter a token…")
-        self.queue_token_button.clicked.connect(self.tokenRequested)
-        self.queue_token_button.hide()
-        row = QHBoxLayout()
-        for b in (self.pause_button, self.resume_button, self.cancel_button):
-            row.addWidget(b)
-        row.addStretch(1)
-        row.addWidget(clear)
-        err = QHBoxLayout()
-        err.addWidget(self.queue_error, 1)
-        err.addWidget(self.queue_token_button)
-        lay = QVBoxLayout(page)
-        lay.addWidget(self.queue_tree, 1)
-        lay.addLayout(err)
-        lay.addLayout(row)
-        return page
-
-    def refresh_downloads(self) -> None:
-        keep = self._selected_key()
-        tree = self.queue_tree
-        tree.clear()
-        self._rows: dict[str, QTreeWidgetItem] = {}
-        for key, item in self.downloads.items.items():
-            row = QTreeWidgetItem([item.label, "", item.text()])
-            row.setData(0, ROLE, key)
-            tree.addTopLevelItem(row)
-            bar = QProgressBar()
-            bar.setRange(0, 1000)
-            bar.setTextVisible(True)
-            tree.setItemWidget(row, 1, bar)
-            self._rows[key] = row
-            self._paint_row(key)
-            if key == keep:
-                tree.setCurrentItem(row)
-        if tree.currentItem() is None and tree.topLevelItemCount():
-            tree.setCurrentItem(tree.topLevelItem(tree.topLevelItemCount() - 1))
-        self._title_downloads()
-        self._queue_selected()
-
-    def _title_downloads(self) -> None:
-        n = sum(1 for i in self.downloads.items.values() if i.active)
-        self.tabs.setTabText(2, f"Downloads ({n})" if n else "Downloads")
-
-    def _paint_row(self, key: str) -> None:
-        row = getattr(self, "_rows", {}).get(key)
-        item = self.downloads.items.get(key)
-        if row is None or item is None:
-            return
-        row.setText(2, item.text())
-        row.setToolTip(2, item.text())
-        bar = self.queue_tree.itemWidget(row, 1)
-        if bar is not None:
-            p = item.progress
-            bar.setValue(int((p.fraction if p is not None else (1.0 if item.state == "done" else 0.0)) * 1000))
-            bar.setFormat(f"{bar.value() / 10:.0f} %")
-
     def _download_changed(self, key: str) -> None:
-        if key not in getattr(self, "_rows", {}):
-            self.refresh_downloads()
-        else:
-            self._paint_row(key)
-            self._queue_selected()
         item = self.downloads.items.get(key)
-        if item is not None and item.state == "failed" and key == getattr(self, "_asked", None):
+        if item is not None and item.state == "failed" and key == self._asked:
             self.get_message.setText(f"{item.label}: {item.error}")  # said where it was asked for
             self.get_message.setStyleSheet("color: #b03030;")
-        elif item is not None and key == getattr(self, "_asked", None):
+        elif item is not None and key == self._asked:
             self.get_message.setStyleSheet("")
         if item is not None and item.state in ("done", "failed", "paused", "cancelled", "queued"):
             self.refresh_catalogue()
             if item.state == "done":
                 self.refresh_installed()
-            self._title_downloads()
-
-    def _selected_key(self) -> str | None:
-        row = self.queue_tree.currentItem() if hasattr(self, "queue_tree") else None
-        return row.data(0, ROLE) if row is not None else None
-
-    def _queue_selected(self) -> None:
-        key = self._selected_key()
-        item = self.downloads.items.get(key) if key else None
-        self.pause_button.setEnabled(item is not None and item.active)
-        self.resume_button.setEnabled(item is not None and item.state in ("paused", "failed"))
-        self.cancel_button.setEnabled(item is not None and item.state in ("queued", "planning", "running", "paused",
-                                                                          "failed"))
-        tokenish = item is not None and item.state == "failed" and item.error_kind in ("GatedRepo", "NoAccess",
-                                                                                        "TokenRefused")
-        if item is not None and item.state == "failed":
-            page = html.escape(errors.page(_endpoint(), item.request.repo))
-            self.queue_error.setText(html.escape(item.error).replace(page, f"<a href='{page}'>{page}</a>"))
-            self.queue_error.setStyleSheet("color: #b03030;")
-        else:
-            self.queue_error.setText("")
-        self.queue_token_button.setVisible(tokenish)
-
-    def _on_queue(self, what: str) -> None:
-        key = self._selected_key()
-        if key is not None:
-            getattr(self.downloads, what)(key)
-
-
-def _endpoint() -> str:
-    from inference.hub import auth
-
-    return auth.endpoint()

@@ -71,10 +71,10 @@ def test_from_no_model_to_kontext_available_through_get_model(qtbot, window, ser
     d = window.models.downloads.items[key]
     assert d.error_kind == "GatedRepo" and "accept its licence" in d.error
     win.tabs.setCurrentIndex(2)
-    win.queue_tree.setCurrentItem(win.queue_tree.topLevelItem(0))
-    assert win.queue_token_button.isVisibleTo(win) and f"{served.url}/{KONTEXT}" in win.queue_error.text()
+    win.queue.queue_tree.setCurrentItem(win.queue.queue_tree.topLevelItem(0))
+    assert win.queue.queue_token_button.isVisibleTo(win) and f"{served.url}/{KONTEXT}" in win.queue.queue_error.text()
     # the token, entered and checked with the Hub
-    win.queue_token_button.click()
+    win.queue.queue_token_button.click()
     dlg = window.models.token_dialog
     dlg.field.setText("hf_wrong_123456789")
     dlg.check_and_save()
@@ -91,7 +91,7 @@ def test_from_no_model_to_kontext_available_through_get_model(qtbot, window, ser
     seen = []
     window.models.downloads.changed.connect(lambda k: seen.append((window.models.indicator.isVisibleTo(window),
                                                                    panel.download_line.text())))
-    win.resume_button.click()
+    win.queue.resume_button.click()
     qtbot.waitUntil(lambda: window.models.downloads.items[key].state == "done", timeout=60000)
     assert any(vis and "Downloading FLUX.1 Kontext dev (bf16)" in text and " of " in text for vis, text in seen)
     assert not window.models.indicator.isVisibleTo(window) and not panel.download_line.isVisibleTo(panel)
