@@ -1,11 +1,15 @@
 """Device, dtype and memory mode: chosen once for every family.
 
-- CUDA in bfloat16 where the GPU supports it (else float16), Apple MPS, else the CPU in float32.
+- CUDA in bfloat16 where the GPU supports it (else float16); Apple MPS in bfloat16 on macOS 14 and newer,
+  else float32 (MPS before macOS 14 has no bfloat16, and these models overflow float16 into black pictures);
+  else the CPU in float32.
 - Memory modes: ``gpu`` (everything on the GPU), ``model-offload`` (each model moves to the GPU
   while it runs), ``group-offload`` (blocks stream to the GPU: slow, fits almost anything),
   ``sequential-offload`` (layer by layer, slowest), ``quantized`` (4-bit weights with
   bitsandbytes, when it is installed), ``cpu``. ``auto`` picks from the free GPU memory and the
-  model's size.
+  model's size; on Apple silicon from the share of the unified memory Metal lets a process keep
+  (``torch.mps.recommended_max_memory``, else 70% of the RAM), where only ``gpu``, ``model-offload`` and
+  ``cpu`` apply (:data:`MPS_MODES`).
 
 torch is imported only when a function here is called.
 """
@@ -19,6 +23,9 @@ import threading
 from dataclasses import dataclass
 
 MEMORY_MODES = ("auto", "gpu", "model-offload", "group-offload", "sequential-offload", "quantized", "cpu")
+# Apple silicon: group offload streams blocks into a separate GPU memory and bitsandbytes is CUDA-only; with
+# unified memory, model offload is what lowers Metal's working set
+MPS_MODES = ("auto", "gpu", "model-offload", "cpu")
 GIB = 1024**3
 # what a 1024² step needs next to the weights (activations, VAE decode), with some margin
 ACTIVATION_MARGIN = 4 * GIB
@@ -87,7 +94,7 @@ def best_device() -> tuple[str, str]:
         return "cuda", "bfloat16" if torch.cuda.is_bf16_supported() else "float16"
     mps = getattr(torch.backends, "mps", None)
     if mps is not None and mps.is_available():
-        return "mps", "bfloat16" if hasattr(mps, "is_macos_or_newer") and mps.is_macos_or_newer(14, 0) else "float16"
+        return "mps", "bfloat16" if hasattr(mps, "is_macos_or_newer") and mps.is_macos_or_newer(14, 0) else "float32"
     return "cpu", "float32"
 
 
@@ -117,6 +124,23 @@ def free_vram() -> tuple[int, int]:
     return int(free), int(total)
 
 
+def mps_budget() -> int:
+    """Bytes a model may keep on Apple silicon's GPU: Metal's recommended working set for this process when torch
+    tells it, else :attr:`inference.hub.machine.Machine.usable_gpu_bytes` (70% of the unified memory)."""
+    import torch
+
+    mps = getattr(torch, "mps", None)
+    fn = getattr(mps, "recommended_max_memory", None)
+    if fn is not None:
+        try:
+            return int(fn())
+        except (RuntimeError, AttributeError):
+            pass
+    from inference.hub import machine
+
+    return machine.detect(".").usable_gpu_bytes or 0
+
+
 def weights_in(dtype_bytes: int, stored_bytes: int, stored_dtype_bytes: int = 2) -> int:
     return stored_bytes * dtype_bytes // max(1, stored_dtype_bytes)
 
@@ -143,7 +167,13 @@ def choose(memory_mode: str = "auto", device: str | None = None, model_bytes: in
     if dev == "cpu":
         return Placement("cpu", "float32", "cpu")
     if dev == "mps":
-        return Placement("mps", dtype, "gpu" if memory_mode == "auto" else memory_mode)
+        if memory_mode not in MPS_MODES:
+            raise ValueError(f"the {memory_mode} memory mode is not available on Apple silicon (it needs CUDA); "
+                             f"one of {', '.join(MPS_MODES)}")
+        if memory_mode == "auto":
+            memory_mode = auto_memory_mode(model_bytes, largest_component, mps_budget())
+            memory_mode = "gpu" if memory_mode == "gpu" else "model-offload"
+        return Placement("mps", dtype, memory_mode)
     if memory_mode == "auto":
         free, _ = free_vram()
         memory_mode = auto_memory_mode(model_bytes, largest_component, free)
