@@ -4,8 +4,14 @@ Each backend gets the same picture, instruction, seed and options, built into it
 mapping, its way of reading the pen marks). Backends on different resources (this computer's processor, the
 local GPU, the ComfyUI servers, an API) run at the same time; those on one resource run one after another.
 Each writes ``out-NAME.png`` (variations ``out-NAME-2.png``, …) and one line says how it went; a backend
-that fails is reported beside the others and never stops them. The exit status is 0 when every backend gave
-a result, 1 when any failed. Ctrl+C cancels them all and keeps nothing.
+that fails is reported beside the others and never stops them.
+
+A backend that cannot take part is *left out* before anything runs, with its reason on its own line: it cannot
+run here (no model, no server, no key), or it cannot do this request (the classical backend reads no
+instruction: it takes part when ``--task`` names one of its tasks or presets, e.g. ``--task style-pencil``).
+The others still run and write. The exit status is 0 when every backend that ran gave a result, 1 when one
+of them failed; when none can take part, one ``akapen: …`` line says why for each and nothing runs (1).
+Ctrl+C cancels them all and keeps nothing.
 """
 
 from __future__ import annotations
@@ -18,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from canvas.errors import CanvasError
-from inference.errors import Cancelled, InferenceError, InvalidRequest
+from inference.errors import BackendUnavailable, Cancelled, InferenceError, InvalidRequest
 from inference.progress import CancelToken
 
 
@@ -29,6 +35,8 @@ class Outcome:
     request: object | None = None
     result: object | None = None
     error: str = ""
+    left_out: str = ""  # why it could not take part (said before anything runs; not a failure)
+    notes: list[str] = field(default_factory=list)
     seconds: float = 0.0
     written: list[Path] = field(default_factory=list)
 
@@ -112,23 +120,30 @@ def cmd_compare(args, names: list[str], out: Path) -> int:
     for o in outcomes:
         try:
             o.backend = _pick_backend(args, o.name)
+            caps = o.backend.capabilities
+            if not caps.reads_instruction and not args.task:
+                raise InvalidRequest(_needs_a_task(caps))
             o.request = _prepare(args, o.backend, doc)
             o.backend.validate(o.request)
+            if args.instruction and not caps.reads_instruction:
+                o.notes.append(f"it does not read instructions: “{args.instruction[:60]}” was not used; the task "
+                               f"({o.request.task}) decides what it does")
         except (CanvasError, InferenceError) as exc:
-            o.error = str(exc)
+            o.left_out = _reason(o.name, str(exc))
+    running = [o for o in outcomes if not o.left_out]
+    if not running:
+        raise BackendUnavailable(f"nothing to compare: none of the {len(names)} backends can take part — "
+                                 + "; ".join(f"{o.name}: {o.left_out}" for o in outcomes))
     lanes: dict[str, list[Outcome]] = {}
-    for o in outcomes:
-        if not o.error:
-            lanes.setdefault(o.backend.resource, []).append(o)
+    for o in running:
+        lanes.setdefault(o.backend.resource, []).append(o)
     token = CancelToken()
-    status = CompareStatus(names)
+    status = CompareStatus([o.name for o in running])
     print(f"comparing {len(names)} backends (seed {args.seed}): " + ", ".join(
-        f"{n} [{o.backend.resource}]" if not o.error else f"{n} [cannot run]" for n, o in zip(names, outcomes,
-                                                                                               strict=True)),
-          flush=True)
+        f"{o.name} [left out]" if o.left_out else f"{o.name} [{o.backend.resource}]" for o in outcomes), flush=True)
     for o in outcomes:
-        if o.error:
-            _say(o, status)
+        if o.left_out:
+            status.say(f"{o.name}: left out — {o.left_out}")
 
     def lane(items: list[Outcome]) -> None:
         for o in items:
@@ -171,11 +186,30 @@ def cmd_compare(args, names: list[str], out: Path) -> int:
             for p in o.written:
                 p.unlink(missing_ok=True)
         raise Cancelled("cancelled")
-    failed = [o for o in outcomes if o.error]
+    failed = [o for o in running if o.error]
+    left = [o for o in outcomes if o.left_out]
     print(f"compared {len(names)} backends in {time.perf_counter() - t_all:.2f} s: "
-          f"{len(names) - len(failed)} gave results" + (f", {len(failed)} failed ({', '.join(o.name for o in failed)})"
-                                                       if failed else ""))
+          f"{len(running) - len(failed)} gave results"
+          + (f"; {len(left)} left out ({', '.join(o.name for o in left)})" if left else "")
+          + (f"; {len(failed)} failed ({', '.join(o.name for o in failed)})" if failed else ""))
     return 1 if failed else 0
+
+
+def _needs_a_task(caps) -> str:
+    """Why a backend that reads no instruction is left out of a comparison given none of its tasks."""
+    from inference.presets import presets
+
+    offered = [p.id for p in presets() if p.classical_task in caps.tasks]
+    return "it does not read instructions and no --task was given: add --task with one it does (" \
+        + ", ".join(offered) + ")"
+
+
+def _reason(name: str, text: str) -> str:
+    """A backend's error without its own name in front (the line already starts with the name)."""
+    for prefix in (f"the {name} backend is ", f"the {name} backend "):
+        if text.startswith(prefix):
+            return text[len(prefix):]
+    return text
 
 
 def _say(o: Outcome, status: CompareStatus) -> None:
@@ -186,5 +220,5 @@ def _say(o: Outcome, status: CompareStatus) -> None:
     seeds = ", ".join(str(s) for s in r.seeds if s is not None) or "—"
     lines = [f"{o.name} ({r.model or r.backend}): {o.seconds:.2f} s · seed {seeds} · wrote "
              + ", ".join(str(p) for p in o.written)]
-    lines += [f"  note: {note}" for note in r.notes] + [f"  warning: {w}" for w in r.warnings]
+    lines += [f"  note: {note}" for note in o.notes + list(r.notes)] + [f"  warning: {w}" for w in r.warnings]
     status.say("\n".join(lines))

@@ -4,7 +4,13 @@ variations; each backend's own task mapping and way of reading the pen marks) an
 per backend on that backend's resource, so the local GPU, the ComfyUI servers and an API work at the
 same time. The results strip shows every variation under its backend, with model, seed and time; a
 backend that fails shows as a failed item beside the others; Insert all puts every result of the
-comparison on the canvas as layers in one undo step."""
+comparison on the canvas as layers in one undo step.
+
+A backend that cannot take part is greyed in the menu with its reason in the entry itself (the whole
+reason in its tooltip): no model on this computer, no server, no key, or a task it does not do (the
+classical backend only does its own tasks, so it can be compared wherever the Task box holds one of
+them). A line under the Backend box says which ticked backends are left out and why, and, once the
+menu has been opened with nothing in it that can run, why there is nothing to compare with."""
 
 from __future__ import annotations
 
@@ -13,7 +19,7 @@ import random
 
 from PySide6.QtCore import QSize, Qt
 from PySide6.QtGui import QAction, QColor, QIcon, QPainter, QPixmap
-from PySide6.QtWidgets import QListWidgetItem, QMenu, QPushButton, QToolButton
+from PySide6.QtWidgets import QLabel, QListWidgetItem, QMenu, QPushButton, QToolButton
 
 from canvas.errors import CanvasError
 from desktop.headless.edit_request import apply_results
@@ -47,6 +53,26 @@ def failed_icon(size: int = 88) -> QIcon:
     return QIcon(pm)
 
 
+def short_reason(reason: str, limit: int = 48) -> str:
+    """The first clause of a backend's reason, short enough to stand in a menu entry."""
+    from desktop.panels.edit.get_model import NO_MODEL
+
+    if NO_MODEL in reason:
+        return "no model on this computer — Get model…"
+    first = reason.split(":")[0].split(";")[0].strip() or "cannot run here"
+    return first if len(first) <= limit else first[: limit - 1].rstrip(" ,") + "…"
+
+
+def nothing_to_compare(blocked: list[tuple[str, str]]) -> str:
+    """One line for a Compare menu with nothing that can run: the reasons, each with whom it keeps out."""
+    by: dict[str, list[str]] = {}
+    for label, why in blocked:
+        by.setdefault(why, []).append(label)
+    parts = [f"{why} ({', '.join(labels) if len(labels) <= 2 else f'{len(labels)} backends'})"
+             for why, labels in by.items()]
+    return "Nothing to compare with yet: " + "; ".join(parts) if parts else "No other backend to compare with"
+
+
 class ComparePart:
     """The edit panel's Compare menu and Insert all (a part of ``EditPanel``)."""
 
@@ -59,7 +85,7 @@ class ComparePart:
         self.compare_menu = _StayOpenMenu(self.compare_button)
         self.compare_menu.setToolTipsVisible(True)
         self.compare_button.setMenu(self.compare_menu)
-        self.compare_menu.aboutToShow.connect(self._fill_compare_menu)
+        self.compare_menu.aboutToShow.connect(self._compare_menu_opened)
         self._compare: list[str] = []  # the backends checked, besides the chosen one
         self.insert_all_button = QPushButton("Insert all")
         self.insert_all_button.setToolTip("Insert every result of the last comparison as a layer (one undo step)")
@@ -69,27 +95,52 @@ class ComparePart:
         self._groups: dict[int, dict] = {}  # comparison -> {"names", "left", "failed"}
         self._result_groups: list[int | None] = []  # per strip item, its comparison (None: a single run)
         self._failures: dict[int, str] = {}  # strip row -> why that backend failed
+        self.compare_note = QLabel("")  # which ticked backends are left out, or why nothing can be compared
+        self.compare_note.setWordWrap(True)
+        self.compare_note.setStyleSheet("color: #555;")
+        self.compare_note.hide()
+        self._compare_looked = False  # the menu was opened: say why nothing in it can run
+        self.preset_combo.currentIndexChanged.connect(self._compare_changed)  # the task decides for classical
         self._fill_compare_menu()
+
+    def why_not_compared(self, info) -> tuple[str, str] | None:
+        """Why ``info`` cannot be compared now, as (a few words for its menu entry, the whole reason), or None."""
+        if not info.available:
+            return short_reason(info.reason), info.reason or "not available here"
+        caps = info.capabilities
+        if caps is not None and not caps.reads_instruction:
+            p = self.preset()
+            if p is None or p.classical_task is None or (caps.tasks and p.classical_task not in caps.tasks):
+                does = [q.label for q in self._presets if q.classical_task in caps.tasks]
+                what = "a free instruction" if p is None else f"“{p.label}”"
+                return ("only for the tasks it does (choose one in Task)",
+                        f"{info.label} does not read instructions and cannot do {what}; it does: {', '.join(does)}")
+        return None
 
     def _fill_compare_menu(self) -> None:
         self.compare_menu.clear()
         current = self.backend_combo.currentData()
+        chosen = registry.info(current) if current in registry.names() else None
         infos = [i for i in registry.list_backends() if i.name != current]
-        ready = [i for i in infos if i.available]
-        waiting = [i for i in infos if not i.available]
-        for info in ready + waiting:  # what can run first, then (greyed) the rest with why not as the tip
+        why = {i.name: self.why_not_compared(i) for i in infos}
+        ready = [i for i in infos if why[i.name] is None]
+        waiting = [i for i in infos if why[i.name] is not None]
+        if chosen is not None:  # the chosen backend always takes part: the menu says what it is compared with
+            self.compare_menu.addAction(f"Compare {chosen.label} with:").setEnabled(False)
+        for info in ready + waiting:  # what can run first, then (greyed) the rest, each saying why not
             if info is (waiting[0] if waiting else None) and ready:
                 self.compare_menu.addSeparator()
-            a = QAction(info.label if info.available else f"{info.label} — not available", self.compare_menu)
+            short, whole = why[info.name] or ("", "")
+            a = QAction(f"{info.label} — {short}" if short else info.label, self.compare_menu)
             a.setCheckable(True)
             a.setChecked(info.name in self._compare)
-            a.setEnabled(info.available)
-            a.setToolTip(info.reason or info.model or info.name)
+            a.setEnabled(not short)
+            a.setToolTip(whole or info.reason or info.model or info.name)
             a.setData(info.name)
             a.toggled.connect(lambda on, n=info.name: self.set_compare(n, on))
             self.compare_menu.addAction(a)
-        if self.compare_menu.isEmpty():
-            self.compare_menu.addAction("No other backend is available").setEnabled(False)
+        if not infos:
+            self.compare_menu.addAction("No other backend is registered").setEnabled(False)
         from desktop.panels.edit.get_model import families_without_model
 
         missing = families_without_model(infos)
@@ -99,6 +150,34 @@ class ComparePart:
             for fam, label in missing:
                 a = sub.addAction(f"{label}…")
                 a.triggered.connect(lambda _c=False, f=fam: self.modelsRequested.emit(f))
+        self._refresh_compare_note(ready, [(i.label, why[i.name][0]) for i in waiting])
+
+    def _compare_menu_opened(self) -> None:
+        self._compare_looked = True  # from now on the panel says why nothing in it can run, if nothing can
+        self._fill_compare_menu()
+
+    def _refresh_compare_note(self, ready=None, blocked=None) -> None:
+        """The line under the Backend box: ticked backends left out (and why), or why nothing can be compared."""
+        current = self.backend_combo.currentData()
+        if ready is None:
+            infos = [i for i in registry.list_backends() if i.name != current]
+            why = {i.name: self.why_not_compared(i) for i in infos}
+            ready = [i for i in infos if why[i.name] is None]
+            blocked = [(i.label, why[i.name][0]) for i in infos if why[i.name] is not None]
+        lines = []
+        for n in self._compare:
+            info = registry.info(n) if n in registry.names() and n != current else None
+            reason = self.why_not_compared(info) if info is not None else None
+            if reason is not None:
+                lines.append(f"{info.label}: {reason[0]} — left out of the comparison")
+        summary = nothing_to_compare(blocked or []) if not ready else ""
+        if summary and self._compare_looked:
+            lines.append(summary)
+        self.compare_note.setText("\n".join(lines))
+        self.compare_note.setVisible(bool(lines))
+        self.compare_note.setToolTip("\n".join(lines))
+        self.compare_button.setToolTip(summary or "Run the same edit on more backends at once and see the results "
+                                       "side by side")
 
     def set_compare(self, name: str, on: bool) -> None:
         """Check or uncheck ``name`` as a backend to compare with the chosen one."""
@@ -114,11 +193,12 @@ class ComparePart:
         names = [current] if current else []
         for n in self._compare:
             info = registry.info(n) if n in registry.names() else None
-            if n != current and info is not None and info.available:
+            if n != current and info is not None and self.why_not_compared(info) is None:
                 names.append(n)
         return names
 
-    def _compare_changed(self) -> None:
+    def _compare_changed(self, *_args) -> None:
+        self._refresh_compare_note()
         n = len(self.compared())
         self.compare_button.setText(f"Compare +{n - 1} ▾" if n > 1 else "Compare ▾")
         self.run_button.setText(f"Run on {n} backends" if n > 1 else "Run")
