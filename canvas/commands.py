@@ -386,6 +386,30 @@ class SetReferences(Command):
         return sum(r.pixels.nbytes for r in self.new) + 256
 
 
+class SetTrainingPairs(Command):
+    """The training pairs kept with the document. Steps with one ``gesture`` (typing the shared instruction)
+    merge into one; the arrays of pairs both sets hold are shared, so a step costs only what it added."""
+
+    def __init__(self, old, new, label: str, gesture: object | None = None):
+        self.old, self.new, self.label, self.gesture = old, new, label, gesture
+
+    def do(self, doc):
+        doc._set_training_pairs(self.new)
+
+    def undo(self, doc):
+        doc._set_training_pairs(self.old)
+
+    def nbytes(self):  # the pairs only one side holds (added, or removed and kept for undo)
+        old, new = {id(p): p for p in self.old.pairs}, {id(p): p for p in self.new.pairs}
+        return sum(p.nbytes for k, p in (old | new).items() if (k in old) != (k in new)) + 256
+
+    def merge(self, other):
+        if isinstance(other, SetTrainingPairs) and self.gesture is not None and other.gesture == self.gesture:
+            self.new = other.new
+            return True
+        return False
+
+
 class Macro(Command):
     """Several commands done and undone as one step (merge down, flatten, insert a result)."""
 

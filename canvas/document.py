@@ -34,6 +34,7 @@ from canvas.layers import (
     validate_prop,
 )
 from canvas.marks import Mark
+from canvas.pairs import TrainingPairs
 
 MAX_SIDE = 32768
 
@@ -61,7 +62,8 @@ class Document(DocumentState):
 
     @classmethod
     def assemble(cls, width: int, height: int, layers: list[Layer], *, selection: np.ndarray | None = None,
-                 references: list[Reference] | None = None, metadata: dict[str, Any] | None = None) -> Document:
+                 references: list[Reference] | None = None, metadata: dict[str, Any] | None = None,
+                 training_pairs: TrainingPairs | None = None) -> Document:
         """A document built from parts (for loaders): no history, marked unmodified."""
         doc = cls(width, height)
         ids = [lyr.id for lyr in layers]
@@ -77,6 +79,7 @@ class Document(DocumentState):
             doc.selection = selection if selection.any() else None
         doc.references = list(references or [])
         doc.metadata = dict(metadata or {})
+        doc.training_pairs = training_pairs or TrainingPairs()
         return doc
 
     @property
@@ -403,6 +406,14 @@ class Document(DocumentState):
             raise KeyError(f"no reference with id {ref_id!r}")
         self.execute(C.SetReferences(self.references, new, "Remove reference"))
 
+    def set_training_pairs(self, pairs: TrainingPairs, label: str = "Training pairs",
+                           gesture: object | None = None) -> None:
+        """Replace the training pairs kept with the document (one undo step; steps of one ``gesture`` merge)."""
+        if not isinstance(pairs, TrainingPairs):
+            raise TypeError("the training pairs are a canvas.pairs.TrainingPairs")
+        if pairs != self.training_pairs:
+            self.execute(C.SetTrainingPairs(self.training_pairs, pairs, label, gesture))
+
     def rasterize(self, layers: list[Layer]) -> tuple[np.ndarray, Rect]:
         """Composite ``layers`` (bottom→top, honouring their properties) inside their bounds."""
         rect = Rect(0, 0, 0, 0)
@@ -455,6 +466,7 @@ class Document(DocumentState):
         dup.selection = None if self.selection is None else self.selection.copy()
         dup.references = [r.copy() for r in self.references]
         dup.metadata = copy.deepcopy(self.metadata)
+        dup.training_pairs = self.training_pairs  # immutable: shared
         return dup
 
     def content_equal(self, other: Document) -> bool:
@@ -473,4 +485,4 @@ class Document(DocumentState):
         for r1, r2 in zip(self.references, other.references, strict=True):
             if r1.id != r2.id or r1.name != r2.name or not np.array_equal(r1.pixels, r2.pixels):
                 return False
-        return self.metadata == other.metadata
+        return self.metadata == other.metadata and self.training_pairs.same(other.training_pairs)

@@ -21,6 +21,7 @@ from canvas.events import DocumentEvent, EventEmitter
 from canvas.geometry import Rect
 from canvas.layers import LAYER_PROPS, PIECE_PROPS, AnnotationLayer, Layer, PieceLayer, PixelLayer, Reference, Transform
 from canvas.marks import Mark
+from canvas.pairs import TrainingPairs
 
 
 class DocumentState:
@@ -30,6 +31,7 @@ class DocumentState:
         self.selection: np.ndarray | None = None
         self.references: list[Reference] = []
         self.metadata: dict[str, Any] = {}
+        self.training_pairs = TrainingPairs()  # collected in the Train panel, saved with the document
         self.events = EventEmitter()
         self._projections: dict[frozenset[str], Any] = {}
         # how far Canvas size / Crop moved the picture since this document was made (not saved):
@@ -159,3 +161,7 @@ class DocumentState:
     def _set_references(self, refs: list[Reference]) -> None:
         self.references = list(refs)
         self.events.emit(DocumentEvent("references"))
+
+    def _set_training_pairs(self, pairs: TrainingPairs) -> None:
+        self.training_pairs = pairs
+        self.events.emit(DocumentEvent("training_pairs"))

@@ -23,6 +23,7 @@ class DocumentBridge(QObject):
     layerChanged = Signal(str)
     selectionChanged = Signal()
     referencesChanged = Signal()
+    trainingPairsChanged = Signal()  # the training pairs kept with the document (added, removed, undone)
     historyChanged = Signal()
     modifiedChanged = Signal(bool)
     activeLayerChanged = Signal(str)  # "" when none
@@ -94,6 +95,8 @@ class DocumentBridge(QObject):
             self.selectionChanged.emit()
         elif k == "references":
             self.referencesChanged.emit()
+        elif k == "training_pairs":
+            self.trainingPairsChanged.emit()
         elif k in ("history", "clean"):
             self.historyChanged.emit()
             mod = self.document.modified

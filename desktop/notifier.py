@@ -59,6 +59,10 @@ class Notifier(QObject):
     def info(self, text: str, timeout_ms: int = 4000) -> None:
         self._post(text, "info", timeout_ms)
 
+    def warning(self, text: str, timeout_ms: int = EXPECTED_TIMEOUT_MS) -> None:
+        """Something that did not stop the work but changes it (a file opened with a part left out)."""
+        self._post(text, "warning", timeout_ms)
+
     def exception(self, exc: BaseException, context: str = "") -> None:
         """Report ``exc``: its own text when expected, else logged with traceback, shown briefly."""
         if is_expected(exc):

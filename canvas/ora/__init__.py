@@ -4,7 +4,8 @@ Layout (per the OpenRaster spec): ``mimetype`` first and stored, ``stack.xml`` (
 topmost first), ``data/<id>.png`` with each layer's rendered pixels, ``mergedimage.png`` and
 ``Thumbnails/thumbnail.png``. Akapen-only data lives in attributes of the ``akapen``
 namespace and in members under ``akapen/``: piece originals and transforms, annotation
-vectors, roles, provenance, references, the selection and document metadata. Other
+vectors, roles, provenance, references, the selection, document metadata and the training
+pairs collected in the Train panel (``pairs``: ``akapen/training/``). Other
 programs see correct pixels; Akapen gets its document back exactly.
 
 Writing: ``save_ora`` (atomic, keeps ``NAME.ora~``) and ``write_ora`` encode the layer PNGs
@@ -21,7 +22,8 @@ that Akapen cannot represent (nested groups, which are flattened into the layer 
 their opacity and visibility folded in; unknown blend modes, read as normal) is reported in
 the optional ``warnings`` list passed to ``load_ora``.
 
-Here: ``spec`` (the namespace and member names both sides share), ``writer`` and ``reader``.
+Here: ``spec`` (the namespace and member names both sides share), ``writer``, ``reader`` and
+``pairs`` (the training pairs' members, written and read beside the layers).
 """
 
 from canvas.ora.reader import load_ora, read_thumbnail

@@ -39,6 +39,7 @@ from canvas.layers import (
     piece_rect,
 )
 from canvas.marks import Mark
+from canvas.ora.pairs import read_pairs
 from canvas.ora.spec import MIMETYPE, qname
 
 MAX_MEMBERS = 10_000
@@ -377,10 +378,12 @@ def load_ora(source, *, warnings: list[str] | None = None, max_pixels: int = MAX
                 if mask.shape[:2] != (h, w):
                     raise reader.fail("the selection does not match the canvas size")
                 selection = np.ascontiguousarray(mask[..., 0])
+        pairs = read_pairs(reader)  # a damaged entry is a warning: the picture still opens
         if warnings is not None:
             warnings.extend(reader.warnings)
         try:
-            return Document.assemble(w, h, layers, selection=selection, references=references, metadata=metadata)
+            return Document.assemble(w, h, layers, selection=selection, references=references, metadata=metadata,
+                                     training_pairs=pairs)
         except CanvasError as exc:
             raise reader.fail(str(exc)) from None
 

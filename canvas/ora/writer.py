@@ -21,6 +21,7 @@ from canvas.blend import ORA_OPS
 from canvas.document import Document
 from canvas.imageio import encode_png
 from canvas.layers import AnnotationLayer, Layer, PieceLayer
+from canvas.ora.pairs import write_pairs
 from canvas.ora.spec import MIMETYPE, qname
 
 PNG_LEVEL = 1  # fast: a 4096² layer encodes in a fraction of a second
@@ -116,6 +117,7 @@ class FrozenDocument:
         self.json["akapen/document.json"] = json.dumps(
             {"version": 1, "metadata": doc.metadata, "references": refs, "selection": selection},
             sort_keys=True)
+        write_pairs(self, doc.training_pairs)  # akapen/training/: other programs ignore it
         self.jobs["mergedimage.png"] = doc.render()  # a fresh array, never a view of the cache
         self.xml = ET.tostring(root, encoding="utf-8", xml_declaration=True)
 

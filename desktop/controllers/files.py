@@ -143,13 +143,17 @@ class FileController:
             return ok
         from canvas.ora import load_ora
 
+        warnings: list[str] = []  # what was read approximately or left out (the picture opens all the same)
         try:
-            doc = load_ora(p)
+            doc = load_ora(p, warnings=warnings)
         except CanvasError as exc:
             self.window.notifier.error(str(exc))
             return False
         self.window.set_document(doc, str(p))
         self.add_recent(str(p))
+        if warnings:
+            more = f" (and {len(warnings) - 2} more)" if len(warnings) > 2 else ""
+            self.window.notifier.warning(f"Opened {p.name}, but: " + "; ".join(warnings[:2]) + more)
         return True
 
     # --- save and export --------------------------------------------------------------------

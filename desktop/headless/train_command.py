@@ -1,7 +1,8 @@
 """``akapen train DATASET --model M -o LORA.safetensors``: the training panel's code path, headless.
 
-DATASET is a folder in the before/ + after/ layout, or a job folder exported from the panel
-(its settings and model are the defaults; flags replace them). On a terminal a progress bar shows
+DATASET is a folder in the before/ + after/ layout, a job folder exported from the panel
+(its settings and model are the defaults; flags replace them), or an ``.ora`` document saved with
+the training pairs collected in the Train panel. On a terminal a progress bar shows
 the step, the loss, s/step and the time left; Ctrl+C stops at the next step and keeps a checkpoint
 that ``--resume`` goes on from. Under ``accelerate launch`` it trains data-parallel.
 """
@@ -15,8 +16,10 @@ from desktop.headless.terminal import TerminalProgress, cancel_on_interrupt
 
 
 def add_parser(sub) -> None:
-    p = sub.add_parser("train", help="train an edit LoRA from before/after pairs (a dataset or job folder)")
-    p.add_argument("dataset", help="a folder with before/ and after/ (same file names), or an exported job folder")
+    p = sub.add_parser("train", help="train an edit LoRA from before/after pairs (a dataset or job folder, or an "
+                       ".ora document with pairs)")
+    p.add_argument("dataset", help="a folder with before/ and after/ (same file names), an exported job folder, or "
+                   "an .ora document saved with training pairs (the Train panel's)")
     p.add_argument("--model", metavar="PATH_OR_REPO_ID", help="the base model (a diffusers folder or repo id)")
     p.add_argument("-o", "--output", metavar="LORA.safetensors", help="where the LoRA goes")
     p.add_argument("--steps", type=int)
@@ -85,6 +88,21 @@ class _Bar(TerminalProgress):
         return text if not recent else f"{text[:-1]}, loss {sum(recent) / len(recent):.4f}]"
 
 
+def _document_pairs(path: Path):
+    """The training pairs an .ora document keeps, as a dataset (what was left out of it said as a note)."""
+    from canvas.ora import load_ora
+    from desktop.headless.training_pairs import from_document
+    from training.errors import TrainingError
+
+    warnings: list[str] = []
+    doc = load_ora(path, warnings=warnings)
+    for w in warnings:
+        print(f"akapen: note: {w}", file=sys.stderr)
+    if not doc.training_pairs.pairs:
+        raise TrainingError(f"{path}: this document keeps no training pairs (add them in the Train panel, then save)")
+    return from_document(doc.training_pairs)
+
+
 def cmd_train(args) -> int:
     import time
 
@@ -106,7 +124,7 @@ def cmd_train(args) -> int:
             raise TrainingError("say which base model to train: --model PATH_OR_REPO_ID (see `akapen models`)")
         if not output:
             raise TrainingError("say where the LoRA goes: -o NAME.safetensors")
-        ds = read_folder(folder, load)
+        ds = _document_pairs(folder) if folder.suffix.lower() == ".ora" else read_folder(folder, load)
     if args.instruction is not None:
         ds.instruction = args.instruction
     if args.held_out is not None:

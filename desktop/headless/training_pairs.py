@@ -5,6 +5,9 @@
   the instruction is the one the model saw.
 - Two layers: the picture as it looks with only the first of them, and with only the second.
 - The picture and an image file: the picture is before, the file after (or the other way).
+
+The pairs collected are kept with the document (``canvas.pairs``: saved in its ``.ora``, undone with it);
+``to_document`` and ``from_document`` convert between that and the training package's ``Dataset``.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from canvas.document import Document
 from canvas.errors import CanvasError
 from canvas.geometry import Rect
 from canvas.layers import Layer
+from canvas.pairs import StoredPair, TrainingPairs
 
 
 def _content(doc: Document, without: frozenset[str] = frozenset()) -> list[Layer]:
@@ -63,3 +67,33 @@ def pair_from_layers(doc: Document, before_id: str, after_id: str) -> tuple[np.n
 def picture(doc: Document) -> np.ndarray:
     """The picture (the visible content layers) over the whole canvas."""
     return doc.render()
+
+
+def to_document(ds, previous: TrainingPairs | None = None) -> TrainingPairs:
+    """A ``training.dataset.Dataset`` as the document keeps it. A pair that ``previous`` holds unchanged (the
+    same arrays, name and instruction) is that very object, so its saved PNGs and undo bytes are shared."""
+    kept = {p.name: p for p in (previous.pairs if previous is not None else ())}
+    out = []
+    for pair in ds.pairs:
+        old = kept.get(pair.name)
+        if (old is not None and old.instruction == pair.instruction and old.after is pair.after
+                and len(old.before) == len(pair.before) and all(a is b for a, b in zip(old.before, pair.before,
+                                                                                        strict=True))):
+            out.append(old)
+            continue
+        try:
+            out.append(StoredPair(pair.name, tuple(pair.before), pair.after, pair.instruction))
+        except (ValueError, TypeError) as exc:
+            raise CanvasError(str(exc)) from None
+    try:
+        return TrainingPairs(tuple(out), ds.instruction, ds.held_out)
+    except ValueError as exc:
+        raise CanvasError(str(exc)) from None
+
+
+def from_document(pairs: TrainingPairs):
+    """The document's pairs as a ``training.dataset.Dataset`` (the arrays shared, not copied)."""
+    from training.dataset import Dataset, Pair
+
+    return Dataset([Pair(p.name, p.before, p.after, p.instruction) for p in pairs.pairs], pairs.instruction,
+                   pairs.held_out)

@@ -6,6 +6,10 @@ and edits with the classical backend or a ComfyUI server go on beside it; an edi
 in-process model is refused while a LoRA trains (the model work is one at a time). The LoRA is
 written into the LoRA folder; when it is done it goes into the edit panel's LoRA list, and
 "Try it on the canvas" runs the edit with it.
+
+The pairs belong to the document (``Document.training_pairs``): every change to them here is one undo step
+of the document, so it is saved in its ``.ora``, kept by the recovery snapshot and asked about on closing,
+and opening a document (or undoing) shows its pairs.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QFileDialog, QMessageBox, QWidget
 
 from canvas.errors import CanvasError
+from desktop.bridge import rewire
 from desktop.jobs import JobRunner
 from desktop.panels.training.pair_list import strip_pixmap
 from inference.errors import InferenceError
@@ -69,9 +74,11 @@ class TrainingPanel(QWidget):
         self.runner.jobFinished.connect(self._on_finished)
         self.runner.jobFailed.connect(self._on_failed)
         self.runner.jobCancelled.connect(self._on_cancelled)
+        self._stored = None  # the document's pairs as this panel last wrote or read them
         self._build()
         self.refresh_models()
-        self._refresh()
+        rewire(None, bridge, self._bridge_slots())
+        self._load_pairs()
 
     # --- widgets ------------------------------------------------------------------------------------
     def _build(self) -> None:
@@ -84,7 +91,41 @@ class TrainingPanel(QWidget):
         return self.bridge.document
 
     def set_bridge(self, bridge) -> None:
+        rewire(self.bridge, bridge, self._bridge_slots())
         self.bridge = bridge
+        self._load_pairs()
+
+    def _bridge_slots(self):
+        return (("trainingPairsChanged", self._pairs_changed),)
+
+    # --- the pairs kept with the document -------------------------------------------------------------
+    def _load_pairs(self) -> None:
+        """Show the pairs the document keeps (a document opened, an undo or a redo)."""
+        from desktop.headless.training_pairs import from_document
+
+        self._stored = self.document.training_pairs
+        self.dataset = from_document(self._stored)
+        self.shared_instruction.setText(self.dataset.instruction)
+        self._refresh()
+
+    def _pairs_changed(self) -> None:
+        if self.document.training_pairs is not self._stored:  # not the change this panel just made
+            self._load_pairs()
+
+    def _store(self, label: str, gesture: object | None = None) -> bool:
+        """The pairs as the panel now has them into the document: one undo step (steps of one ``gesture``
+        merge), and the document has unsaved changes. On failure the document's pairs are shown again."""
+        from desktop.headless.training_pairs import to_document
+
+        try:
+            stored = to_document(self.dataset, self.document.training_pairs)
+        except CanvasError as exc:
+            self.errorRaised.emit(str(exc))
+            self._load_pairs()
+            return False
+        self._stored = stored  # (first: the document's event is this panel's own change)
+        self.document.set_training_pairs(stored, label, gesture)
+        return True
 
     # --- pairs ----------------------------------------------------------------------------------------
     def _run(self, fn, *args):
@@ -100,6 +141,8 @@ class TrainingPanel(QWidget):
             self.shared_instruction.setText(self.dataset.instruction)
         own = "" if instruction.strip() == self.dataset.instruction.strip() else instruction.strip()
         pair = self.dataset.add(before, after, own, name)
+        if not self._store(f"Add training pair {pair.name}"):
+            return None
         self._refresh(keep=pair.name)
         self.statusMessage.emit(f"added the pair “{pair.name}” ({len(self.dataset.pairs)} in the dataset)")
         return pair
@@ -156,6 +199,8 @@ class TrainingPanel(QWidget):
         if ds is None:
             return False
         self.dataset = ds
+        if not self._store(f"Open training pairs from {Path(folder).name}"):
+            return False
         self.shared_instruction.setText(ds.instruction)
         self._refresh()
         self.statusMessage.emit(f"opened {len(ds.pairs)} pairs from {folder}")
@@ -177,16 +222,19 @@ class TrainingPanel(QWidget):
         name = self.pair_list.current_name()
         if name is not None:
             self.dataset.remove(name)
-            self._refresh()
+            if self._store(f"Remove training pair {name}"):
+                self._refresh()
 
     def toggle_held_out(self) -> None:
         name = self.pair_list.current_name()
         if name is not None:
             self.dataset.held_out = None if self.dataset.held_out == name else name
-            self._refresh(keep=name)
+            if self._store(f"Hold out {name}" if self.dataset.held_out else f"Train on {name}"):
+                self._refresh(keep=name)
 
     def _shared_edited(self, text: str) -> None:
         self.dataset.instruction = text
+        self._store("Training instruction", gesture="training-instruction")  # typing it is one undo step
         if not self.output_name.isModified():
             self.output_name.setText(lora_name(text))
         self._refresh(keep=self.pair_list.current_name(), list_too=False)
@@ -195,7 +243,8 @@ class TrainingPanel(QWidget):
         name = self.pair_list.current_name()
         if name is not None:
             self.dataset.set_instruction(name, self.pair_instruction.text())
-            self._refresh(keep=name)
+            if self._store(f"Instruction of {name}"):
+                self._refresh(keep=name)
 
     def _pair_selected(self, _row: int) -> None:
         name = self.pair_list.current_name()

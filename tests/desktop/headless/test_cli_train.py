@@ -77,6 +77,32 @@ def test_bad_input_is_one_line(kontext, dataset, tmp_path):
     assert not (tmp_path / "x.safetensors").exists()
 
 
+def test_train_the_pairs_a_document_keeps(kontext, dataset, tmp_path):
+    """The pairs collected in the Train panel and saved in the .ora train as they are, with the document's
+    shared instruction; a document without pairs says so in one line."""
+    from canvas.imageio import load_image
+    from canvas.ora import save_ora
+    from desktop.controllers.files import default_document
+    from desktop.headless.training_pairs import to_document
+    from training.dataset import read_folder
+    from training.lora import read_metadata
+
+    doc = default_document(64, 48)
+    doc.set_training_pairs(to_document(read_folder(dataset, load_image)), "Add training pairs")
+    ora = tmp_path / "collected.ora"
+    save_ora(doc, ora)
+    out = tmp_path / "from-ora.safetensors"
+    r = akapen("train", ora, "--model", kontext, "-o", out, *FAST)
+    assert r.returncode == 0, r.stderr
+    assert f"wrote {out} (flux-kontext, rank 4, 6 steps on 3 pairs" in r.stdout
+    assert read_metadata(out)["akapen"]["instruction"] == "invert the colours"
+    empty = tmp_path / "empty.ora"
+    save_ora(default_document(64, 48), empty)
+    r = akapen("train", empty, "--model", kontext, "-o", tmp_path / "x.safetensors", *FAST)
+    assert r.returncode == 1 and r.stderr.count("\n") == 1
+    assert "empty.ora: this document keeps no training pairs (add them in the Train panel, then save)" in r.stderr
+
+
 def test_a_family_that_cannot_train_says_why(tmp_path_factory, dataset, tmp_path):
     fill = TinyModels(tmp_path_factory)("flux-fill")
     r = akapen("train", dataset, "--model", fill, "-o", tmp_path / "x.safetensors", *FAST)
