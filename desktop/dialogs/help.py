@@ -74,7 +74,7 @@ class ShortcutsDialog(QDialog):
     def __init__(self, window: QWidget) -> None:
         super().__init__(window)
         self.setWindowTitle("Keyboard shortcuts")
-        self.resize(620, 560)
+        self.resize(780, 600)
         lay = QVBoxLayout(self)
         self.filter = QLineEdit()
         self.filter.setPlaceholderText("Filter: an action or a key")
@@ -89,12 +89,18 @@ class ShortcutsDialog(QDialog):
         for r, row in enumerate(rows):
             for c, text in enumerate(row):
                 self.table.setItem(r, c, QTableWidgetItem(text))
-        self.table.verticalHeader().setDefaultSectionSize(self.fontMetrics().height() + 8)
+        # no entry is ever cut short with "…": where and what take the room they need, the keys wrap
+        # at their words in the rest, and every row is as tall as its wrapped text
+        self.table.setWordWrap(True)
+        self.table.setTextElideMode(Qt.TextElideMode.ElideNone)
+        rows_header = self.table.verticalHeader()
+        rows_header.setMinimumSectionSize(self.fontMetrics().height() + 8)
+        rows_header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         header = self.table.horizontalHeader()
         header.setStretchLastSection(False)
         header.setSectionResizeMode(0, QHeaderView.ResizeMode.ResizeToContents)
-        header.setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
-        header.setSectionResizeMode(2, QHeaderView.ResizeMode.ResizeToContents)
+        header.setSectionResizeMode(1, QHeaderView.ResizeMode.ResizeToContents)
+        header.setSectionResizeMode(2, QHeaderView.ResizeMode.Stretch)
         lay.addWidget(self.table)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
         buttons.rejected.connect(self.reject)

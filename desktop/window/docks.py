@@ -20,12 +20,8 @@ def build_docks(window) -> None:
     right = Qt.DockWidgetArea.RightDockWidgetArea
     window.layers_dock = dock("Layers", "layers_dock", window.layers_panel, right)
     window.history_dock = dock("History", "history_dock", window.history_panel, right)
-    scroll = QScrollArea()
-    scroll.setWidget(window.edit_panel)
-    scroll.setWidgetResizable(True)
-    scroll.setFrameShape(QScrollArea.Shape.NoFrame)
-    scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-    window.edit_dock = dock("Edit", "edit_dock", scroll, right)
+    # the edit panel scrolls its own choices and keeps Run, the results and Insert as layer in sight
+    window.edit_dock = dock("Edit", "edit_dock", window.edit_panel, right)
     train_scroll = QScrollArea()
     train_scroll.setWidget(window.training_panel)
     train_scroll.setWidgetResizable(True)

@@ -21,7 +21,7 @@ from PySide6.QtWidgets import (
     QFormLayout,
     QHBoxLayout,
     QLabel,
-    QPlainTextEdit,
+    QScrollArea,
     QSpinBox,
     QVBoxLayout,
     QWidget,
@@ -40,6 +40,7 @@ from desktop.panels.edit.loras import LorasPart
 from desktop.panels.edit.marks_options import MarksOptions
 from desktop.panels.edit.references import ReferencesPart
 from desktop.panels.edit.running import RunningPart
+from desktop.panels.edit.widgets import FittingTextEdit, Section
 from desktop.panels.edit.workflow import WorkflowPart
 from inference import registry
 from inference.comfyui import WORKFLOW_BACKEND
@@ -95,9 +96,8 @@ class EditPanel(WorkflowPart, GeminiPart, ReferencesPart, LorasPart, ComparePart
         self.preset_combo.activated.connect(self._preset_activated)
         self.preset_combo.installEventFilter(self)
         self._preset_keyed = False  # the last choice came from a key on the closed Task box
-        self.instruction = QPlainTextEdit()
+        self.instruction = FittingTextEdit(min_lines=3, max_lines=10)  # as tall as its text: no line cut off
         self.instruction.setPlaceholderText("Describe the edit, e.g. “place a red bus at the circle”")
-        self.instruction.setMaximumHeight(96)
         self.instruction.textChanged.connect(self._update_state)
 
         self._build_get_model()
@@ -156,6 +156,7 @@ class EditPanel(WorkflowPart, GeminiPart, ReferencesPart, LorasPart, ComparePart
         backend_row.addWidget(self.backend_combo, 1)
         backend_row.addWidget(self.compare_button)
         top.addRow("Backend", backend_row)
+        top.addRow(self.compare_note)  # ticked backends left out of Compare, and why
         top.addRow(self.get_model_row)
         top.addRow("Workflow", self.workflow_row)
         top.addRow(self.workflow_note)  # the image inputs' rows go just above this line
@@ -169,23 +170,32 @@ class EditPanel(WorkflowPart, GeminiPart, ReferencesPart, LorasPart, ComparePart
             combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
             combo.setMinimumContentsLength(12)
         self.backend_combo.setMinimumContentsLength(9)  # room for Compare beside it in a narrow dock
-        form = QFormLayout()
+        form_box = QWidget()  # the settings changed now and then: folded away under one line that sums them up
+        form = QFormLayout(form_box)
+        form.setContentsMargins(0, 0, 0, 0)
         form.addRow("Region", self.region_combo)
         form.addRow("Seed", seed_row)
         form.addRow("Steps", self.steps)
         form.addRow("Guidance", self.guidance)
         form.addRow("Variations", self.variations)
         form.addRow("Speed", self.speed_combo)
+        self.settings_section = Section("Settings", form_box)
+        for signal in (self.region_combo.currentIndexChanged, self.random_seed.toggled, self.seed.valueChanged,
+                       self.steps.valueChanged, self.guidance.valueChanged, self.variations.valueChanged,
+                       self.speed_combo.currentIndexChanged):
+            signal.connect(self._summarise_settings)
+        self._summarise_settings()
         run_row = QHBoxLayout()
         run_row.addWidget(self.run_button, 1)
         run_row.addWidget(self.cancel_button)
-        lay = QVBoxLayout(self)
+        body = QWidget()  # what is chosen before a run scrolls; Run, the results and Insert stay in sight below it
+        lay = QVBoxLayout(body)
         lay.addLayout(top)
         lay.addWidget(self.backend_reason)
         lay.addWidget(self.cutout_hint)
         lay.addWidget(QLabel("Instruction"))
         lay.addWidget(self.instruction)
-        lay.addLayout(form)
+        lay.addWidget(self.settings_section)
         lay.addWidget(QLabel("References (as the model sees them)"))
         lay.addWidget(self.refs)
         lay.addLayout(ref_buttons)
@@ -195,20 +205,33 @@ class EditPanel(WorkflowPart, GeminiPart, ReferencesPart, LorasPart, ComparePart
         lay.addLayout(lora_row)
         self._lora_widgets = (self.lora_label, self.loras, add_lora, rm_lora, self.lora_weight)
         lay.addWidget(self.marks_box)
-        lay.addLayout(run_row)
-        lay.addWidget(self.progress)
-        lay.addWidget(self.queue_label)
-        lay.addWidget(self.preview)
-        lay.addWidget(QLabel("Results"))
-        lay.addWidget(self.results)
-        lay.addWidget(self.result_note)
-        lay.addWidget(self.download_line)
-        lay.addWidget(self.download_bar)
+        lay.addStretch(1)
+        self.scroll = QScrollArea()
+        self.scroll.setWidget(body)
+        self.scroll.setWidgetResizable(True)
+        self.scroll.setFrameShape(QScrollArea.Shape.NoFrame)
+        self.scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        foot = QVBoxLayout()
+        m = lay.contentsMargins()
+        foot.setContentsMargins(m.left(), 4, m.right(), m.bottom())
+        foot.addLayout(run_row)
+        foot.addWidget(self.progress)
+        foot.addWidget(self.queue_label)
+        foot.addWidget(self.preview)
+        foot.addWidget(QLabel("Results"))
+        foot.addWidget(self.results)
+        foot.addWidget(self.result_note)
+        foot.addWidget(self.download_line)
+        foot.addWidget(self.download_bar)
         use_row = QHBoxLayout()
         use_row.addWidget(self.use_button, 1)
         use_row.addWidget(self.insert_all_button)
-        lay.addLayout(use_row)
-        lay.addStretch(1)
+        foot.addLayout(use_row)
+        outer = QVBoxLayout(self)
+        outer.setContentsMargins(0, 0, 0, 0)
+        outer.setSpacing(0)
+        outer.addWidget(self.scroll, 1)
+        outer.addLayout(foot)
 
         runner.jobProgress.connect(self._on_progress)
         runner.jobFinished.connect(self._on_finished)
@@ -230,6 +253,7 @@ class EditPanel(WorkflowPart, GeminiPart, ReferencesPart, LorasPart, ComparePart
         rewire(self.bridge, bridge, self._bridge_slots())
         self.bridge = bridge
         self._refresh_references()
+        self._refresh_cutout_hint()  # the offer to cut out pieces was about the old document's pieces
         self._update_state()
 
     def _bridge_slots(self):
@@ -396,6 +420,23 @@ class EditPanel(WorkflowPart, GeminiPart, ReferencesPart, LorasPart, ComparePart
         self.queue_label.setText(f"{n} edit(s) waiting" if n else "")
         self.queue_label.setVisible(bool(n))  # no empty line in the panel when nothing waits
         self.use_button.setEnabled(self.results.currentRow() >= 0)
+
+    def _summarise_settings(self, *_args) -> None:
+        """The folded settings' header names what differs from the defaults."""
+        parts = []
+        if self.region_combo.currentData() != "auto":
+            parts.append(self.region_combo.currentText().lower())
+        if not self.random_seed.isChecked():
+            parts.append(f"seed {self.seed.value()}")
+        if self.steps.value():
+            parts.append(f"{self.steps.value()} steps")
+        if self.guidance.value():
+            parts.append(f"guidance {self.guidance.value():g}")
+        if self.variations.value() > 1:
+            parts.append(f"{self.variations.value()} variations")
+        if self.speed_combo.currentData() != "quality":
+            parts.append(self.speed_combo.currentText())
+        self.settings_section.set_summary(", ".join(parts) or "seed, steps, speed and more")
 
     def _speed_chosen(self, *_args) -> None:
         self._speed_tooltip(getattr(self, "_speeds", True))

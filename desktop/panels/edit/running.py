@@ -10,7 +10,7 @@ from PySide6.QtWidgets import QLabel, QListWidget, QListWidgetItem, QProgressBar
 
 from canvas.errors import CanvasError
 from desktop.headless.edit_request import apply_result, place_preview
-from desktop.panels.edit.widgets import thumbnail
+from desktop.panels.edit.widgets import FramedItemDelegate, thumbnail
 from inference.errors import InferenceError
 
 
@@ -45,7 +45,8 @@ class RunningPart:
         self.results = QListWidget()
         self.results.setViewMode(QListWidget.ViewMode.IconMode)
         self.results.setIconSize(QSize(88, 88))
-        self.results.setFixedHeight(112)
+        self.results.setItemDelegate(FramedItemDelegate(self.results))  # the chosen one framed, not tinted
+        self.results.setFixedHeight(128)
         self.results.setFlow(QListWidget.Flow.LeftToRight)
         self.results.setWrapping(False)
         self.results.setToolTip("Double-click a result to insert it as a new layer")

@@ -23,7 +23,7 @@ def test_starts_with_an_empty_document(window):
     assert window.windowTitle() == "Untitled[*] — Akapen"
     assert isinstance(window.layers_dock.widget(), LayersPanel)
     assert isinstance(window.history_dock.widget(), HistoryPanel)
-    assert window.edit_dock.widget().widget() is window.edit_panel
+    assert window.edit_dock.widget() is window.edit_panel
     assert window.readout.size_label.text() == "1024 × 768 px"
 
 
