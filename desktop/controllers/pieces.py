@@ -1,6 +1,8 @@
-"""Collage pieces: added from images (cascaded, one undo step), made from the selected part of
-a layer (Ctrl+J), flipped and reset from the Layer menu and the piece options, cut out of their
-own background (with the keep and remove pens) and restored uncut."""
+"""Collage pieces: added from images (pasted, dropped or placed from a file with File › Place…;
+cascaded, one undo step, above the picture and its results, scaled down to fit a canvas they are
+bigger than), made from the selected part of a layer (Ctrl+J), flipped and reset from the Layer
+menu and the piece options, cut out of their own background (with the keep and remove pens) and
+restored uncut."""
 
 from __future__ import annotations
 
@@ -11,8 +13,9 @@ from PySide6.QtCore import QPointF, Qt
 from PySide6.QtWidgets import QApplication, QPushButton
 
 from canvas import commands as C
-from canvas.cutout import CutoutCancelled, piece_scribbles
+from canvas.cutout import CutoutCancelled, is_scribble, piece_scribbles
 from canvas.errors import CanvasError
+from canvas.imageio import load_image
 from canvas.layers import AnnotationLayer, PieceLayer, Transform
 from desktop.jobs import Relay
 
@@ -20,6 +23,10 @@ CASCADE = 24  # canvas pixels between pieces dropped or pasted together
 KEEP_PEN = (20, 200, 40, 255)  # canvas.cutout reads green strokes as "keep" …
 REMOVE_PEN = (30, 90, 235, 255)  # … and blue ones as "remove"
 CORRECT = "To correct it, draw over it with the keep (green) or remove (blue) pen and cut out again."
+CUT_OUT_TIP = ("Cut the active piece's subject out of its own background (its border is the background; green "
+               "strokes keep, blue strokes remove). The pixels are kept")
+NO_CUT_TIP = ("Cut out subject works on a collage piece: select one in the Layers panel (a pixel layer has no "
+              "background of its own to cut away; make a piece of it with New piece from selection)")
 
 
 class PiecesController:
@@ -65,6 +72,23 @@ class PiecesController:
             return last
         notes = [la for la in self.window.document.layers if isinstance(la, AnnotationLayer)]
         return next((p for p in pieces if not piece_scribbles(p, notes)[0].empty), None)
+
+    def can_cut(self) -> bool:
+        """Whether Cut out subject has a piece to work on (as :meth:`cut_piece` finds one, without
+        reading the strokes into the piece's pixels: any keep/remove stroke over a piece's box counts)."""
+        active = self.window.bridge.active_layer()
+        if isinstance(active, PieceLayer):
+            return True
+        if not isinstance(active, AnnotationLayer):
+            return False
+        layers = self.window.document.layers
+        pieces = [la for la in layers if isinstance(la, PieceLayer)]
+        if any(p.id == self._last_cut for p in pieces):
+            return True
+        boxes = [p.bounds() for p in pieces]
+        return any(is_scribble(m) and any(not m.bounds().intersect(b).empty for b in boxes)
+                   for la in layers if isinstance(la, AnnotationLayer) and la.visible and not la.locked
+                   for m in la.marks)
 
     def cut_out(self) -> None:
         """Layer › Cut out subject: the piece's subject as its alpha (one undo step), computed on a thread
@@ -192,15 +216,21 @@ class PiecesController:
                               "The strokes are used up by the cut.")
 
     def insert_index(self) -> int:
-        """Where a new piece goes: just above the active layer (on top without one)."""
-        active = self.window.bridge.active_layer()
+        """Where a new piece (pasted, dropped, placed) goes: just above the topmost content layer, so it
+        is seen over the picture and over the results already made from it, whichever layer is
+        selected; marks layers above the content stay above it. Without content: at the bottom."""
+        content = [i for i, la in enumerate(self.window.document.layers) if la.role == "content"]
+        return content[-1] + 1 if content else 0
+
+    def fit_scale(self, width: int, height: int) -> float:
+        """The scale that makes a ``width`` × ``height`` piece fit inside the canvas (1 when it already fits).
+        The piece keeps its own pixels: only its transform is scaled."""
         doc = self.window.document
-        if active is None:
-            return len(doc.layers)
-        return doc.index_of(active.id) + 1
+        return min(1.0, doc.width / width, doc.height / height)
 
     def add_pieces(self, images: list[tuple[np.ndarray, str]], centre: QPointF) -> list[PieceLayer]:
-        """Add images as collage pieces centred at canvas ``centre`` (cascaded), one undo step."""
+        """Add images as collage pieces centred at canvas ``centre`` (cascaded), one undo step; one
+        bigger than the canvas is scaled down to fit inside it, keeping its aspect."""
         if not images:
             return []
         doc = self.window.document
@@ -208,7 +238,8 @@ class PiecesController:
         pieces = []
         for i, (pixels, name) in enumerate(images):
             cx, cy = centre.x() + i * CASCADE, centre.y() + i * CASCADE
-            pieces.append(PieceLayer(pixels, Transform(cx=cx, cy=cy), name))
+            s = self.fit_scale(pixels.shape[1], pixels.shape[0])
+            pieces.append(PieceLayer(pixels, Transform(cx=cx, cy=cy, sx=s, sy=s), name))
         if len(pieces) == 1:
             doc.add_layer(pieces[0], index)
         else:
@@ -216,6 +247,33 @@ class PiecesController:
                                 f"Add {len(pieces)} pieces"))
             self.window.bridge.set_active(pieces[-1].id)
         return pieces
+
+    def place_file(self, path: str | None = None) -> PieceLayer | None:
+        """File › Place…: an image file as a collage piece in the middle of the canvas (scaled to fit a
+        canvas it is bigger than), one undo step. A file that cannot be read is said; nothing changes."""
+        from pathlib import Path
+
+        from desktop.dialogs.new_document import IMAGE_FILTER
+
+        window = self.window
+        path = path or window.files.ask_open_path("Place image as a piece", IMAGE_FILTER)
+        if not path:
+            return None
+        try:
+            pixels = load_image(path)
+        except CanvasError as exc:
+            window.notifier.error(f"Could not place the image: {exc}")
+            return None
+        except OSError as exc:
+            window.notifier.error(f"Could not place the image: {path} cannot be read ({exc.strerror or exc})")
+            return None
+        doc = window.document
+        (piece,) = self.add_pieces([(pixels, Path(path).stem)], QPointF(doc.width / 2, doc.height / 2))
+        window.settings.set_last_folder(str(Path(path).parent))
+        scaled = piece.transform.sx < 1
+        window.show_hint(f"Placed “{piece.name}”" + (f", scaled to {piece.transform.sx:.0%} to fit the canvas"
+                                                      if scaled else "") + ": drag it to move it.")
+        return piece
 
     def piece_from_selection(self) -> None:
         """The active layer inside the selection (all of it without one) as a new collage piece
@@ -228,6 +286,7 @@ class PiecesController:
         pixels, rect = window.document.copy_pixels(active.id)  # CanvasError: said by the action's guard
         name = f"Piece of {active.name}"
         piece = PieceLayer(pixels, Transform(cx=rect.x + rect.w / 2, cy=rect.y + rect.h / 2), name)
-        window.document.add_layer(piece, self.insert_index())
+        # just above the layer it was taken from: the picture looks the same until the piece is moved
+        window.document.add_layer(piece, window.document.index_of(active.id) + 1)
         window.set_tool("move")
         window.show_hint(f"“{name}”: drag it to move it, its corners and edges to scale it.")

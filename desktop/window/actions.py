@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from PySide6.QtGui import QAction, QActionGroup, QKeySequence
 
+from desktop.controllers.pieces import CUT_OUT_TIP
 from desktop.dialogs.help import show_about
 from desktop.icons import tool_icon
 
@@ -37,6 +38,11 @@ def build_actions(window) -> None:
     w.new_from_image_action = act("New from &image…", files.new_from_image, None,
                                   "Start a new document from an image file")
     w.open_action = act("&Open…", files.open_document, K.Open, "Open an .ora document or an image")
+    w.place_action = act("&Place…", lambda: pieces.place_file(), "Ctrl+Shift+P",
+                         "Put an image file on the canvas as a collage piece, in the middle (scaled to fit if it "
+                         "is bigger)")
+    w.close_action = act("&Close", w.close_document, "Ctrl+W",
+                         "Close the document (asking to save changes) and start again on an empty canvas")
     w.save_action = act("&Save", files.save, K.Save, "Save the document (.ora)")
     w.save_as_action = act("Save &as…", files.save_as, "Ctrl+Shift+S", "Save under a new name")
     w.export_action = act("&Export image…", files.export, "Ctrl+E",
@@ -63,9 +69,7 @@ def build_actions(window) -> None:
                           "Mirror the active collage piece top to bottom")
     w.reset_tf_action = act("&Reset piece transform", pieces.reset_piece, None,
                             "Undo the scale, rotation and flips of the active piece")
-    w.cut_out_action = act("Cu&t out subject", pieces.cut_out, None,
-                           "Cut the active piece's subject out of its own background (its border is the "
-                           "background; green strokes keep, blue strokes remove). The pixels are kept")
+    w.cut_out_action = act("Cu&t out subject", pieces.cut_out, None, CUT_OUT_TIP)  # enabled on a piece only
     w.uncut_action = act("Restore &uncut piece", pieces.restore_uncut, None,
                          "Show the whole picture of a piece that was cut out")
     w.cancel_cut_action = act("&Cancel cut-out", pieces.cancel_cut, None,

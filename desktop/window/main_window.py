@@ -23,7 +23,7 @@ from desktop.controllers.backends import BackendsController
 from desktop.controllers.clipboard import ClipboardController
 from desktop.controllers.files import FileController, default_document
 from desktop.controllers.models import ModelsController
-from desktop.controllers.pieces import PiecesController
+from desktop.controllers.pieces import CUT_OUT_TIP, NO_CUT_TIP, PiecesController
 from desktop.controllers.recovery import AUTOSAVE_MS, RecoveryController
 from desktop.controllers.selection import SelectionController
 from desktop.controllers.tool_options import ToolOptionsController
@@ -203,6 +203,17 @@ class MainWindow(QMainWindow):
         self.view.fit()
         self._active_layer_changed(self.bridge.active_id)
 
+    def close_document(self) -> bool:
+        """File › Close: asks to save unsaved changes, then the window starts again on the blank
+        canvas it opens with (which says what to do first). False when the user kept the document."""
+        if not self.files.maybe_save():
+            return False
+        self.set_document(default_document())
+        self.view.welcome = welcome_text(self.tools)
+        self.view.update()
+        self.show_hint("Closed. Drop, paste or open a picture to start again.")
+        return True
+
     def update_title(self) -> None:
         self.setWindowTitle(f"{self.files.display_name}[*] — Akapen")
         self.setWindowModified(self.is_modified())
@@ -261,6 +272,10 @@ class MainWindow(QMainWindow):
         piece = isinstance(self.bridge.active_layer(), PieceLayer)
         for a in (self.flip_h_action, self.flip_v_action, self.reset_tf_action):
             a.setEnabled(piece)
+        can_cut = self.pieces.can_cut()  # a piece, or the keep/remove pen's strokes over one
+        self.cut_out_action.setEnabled(can_cut)
+        self.cut_out_action.setStatusTip(CUT_OUT_TIP if can_cut else NO_CUT_TIP)
+        self.cut_out_action.setToolTip(CUT_OUT_TIP if can_cut else NO_CUT_TIP)
         from desktop.headless.training_pairs import is_result
 
         active = self.bridge.active_layer()

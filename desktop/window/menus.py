@@ -15,10 +15,12 @@ def build_menus(window) -> None:
     w.recent_menu = m.addMenu("Open &recent")
     w.files.recent_menu = w.recent_menu
     w.files.rebuild_recent_menu()
+    m.addAction(w.place_action)
     m.addSeparator()
     for a in (w.save_action, w.save_as_action, w.export_action):
         m.addAction(a)
     m.addSeparator()
+    m.addAction(w.close_action)
     m.addAction(w.quit_action)
     m = mb.addMenu("&Edit")
     for a in (w.undo_action, w.redo_action):
@@ -53,6 +55,7 @@ def build_menus(window) -> None:
     m.addAction(w.canvas_size_action)
     m.addAction(w.crop_action)
     m = mb.addMenu("&Layer")
+    m.setToolTipsVisible(True)  # a greyed entry says why (Cut out subject: only on a collage piece)
     for name in ("add_pixel", "add_annotation", "duplicate", "delete", "move_up", "move_down",
                  "merge_down", "flatten", "rename"):
         a = w.layers_panel.actions_by_name.get(name)

@@ -82,11 +82,13 @@ class ToolOptionsBar(QToolBar):
             self.pen_widgets.append(self.addWidget(w))
         self.piece_sep = self.addSeparator()
         self.piece_widgets = [self.piece_sep, self.addWidget(_label("<b>Piece</b>"))]
+        self.piece_buttons: list[QToolButton] = []
         for a, text in zip(piece_actions, ("Flip ↔", "Flip ↕", "Reset", "Cut out subject", "Uncut"), strict=True):
             a.setIconText(text)
             btn = QToolButton()
             btn.setDefaultAction(a)
             btn.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
+            self.piece_buttons.append(btn)
             self.piece_widgets.append(self.addWidget(btn))
         self.sync()
         self.size_spin.valueChanged.connect(lambda v: options.set(brush_size=v))
@@ -118,3 +120,5 @@ class ToolOptionsBar(QToolBar):
             a.setVisible(markish)
         for a in self.piece_widgets:
             a.setVisible(tool_name == "move")
+        for btn in self.piece_buttons:  # showing its toolbar slot enables a button: its action says whether it is
+            btn.setEnabled(btn.defaultAction().isEnabled())

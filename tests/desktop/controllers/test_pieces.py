@@ -68,8 +68,12 @@ def test_cut_out_subject_from_the_layer_menu_and_the_layers_panel(qtbot, window)
     assert piece.cutout is not None
     window.bridge.set_active(window.document.layers[0].id)  # a pixel layer: no piece buttons
     assert not panel.cutout_button.isVisibleTo(panel)
-    window.cut_out_action.trigger()
-    assert "Select a collage piece" in window.statusBar().currentMessage()
+    # on a plain layer Cut out subject is greyed, and says why
+    assert not window.cut_out_action.isEnabled()
+    assert "works on a collage piece" in window.cut_out_action.statusTip()
+    assert "works on a collage piece" in window.cut_out_action.toolTip()
+    window.bridge.set_active(piece.id)
+    assert window.cut_out_action.isEnabled() and "Cut the active piece" in window.cut_out_action.toolTip()
 
 
 def test_the_keep_and_remove_pens_are_the_pen_in_green_and_blue(window):
