@@ -298,7 +298,8 @@ class Projection:
             below = prepare([lyr for lyr in layers[:i] if lyr.visible])
             above = prepare([lyr for lyr in layers[i + 1 :] if lyr.visible])
             lsrc = _Source(layer)
-            self._focus = Focus.build(layer, below, above, lsrc, self.width, self.height, _pool())
+            self._focus = Focus.build(layer, below, above, lsrc, self.width, self.height,
+                                      premultiplied_composite, _pool())
         focus = self._focus
         focus.apply(self.pixels, layer.opacity if layer.visible else 0.0, _pool())
         if focus.fallback:

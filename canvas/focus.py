@@ -34,7 +34,7 @@ need more than ``canvas.composite.MAX_FOCUS_BYTES`` is recomposited instead.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import cv2
 import numpy as np
@@ -79,11 +79,12 @@ class Focus:
 
     # --- building ------------------------------------------------------------------------------
     @classmethod
-    def build(cls, layer: Layer, below: Sequence, above: Sequence, lsrc, width: int, height: int, pool=None) -> Focus:
+    def build(cls, layer: Layer, below: Sequence, above: Sequence, lsrc, width: int, height: int,
+              premultiplied_composite: Callable, pool=None) -> Focus:
         """``below`` / ``above``: prepared sources (``canvas.composite._Source``) under and over
-        ``layer``; ``lsrc`` the layer's own source (its opacity is not used)."""
-        from canvas.composite import premultiplied_composite
-
+        ``layer``; ``lsrc`` the layer's own source (its opacity is not used);
+        ``premultiplied_composite(sources, rect, tile)``: the compositor that owns the sources (passed in, so this
+        module never imports ``canvas.composite``, which imports it)."""
         f = cls(layer, width, height)
         canvas = Rect(0, 0, width, height)
         lr = Rect(lsrc.x0, lsrc.y0, lsrc.x1 - lsrc.x0, lsrc.y1 - lsrc.y0).intersect(canvas)
