@@ -18,7 +18,7 @@ def add_parser(sub) -> None:
 
 
 def cmd_align(args) -> int:
-    from desktop.headless.cli import read_image, write_image
+    from desktop.headless.edit_command import read_image, write_image
     from inference import alignment
 
     before, after = read_image(args.before), read_image(args.after)

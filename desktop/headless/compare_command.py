@@ -105,13 +105,13 @@ def output_for(out: Path, name: str) -> Path:
 
 
 def cmd_compare(args, names: list[str], out: Path) -> int:
-    from desktop.headless.cli import _load, _pick_backend, _prepare, write_result
+    from desktop.headless.edit_command import load_document, pick_backend, prepare_request, write_result
     from desktop.headless.terminal import cancel_on_interrupt
 
     if args.model or args.workflow:
         raise InvalidRequest("comparing takes backend names (--backend A --backend B …); leave --model and "
                              "--workflow out")
-    doc = _load(args.input)
+    doc = load_document(args.input)
     if args.seed is None:  # one seed for all, so seeded backends start from the same noise
         import random
 
@@ -119,11 +119,11 @@ def cmd_compare(args, names: list[str], out: Path) -> int:
     outcomes = [Outcome(n) for n in names]
     for o in outcomes:
         try:
-            o.backend = _pick_backend(args, o.name)
+            o.backend = pick_backend(args, o.name)
             caps = o.backend.capabilities
             if not caps.reads_instruction and not args.task:
                 raise InvalidRequest(_needs_a_task(caps))
-            o.request = _prepare(args, o.backend, doc)
+            o.request = prepare_request(args, o.backend, doc)
             o.backend.validate(o.request)
             if args.instruction and not caps.reads_instruction:
                 o.notes.append(f"it does not read instructions: “{args.instruction[:60]}” was not used; the task "

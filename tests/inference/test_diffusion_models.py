@@ -210,7 +210,8 @@ def test_memory_mode_choice():
 
 
 def test_cli_models_and_edit_with_a_model(tiny_models, no_models, capsys):
-    from desktop.headless.cli import main, write_image
+    from desktop.headless.cli import main
+    from desktop.headless.edit_command import write_image
 
     user = no_models / "models"
     shutil.copytree(tiny_models("flux-kontext"), user / "kontext")
