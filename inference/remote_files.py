@@ -1,12 +1,15 @@
 """What the remote backends (ComfyUI servers, the Gemini API) share at their edges: an image that came
-over the network decoded with a pixel limit, and a settings file that holds a token or key written
-atomically and readable by its owner only."""
+over the network decoded with a pixel limit, a settings file that holds a token or key written
+atomically and readable by its owner only (in :func:`config_dir`), and whether an address is this
+computer (:func:`is_loopback`). Here so that neither engine imports the other."""
 
 from __future__ import annotations
 
 import io
+import ipaddress
 import os
 import tempfile
+import urllib.parse
 from pathlib import Path
 
 import numpy as np
@@ -40,3 +43,23 @@ def write_private(path: Path, text: str) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def config_dir() -> Path:
+    """Akapen's configuration folder: ``AKAPEN_CONFIG_DIR``, else ``$XDG_CONFIG_HOME/akapen``."""
+    env = os.environ.get("AKAPEN_CONFIG_DIR")
+    if env:
+        return Path(env)
+    base = os.environ.get("XDG_CONFIG_HOME") or os.path.join(os.path.expanduser("~"), ".config")
+    return Path(base) / "akapen"
+
+
+def is_loopback(url: str) -> bool:
+    """Whether ``url``'s host is this computer (localhost or a loopback address)."""
+    host = urllib.parse.urlsplit(url).hostname or ""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False

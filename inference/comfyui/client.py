@@ -11,7 +11,6 @@ read with size limits (a server is not trusted to send sane sizes).
 
 from __future__ import annotations
 
-import ipaddress
 import json
 import secrets
 import socket
@@ -24,6 +23,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from inference.errors import BackendFailed, InvalidRequest
+from inference.remote_files import is_loopback
 
 JSON_LIMIT = 64 * 1024 * 1024     # /object_info of a server with many nodes is a few MB
 IMAGE_LIMIT = 512 * 1024 * 1024   # one output image
@@ -67,16 +67,6 @@ def normalise_url(url: str) -> str:
     except ValueError as exc:
         raise InvalidRequest(f"{url!r}: {exc}") from None
     return urllib.parse.urlunsplit((parts.scheme, parts.netloc, parts.path.rstrip("/"), "", ""))
-
-
-def is_loopback(url: str) -> bool:
-    host = urllib.parse.urlsplit(url).hostname or ""
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def transport_warning(url: str) -> str:

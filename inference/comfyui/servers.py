@@ -12,7 +12,6 @@ other server lacks when none does.
 from __future__ import annotations
 
 import json
-import os
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -23,6 +22,7 @@ from pathlib import Path
 from inference import remote_files
 from inference.comfyui.client import ComfyClient, ServerError, normalise_url, transport_warning
 from inference.errors import BackendUnavailable, InvalidRequest
+from inference.remote_files import config_dir
 
 STORE_LIMIT = 1024 * 1024
 MAX_SERVERS = 64
@@ -63,15 +63,6 @@ class ServerConfig:
 
     def to_dict(self) -> dict:
         return {"url": self.url, "token": self.token, "name": self.name, "enabled": self.enabled}
-
-
-def config_dir() -> Path:
-    """Akapen's configuration folder: ``AKAPEN_CONFIG_DIR``, else ``$XDG_CONFIG_HOME/akapen``."""
-    env = os.environ.get("AKAPEN_CONFIG_DIR")
-    if env:
-        return Path(env)
-    base = os.environ.get("XDG_CONFIG_HOME") or os.path.join(os.path.expanduser("~"), ".config")
-    return Path(base) / "akapen"
 
 
 class ServerStore:

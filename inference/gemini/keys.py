@@ -16,9 +16,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from inference import remote_files
-from inference.comfyui.servers import config_dir
 from inference.errors import InvalidRequest
 from inference.gemini import models
+from inference.remote_files import config_dir, is_loopback
 
 ENV_KEY = "GEMINI_API_KEY"
 ENV_BASE_URL = "AKAPEN_GEMINI_BASE_URL"
@@ -158,8 +158,6 @@ def base_url() -> str:
 
 def transport_warning(url: str) -> str:
     """Why this endpoint is unsafe ("" when fine): plain http to another computer sends the key in the clear."""
-    from inference.comfyui.client import is_loopback
-
     if urllib.parse.urlsplit(url).scheme == "https" or is_loopback(url):
         return ""
     return f"{url} is neither this computer nor https: the key and the picture travel unencrypted"
