@@ -15,7 +15,10 @@ unchanged pixel moves. Here:
    then a smooth low-frequency residual (normalised Gaussian convolution of what is left).
 3. **What changed** — the corrected result against the input (blurred difference, opened, closed,
    holes filled, small specks dropped, grown a little); the output is the input where nothing
-   changed and the corrected result where it did, across a soft seam.
+   changed and the corrected result where it did, across a soft seam. The threshold follows the noise
+   measured in the aligned residual where nothing surely changed (a robust σ, times NOISE_MULTIPLE, from
+   CHANGE_FLOOR up), so a faint change — a dark object on a dark ground — is kept and a noisy result is
+   not taken for changed throughout; the note says the threshold and the noise.
 
 A result whose registration cannot be trusted (too few matches, most of the picture changed, a
 residual no better than before) is left as it came, with the reason — never made worse.
@@ -35,11 +38,15 @@ MIN_INLIERS = 12
 MAX_SHIFT_FRACTION = 0.08  # a drift larger than this part of the picture is not a drift
 MAX_SCALE_CHANGE = 0.05
 MAX_ROTATION = 3.0  # degrees
-CHANGE_THRESHOLD = 14.0  # levels of blurred difference that count as a change in the output
+CHANGE_THRESHOLD = 14.0  # levels of blurred difference that surely are a change, whatever the noise
 REGISTER_THRESHOLD = 7.0  # … and that keep a pixel out of the registration (it must surely be unchanged)
+CHANGE_FLOOR = 4.0  # the least blurred difference that counts as a change, however clean the result …
+CHANGE_CEILING = 40.0  # … and the most it may take to count, however noisy
+NOISE_MULTIPLE = 5.0  # a change stands this many times the residual's measured noise above it
 MAX_CHANGED = 0.6  # more of the picture than this changed: registration cannot be trusted
 DELIBERATE_COLOUR = 10.0  # % of colour correction from which the note says it may have been the edit itself
 MIN_CORRELATION = 0.9  # ECC's correlation on the unchanged part, below which the match is not trusted
+CLIPPED = 4  # a result's channel this near 0 or 255 may have been clipped (noise and JPEG move it off the limit)
 
 
 @dataclass
@@ -58,13 +65,18 @@ class Alignment:
     changed: float = 0.0  # fraction of the picture that the edit changed
     residual_before: float = 0.0  # median difference on the unchanged part, as it came …
     residual_after: float = 0.0  # … and once aligned and colour-matched
+    threshold: float = CHANGE_THRESHOLD  # levels of blurred difference from which a pixel counted as changed …
+    noise: float | None = None  # … set from this noise σ of the aligned result's residual (levels), measured
 
     def describe(self) -> str:
         if not self.ok:
             return f"not aligned: {self.reason}; the result is as the model made it"
         colour = float(np.mean(np.abs(self.gain - 1.0)) * 100 + np.mean(np.abs(self.offset)) / 2.55)
         text = (f"aligned: {self.shift:.1f} px, ×{self.scale:.3f}, {self.rotation:+.2f}°, colour {colour:.0f} %"
-                f" ({self.changed * 100:.0f} % of the picture changed)")
+                f" ({self.changed * 100:.0f} % of the picture changed")
+        if self.noise is not None:
+            text += f"; a change counts from {self.threshold:.1f} levels, the noise being {self.noise:.1f}"
+        text += ")"
         if colour >= DELIBERATE_COLOUR:  # a colour drift and a recolouring edit look alike to the fit
             text += "; if the edit was meant to change the colours, run it again with Align off"
         return text
@@ -183,7 +195,8 @@ def corner_error(m: np.ndarray, truth: np.ndarray, w: int, h: int) -> float:
 
 # --- 2. colour -------------------------------------------------------------------------------------------------
 def _fit_colour(src: np.ndarray, ref: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Per-channel gain and offset taking ``src`` to ``ref`` on ``mask``, by trimmed least squares."""
+    """Per-channel gain and offset taking ``src`` to ``ref`` on ``mask``, by trimmed least squares (without the
+    values ``src`` may have had clipped, where enough others are left)."""
     gain, offset = np.ones(3), np.zeros(3)
     idx = np.flatnonzero(mask.ravel())
     if idx.size < 100:
@@ -193,13 +206,20 @@ def _fit_colour(src: np.ndarray, ref: np.ndarray, mask: np.ndarray) -> tuple[np.
     for c in range(3):
         x = src[..., c].ravel()[idx].astype(np.float64)
         y = ref[..., c].ravel()[idx].astype(np.float64)
-        keep = np.ones(x.size, bool)
+        fair = (x > CLIPPED) & (x < 255 - CLIPPED)
+        fair = fair if fair.sum() > 1000 else np.ones(x.size, bool)
+        keep = fair
         for _ in range(3):
             a, b = np.polyfit(x[keep], y[keep], 1) if keep.sum() > 50 and np.ptp(x[keep]) > 1 else (1.0, 0.0)
             r = np.abs(a * x + b - y)
-            keep = r <= max(2.0, np.percentile(r, 80))
+            keep = fair & (r <= max(2.0, np.percentile(r[fair], 80)))
         gain[c], offset[c] = a, b
     return gain, offset
+
+
+def _in_range(raw: np.ndarray) -> np.ndarray:
+    """bool (h, w): no channel of the result may have been clipped (what a colour fit can learn from)."""
+    return ((raw[..., :3] > CLIPPED) & (raw[..., :3] < 255 - CLIPPED)).all(axis=2)
 
 
 def _apply_colour(img: np.ndarray, gain: np.ndarray, offset: np.ndarray) -> np.ndarray:
@@ -211,7 +231,7 @@ def _unclipped(corrected: np.ndarray, raw: np.ndarray, before: np.ndarray) -> np
     its true value could be anything beyond, so a brighter (darker) input there is no evidence of a change."""
     out = corrected.astype(np.float32, copy=True)
     b = before.astype(np.float32)
-    hi, lo = raw >= 254, raw <= 1
+    hi, lo = raw >= 255 - CLIPPED, raw <= CLIPPED
     out[hi] = np.maximum(out[hi], b[hi])
     out[lo] = np.minimum(out[lo], b[lo])
     return out
@@ -231,21 +251,87 @@ def _low_frequency(corrected: np.ndarray, ref: np.ndarray, mask: np.ndarray, lim
 
 
 # --- 3. what changed -------------------------------------------------------------------------------------------------
-def change_mask(before: np.ndarray, after: np.ndarray, threshold: float = CHANGE_THRESHOLD) -> np.ndarray:
-    """uint8 0/255: where ``after`` (aligned and colour-matched) differs from ``before``, as whole shapes.
-
-    Both are blurred first (noise, JPEG and the softening of a resampled picture are not changes), and
-    the threshold grows with the input's local contrast: at a sharp edge a fraction of a pixel of
-    misregistration is a large difference, in a flat area it is none."""
+def _difference(before: np.ndarray, after: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
+    """(the signed blurred difference ``after − before`` per channel, the input's local contrast, the
+    picture's scale r): noise, JPEG and the softening of a resampled picture are not changes, and at a sharp
+    edge a fraction of a pixel of misregistration is a large difference, in a flat area it is none."""
     h, w = before.shape[:2]
     r = max(1, round(max(h, w) / 512))  # at the picture's own scale
     b = cv2.GaussianBlur(before.astype(np.float32), (0, 0), 1.5 * r)
     a = cv2.GaussianBlur(after.astype(np.float32), (0, 0), 1.5 * r)
-    diff = np.abs(a - b).max(axis=2)
-    grey = b.mean(axis=2)
-    grad = np.hypot(cv2.Sobel(grey, cv2.CV_32F, 1, 0, ksize=3), cv2.Sobel(grey, cv2.CV_32F, 0, 1, ksize=3)) / 8
-    local = cv2.GaussianBlur(grad, (0, 0), 2.0 * r)
+    # per channel: a colour edge (and JPEG's coarser colour there) moves one channel, not the grey
+    grad = np.hypot(cv2.Sobel(b, cv2.CV_32F, 1, 0, ksize=3), cv2.Sobel(b, cv2.CV_32F, 0, 1, ksize=3)).max(axis=2) / 8
+    return a - b, cv2.GaussianBlur(grad, (0, 0), 2.0 * r), r
+
+
+def _robust(px: np.ndarray) -> tuple[float, float]:
+    """(offset, σ) of residual samples (n, 3): per channel the median and 1.4826 × the median absolute
+    deviation (σ for Gaussian noise, blind to up to half the samples being changes); the largest channel's."""
+    if len(px) > 400_000:
+        px = px[:: len(px) // 400_000]
+    med = np.median(px, axis=0)
+    return float(np.abs(med).max()), float((np.median(np.abs(px - med), axis=0) * 1.4826).max())
+
+
+def _noise(diff: np.ndarray, local: np.ndarray, r: int, where: np.ndarray | None) -> tuple[float, float]:
+    """(offset, noise σ) of the residual where nothing surely changed, in the flatter half of the picture
+    (edges add misregistration, which the local-contrast term covers): a first, robust estimate over all of it
+    says what surely is a change (beyond twice the threshold it calls for, and beyond CHANGE_THRESHOLD); the
+    noise is measured again away from that."""
+    if where is None:
+        where = np.ones(diff.shape[:2], bool)
+    if where.sum() < 100:
+        return 0.0, CHANGE_THRESHOLD / NOISE_MULTIPLE  # nothing to measure on: as the fixed threshold did
+    flat = where & (local <= np.median(local[where]))
+    offset, sigma = _robust(diff[flat])
+    sure = max(CHANGE_THRESHOLD, 2 * (offset + NOISE_MULTIPLE * sigma))
+    big = (np.abs(diff).max(axis=2) > sure + 0.7 * local).astype(np.uint8)
+    calm = flat & (cv2.dilate(big, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (8 * r + 1, 8 * r + 1))) == 0)
+    return _robust(diff[calm]) if calm.sum() >= 100 else (offset, sigma)
+
+
+def change_threshold(before: np.ndarray, after: np.ndarray, where: np.ndarray | None = None) -> tuple[float, float]:
+    """(the change threshold the residual's own noise calls for, that noise σ) in levels of blurred difference:
+    NOISE_MULTIPLE σ above the residual's offset, from CHANGE_FLOOR to CHANGE_CEILING. ``where``: the pixels
+    to measure on (all of them by default)."""
+    diff, local, r = _difference(before, after)
+    offset, sigma = _noise(diff, local, r, where)
+    return _threshold(offset, sigma), sigma
+
+
+def _threshold(offset: float, sigma: float) -> float:
+    return float(np.clip(offset + NOISE_MULTIPLE * sigma, CHANGE_FLOOR, CHANGE_CEILING))
+
+
+def change_mask(before: np.ndarray, after: np.ndarray, threshold: float | None = CHANGE_THRESHOLD) -> np.ndarray:
+    """uint8 0/255: where ``after`` (aligned and colour-matched) differs from ``before``, as whole shapes.
+
+    Both are blurred first (noise, JPEG and the softening of a resampled picture are not changes), and
+    the threshold grows with the input's local contrast: at a sharp edge a fraction of a pixel of
+    misregistration is a large difference, in a flat area it is none. ``threshold`` None: the one the
+    residual's measured noise calls for (:func:`change_threshold`)."""
+    return _change_mask(before, after, threshold)[0]
+
+
+def _change_mask(before: np.ndarray, after: np.ndarray, threshold: float | None,
+                 where: np.ndarray | None = None) -> tuple[np.ndarray, float, float | None]:
+    """(the change mask, the threshold used, the measured noise σ or None when the threshold was given)."""
+    h, w = before.shape[:2]
+    signed, local, r = _difference(before, after)
+    sigma = None
+    if threshold is None:
+        offset, sigma = _noise(signed, local, r, where)
+        threshold = _threshold(offset, sigma)
+    diff = np.abs(signed).max(axis=2)
     m = (diff > threshold + 0.7 * local).astype(np.uint8) * 255
+    if sigma is not None and threshold < CHANGE_THRESHOLD:
+        # a low measured threshold finds faint changes, but it would also take in the blurred skirt of a strong one: next
+        # to a strong change a faint difference counts only where it is at least half its neighbourhood's
+        # largest (a step's edge lies at half its height); what CHANGE_THRESHOLD finds counts as it did
+        strong = (diff > CHANGE_THRESHOLD + 0.7 * local).astype(np.uint8)
+        disk = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (6 * r + 1, 6 * r + 1))
+        skirt = (cv2.dilate(strong, disk) > 0) & (strong == 0)
+        m[skirt & (diff < 0.5 * cv2.dilate(diff, disk))] = 0
     k = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))
     m = cv2.morphologyEx(m, cv2.MORPH_OPEN, k)
     big = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (6 * r + 1, 6 * r + 1))
@@ -257,7 +343,7 @@ def change_mask(before: np.ndarray, after: np.ndarray, threshold: float = CHANGE
     m = keep[labels]
     contours, _ = cv2.findContours(m, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
     cv2.drawContours(m, contours, -1, 255, -1)  # whole shapes: a changed object has no holes
-    return cv2.dilate(m, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1)))
+    return cv2.dilate(m, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))), threshold, sigma
 
 
 def _disk(shape: tuple[int, ...], radius: int) -> np.ndarray:
@@ -325,9 +411,11 @@ def register(before: np.ndarray, after: np.ndarray) -> Alignment:
     shift, scale, rotation = _params(m, w, h)
     raw_small = warp(small_a, ms, size)
     moved_small = _unclipped(np.clip(_apply_colour(raw_small, gain, offset), 0, 255), raw_small, small_b)
-    out_mask = change_mask(small_b, moved_small) > 0
+    out_mask, threshold, noise = _change_mask(small_b, moved_small, None, inside & _in_range(raw_small))
+    out_mask = out_mask > 0
     changed = float(out_mask[inside].mean()) if inside.any() else 1.0
-    result = Alignment(True, "", m, shift, scale, rotation, gain, offset, inliers, changed)
+    result = Alignment(True, "", m, shift, scale, rotation, gain, offset, inliers, changed,
+                       threshold=threshold, noise=noise)
     if changed > MAX_CHANGED:
         result.ok, result.reason = False, f"{changed * 100:.0f} % of the picture changed: too much to align safely"
         return result
@@ -346,17 +434,21 @@ def register(before: np.ndarray, after: np.ndarray) -> Alignment:
 def correct(before: np.ndarray, after: np.ndarray, al: Alignment, *, changes_only: bool = False) -> np.ndarray:
     """The result aligned and colour-matched, with the input's own pixels where nothing changed (RGBA).
 
-    ``changes_only``: transparent where nothing changed instead."""
+    What counts as changed follows the noise measured in the aligned result's residual (``al.threshold`` and
+    ``al.noise`` are set to what decided it). ``changes_only``: transparent where nothing changed instead."""
     h, w = before.shape[:2]
     b = _rgb(before)
     moved = warp(np.ascontiguousarray(after), al.matrix, (w, h))
     inside = covered(al.matrix, (after.shape[1], after.shape[0]), (w, h))
     raw = moved[..., :3]
     rgb = _apply_colour(raw, al.gain, al.offset)
-    mask0 = ((change_mask(b, _unclipped(np.clip(rgb, 0, 255), raw, b)) == 0) & inside).astype(np.uint8)
+    fair = inside & _in_range(raw)  # where the result's values say something about its noise
+    mask0 = ((_change_mask(b, _unclipped(np.clip(rgb, 0, 255), raw, b), None, fair)[0] == 0)
+             & fair).astype(np.uint8)  # (a clipped pixel's residual is no colour drift)
     rgb = rgb + _low_frequency(rgb, b, mask0)
-    rgb = np.clip(rgb, 0, 255)
-    changed = change_mask(b, _unclipped(rgb, raw, b))
+    # where the result was clipped its true value is unknown beyond the limit: the input's, when that lies there
+    rgb = _unclipped(np.clip(rgb, 0, 255), raw, b)
+    changed, al.threshold, al.noise = _change_mask(b, rgb, None, fair)
     changed[~inside] = 0  # what the drift brought in at the edges is the input's, not a change
     alpha = _feather(changed, max(0.8, max(h, w) / 640))[..., None]
     out = np.empty((h, w, 4), np.uint8)

@@ -22,6 +22,7 @@ class Case:
     result: np.ndarray  # RGB uint8, what the "model" returned
     truth: np.ndarray  # 2×3, result → input
     changed: np.ndarray  # bool (h, w): where the edit really changed the picture (input coordinates)
+    edited: np.ndarray | None = None  # RGB uint8: the edit before the drift (input coordinates), where kept
 
 
 def photo(name: str) -> np.ndarray:
@@ -82,3 +83,45 @@ def measure(case: Case, out: np.ndarray, al, border: int = 12) -> dict:
     return {"corner": A.corner_error(al.matrix, case.truth, w, h) if al.ok else float("nan"),
             "unchanged": float(close[unchanged].mean()),
             "kept": float(mask[case.changed].mean()) if case.changed.any() else 1.0}
+
+
+def low_contrast(name: str = "astronaut", seed: int = 0, *, step: float = 8.0, noise: float = 1.5,
+                 shift: float = 1.5, dark: tuple[int, int, int, int] | None = None, patch: int = 96) -> Case:
+    """Issue 22's hold-out case: a dark area of a real photo (the photo's own texture, darkened) where the edit
+    put a dark object that differs from it by only ``step`` levels (with a faint texture of its own); the
+    "model" returns it shifted by about ``shift`` px, slightly rescaled, with a mild colour drift, noise σ
+    ``noise`` and JPEG. ``changed`` is the patch."""
+    rng = np.random.default_rng(seed)
+    before = photo(name).astype(np.float32)
+    h, w = before.shape[:2]
+    x, y, dw, dh = dark if dark is not None else (w // 2, h // 4, w // 2 - 16, h // 2)
+    before[y:y + dh, x:x + dw] = before[y:y + dh, x:x + dw] * 0.12 + 6  # a dark area: levels ~6–37
+    before = np.clip(before + rng.normal(0, 1.0, before.shape), 0, 255).astype(np.uint8)  # sensor noise
+    edited = before.astype(np.float32)
+    px, py = x + (dw - patch) // 2, y + (dh - patch) // 2
+    other = cv2.resize(photo("chelsea" if name != "chelsea" else "coffee"), (patch, patch),
+                       interpolation=cv2.INTER_AREA).astype(np.float32)
+    texture = (other - other.mean()) / max(1.0, other.std()) * 1.5  # the object's own faint texture
+    under = cv2.GaussianBlur(edited[py:py + patch, px:px + patch], (0, 0), 8)
+    edited[py:py + patch, px:px + patch] = under + step + texture
+    changed = np.zeros((h, w), bool)
+    changed[py:py + patch, px:px + patch] = True
+    m = similarity(rng, w, h, shift=shift, scale=0.003, degrees=0.1)
+    result = cv2.warpAffine(np.clip(edited, 0, 255), m, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
+    result = result * (1 + rng.uniform(-0.015, 0.015, 3)) + rng.uniform(-2, 2, 3) + rng.normal(0, noise, result.shape)
+    result = np.clip(result + 0.5, 0, 255).astype(np.uint8)
+    ok, buf = cv2.imencode(".jpg", result[..., ::-1], [cv2.IMWRITE_JPEG_QUALITY, 95])
+    result = np.ascontiguousarray(cv2.imdecode(buf, cv2.IMREAD_COLOR)[..., ::-1])
+    edited = np.clip(edited + 0.5, 0, 255).astype(np.uint8)
+    return Case(f"{name}#{seed} low contrast", before, result, cv2.invertAffineTransform(m), changed, edited)
+
+
+def restored(case: Case, out: np.ndarray) -> float:
+    """The share of the changed patch (away from its border) where the correction put the input's pixels back:
+    the output (lightly blurred, as the noise is) nearer the input than the edit."""
+    inner = cv2.erode(case.changed.astype(np.uint8), np.ones((7, 7), np.uint8)) > 0
+    soft = lambda a: cv2.GaussianBlur(a[..., :3].astype(np.float32), (0, 0), 1.0)  # noqa: E731
+    o = soft(out)
+    to_input = np.abs(o - soft(case.before)).mean(axis=2)
+    to_edit = np.abs(o - soft(case.edited)).mean(axis=2)
+    return float((to_input[inner] < to_edit[inner]).mean())

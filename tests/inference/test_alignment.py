@@ -70,3 +70,51 @@ def test_a_large_colour_correction_says_the_edit_may_have_meant_it():
     assert "Align off" not in small.describe() and "colour 2 %" in small.describe()
     warm = Alignment(True, gain=np.array([1.2, 1.0, 0.85]), offset=np.zeros(3))
     assert "colour 12 %" in warm.describe() and "run it again with Align off" in warm.describe()
+
+
+# --- issue 22: the change mask follows the noise measured after registration ------------------------------------
+@pytest.mark.parametrize(("name", "seed", "step"), [("astronaut", 0, 8), ("coffee", 1, 6), ("astronaut", 2, 10)])
+def test_a_low_contrast_change_is_kept_and_the_rest_is_the_inputs(name, seed, step):
+    c = D.low_contrast(name, seed, step=step)  # a dark object on a dark area, `step` levels apart, drifted
+    out, al = A.align(c.before, c.result)
+    assert al.ok, al.reason
+    assert D.restored(c, out) <= 0.05  # ≥ 95 % of the patch keeps the edit, none of it is put back blotchily
+    m = D.measure(c, out, al)
+    assert m["unchanged"] >= 0.99, m  # the untouched area is the input's own
+    assert al.noise is not None and al.noise < 2 and al.threshold < step  # what decided it, measured
+    assert f"a change counts from {al.threshold:.1f} levels, the noise being {al.noise:.1f}" in al.describe()
+
+
+def _grainy(c: D.Case, sigma: float, grain: float, seed: int) -> D.Case:
+    """The result re-synthesised: white noise σ ``sigma`` and a finer-than-detail grain σ ``grain`` (correlated
+    over a couple of pixels, which blurring does not take away)."""
+    import cv2
+
+    rng = np.random.default_rng(seed)
+    g = cv2.GaussianBlur(rng.normal(0, 1, c.result.shape).astype(np.float32), (0, 0), 1.5)
+    noisy = c.result + rng.normal(0, sigma, c.result.shape) + g * (grain / g.std())
+    c.result = np.clip(noisy + 0.5, 0, 255).astype(np.uint8)
+    return c
+
+
+@pytest.mark.parametrize(("name", "seed", "sigma", "grain"), [("astronaut", 0, 6, 6), ("chelsea", 2, 5, 3)])
+def test_a_noisy_result_is_not_all_change(name, seed, sigma, grain):
+    c = _grainy(D.make(name, seed, jpeg=None), sigma, grain, seed)
+    out, al = A.align(c.before, c.result)
+    assert al.ok, al.reason
+    assert al.changed < c.changed.mean() + 0.05  # the pasted patch, not the noise
+    m = D.measure(c, out, al)
+    assert m["unchanged"] >= 0.98 and m["kept"] >= 0.98, m
+    assert al.noise > 2 and al.threshold > A.CHANGE_FLOOR  # the threshold rose with the noise
+
+
+def test_the_measured_threshold_rises_with_the_noise_and_has_a_floor():
+    rng = np.random.default_rng(0)
+    before = D.photo("coffee")
+    clean, _ = A.change_threshold(before, before)
+    assert clean == A.CHANGE_FLOOR  # a clean result does not count every level as a change
+    noisy = np.clip(before + rng.normal(0, 16, before.shape), 0, 255).astype(np.uint8)
+    thr, sigma = A.change_threshold(before, noisy)
+    assert thr > 2 * A.CHANGE_FLOOR and thr >= A.NOISE_MULTIPLE * sigma and sigma > 1
+    assert (A.change_mask(before, noisy, None) > 0).mean() < 0.01  # noise is no change
+    assert (A.change_mask(before, noisy, threshold=A.CHANGE_FLOOR) > 0).mean() > 0.1  # a fixed low one is fooled
