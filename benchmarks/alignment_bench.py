@@ -21,7 +21,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import numpy as np  # noqa: E402
 
-from inference import alignment as A  # noqa: E402
+from inference.pen import alignment as A  # noqa: E402
 from tests.inference import drift_cases as D  # noqa: E402
 
 

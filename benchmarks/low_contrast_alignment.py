@@ -18,7 +18,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from inference import alignment as A  # noqa: E402
+from inference.pen import alignment as A  # noqa: E402
 from tests.inference import drift_cases as D  # noqa: E402
 
 

@@ -5,7 +5,7 @@ A backend subclass states its ``name``, ``capabilities`` and ``model`` and imple
 does what every backend shares, once:
 
 1. checks availability and the request against the capabilities (typed, readable errors);
-2. turns the pen marks into what the backend takes (:mod:`inference.annotations`);
+2. turns the pen marks into what the backend takes (:mod:`inference.pen.annotations`);
 3. crops to the selection with context, or scales to the working size (:mod:`inference.region`);
 4. calls ``edit()``, which reports progress and checks the cancel token at least once per step;
    a model's images are aligned to the input and rid of copied pen marks (:mod:`inference.postprocess`);
@@ -22,8 +22,9 @@ from typing import ClassVar
 import cv2
 import numpy as np
 
-from inference import annotations, postprocess, region
+from inference import postprocess, region
 from inference.errors import BackendFailed, BackendUnavailable, InferenceError, InvalidRequest, OutOfMemory
+from inference.pen import annotations
 from inference.progress import CancelToken, Progress, Reporter
 from inference.request import EditRequest, EditResult
 
@@ -39,7 +40,7 @@ class Capabilities:
     side it prefers in pixels (None: any size); ``size_multiple``: sizes must be a multiple of
     this; ``upscale_regions``: small regions are enlarged to the working size;
     ``max_variations``: how many different results one run can give; ``seeded``: seeds matter;
-    ``marks``: the family entry of :mod:`inference.mark_strategies` (how it reads the red pen);
+    ``marks``: the family entry of :mod:`inference.pen.strategies` (how it reads the red pen);
     ``aligns``: its results drift (a model's do), so they are aligned to the input.
     """
 
@@ -54,7 +55,7 @@ class Capabilities:
     upscale_regions: bool = False
     max_variations: int = 16
     seeded: bool = True
-    marks: str | None = None  # whose entry in inference.mark_strategies says how it reads the pen (None: none)
+    marks: str | None = None  # whose entry in inference.pen.strategies says how it reads the pen (None: none)
     aligns: bool = False  # its results are registered to the input and colour-matched (a model's drift)
 
     def to_dict(self) -> dict:

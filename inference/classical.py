@@ -2,7 +2,7 @@
 
 It does not read free text. Each operation is reached by choosing a task:
 
-- ``refine-collage``: blend every collage piece into what surrounds it (:mod:`inference.collage_refine`):
+- ``refine-collage``: blend every collage piece into what surrounds it (:mod:`inference.collage.refine`):
   its white balance, exposure and contrast moved toward the scene's, the colour step at its edge taken
   away by Poisson cloning faded in from the edge, a soft contact shadow; each piece's ``identity`` says
   how much of its interior may change (its chroma and texture are kept).
@@ -69,20 +69,6 @@ def transfer_colour(rgb: np.ndarray, mask: np.ndarray, target_mean, target_std, 
     out = cv2.cvtColor(lab2.astype(np.float32), cv2.COLOR_LAB2RGB)
     out = np.clip(out * 255.0 + 0.5, 0, 255).astype(np.uint8)
     return np.where(mask[..., None] > 0, out, rgb)
-
-
-def extend_outward(rgb: np.ndarray, solid: np.ndarray, band: np.ndarray) -> np.ndarray:
-    """``rgb`` with the ``band`` pixels replaced by their nearest ``solid`` pixel (the piece's own
-    colours carried outward, so its edge has no gradient toward what lies outside it)."""
-    inv = np.where(solid > 0, 0, 255).astype(np.uint8)
-    _, labels = cv2.distanceTransformWithLabels(inv, cv2.DIST_L2, 5, labelType=cv2.DIST_LABEL_PIXEL)
-    ys, xs = np.nonzero(inv == 0)  # labels number the zero pixels in raster order, from 1
-    lut_y, lut_x = np.r_[0, ys], np.r_[0, xs]
-    sel = band > 0
-    out = rgb.copy()
-    lab = labels[sel]
-    out[sel] = rgb[lut_y[lab], lut_x[lab]]
-    return out
 
 
 # --- tiling (so long filters report progress and can be cancelled) --------------------------------
@@ -266,7 +252,7 @@ class ClassicalBackend(Backend):
 
     # --- refine collage ------------------------------------------------------------------------
     def _refine(self, req: EditRequest, rep: Reporter):
-        from inference.collage_refine import DEFAULT_SHADOW, refine_piece
+        from inference.collage.refine import DEFAULT_SHADOW, refine_piece
 
         img = req.image
         h, w = req.shape

@@ -1,13 +1,13 @@
 """What :meth:`Backend.run` does to a model's images before they are pasted back, in the working frame:
 
-1. **alignment** (:mod:`inference.alignment`) — a model's result drifts (a few pixels, a slight scale, a
+1. **alignment** (:mod:`inference.pen.alignment`) — a model's result drifts (a few pixels, a slight scale, a
    colour cast): registered to the clean input, colour-matched, the input's own pixels kept where nothing
    changed. Only for backends whose capabilities say ``aligns`` and requests with ``align`` on.
-2. **pen-mark clean-up** (:mod:`inference.mark_cleanup`) — when the marks went into an input the model saw
+2. **pen-mark clean-up** (:mod:`inference.pen.cleanup`) — when the marks went into an input the model saw
    (drawn into the picture, or the marked picture as image 2), copies of them are looked for in the
    result and taken out.
 
-3. **piece identity** (:mod:`inference.identity`) — when the edit refines a collage (the refine-collage task
+3. **piece identity** (:mod:`inference.collage.identity`) — when the edit refines a collage (the refine-collage task
    or ``params["refine"]``), each piece keeps as much of its interior as its identity strength says.
 
 Each step says what it did (``notes``) or what it could not do (``warnings``).
@@ -17,8 +17,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from inference import alignment, identity, mark_cleanup, region
-from inference.mark_strategies import MARKS_IN_INPUT
+from inference import region
+from inference.collage import identity
+from inference.pen import alignment
+from inference.pen import cleanup as mark_cleanup
+from inference.pen.strategies import MARKS_IN_INPUT
 from inference.request import EditRequest
 
 DEFAULT_MARK = (230, 30, 30)

@@ -93,5 +93,5 @@ def resolve_task(name: str, caps) -> tuple[str | None, dict[str, Any], Preset | 
 
 def model_params(preset: Preset | None) -> dict[str, Any]:
     """What a preset tells a model backend beside its instruction: refining a collage makes each piece's
-    identity strength count (:mod:`inference.identity`)."""
+    identity strength count (:mod:`inference.collage.identity`)."""
     return {"refine": True} if preset is not None and preset.id == "refine-collage" else {}

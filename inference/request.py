@@ -193,8 +193,8 @@ class EditRequest:
     loras: tuple[tuple[str, float], ...] = ()
     params: Mapping[str, Any] = field(default_factory=dict)
     origin: tuple[int, int] = (0, 0)
-    mark_strategy: str | None = None  # how a model reads the marks (inference.mark_strategies); None: its default
-    align: bool = True  # model results are registered to the input and colour-matched (inference.alignment)
+    mark_strategy: str | None = None  # how a model reads the marks (inference.pen.strategies); None: its default
+    align: bool = True  # model results are registered to the input and colour-matched (inference.pen.alignment)
     speed: str = "quality"  # "quality" (the model card), "fast" (step caching, compile, FP8), "draft" (fewer steps)
 
     def __post_init__(self) -> None:
@@ -275,7 +275,7 @@ class EditRequest:
         ox, oy = self.origin
         object.__setattr__(self, "origin", (int(ox), int(oy)))
         if self.mark_strategy is not None:
-            from inference.mark_strategies import STRATEGIES
+            from inference.pen.strategies import STRATEGIES
 
             if self.mark_strategy not in STRATEGIES:
                 raise InvalidRequest(f"unknown way to give the marks {self.mark_strategy!r}; one of "

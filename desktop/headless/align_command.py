@@ -19,7 +19,7 @@ def add_parser(sub) -> None:
 
 def cmd_align(args) -> int:
     from desktop.headless.edit_command import read_image, write_image
-    from inference import alignment
+    from inference.pen import alignment
 
     before, after = read_image(args.before), read_image(args.after)
     t0 = time.perf_counter()

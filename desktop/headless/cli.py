@@ -24,7 +24,7 @@ from pathlib import Path
 
 from desktop.headless import edit_command
 from desktop.headless.edit_command import checked_output, load_document, write_image
-from inference.mark_strategies import STRATEGIES
+from inference.pen.strategies import STRATEGIES
 from inference.request import SPEEDS
 
 HEADLESS = ("info", "flatten", "edit", "align", "train", "backends", "models", "servers")
@@ -91,8 +91,8 @@ def cmd_edit(args) -> int:
 
 def cmd_backends(args) -> int:
     from desktop.headless.servers_command import load_servers
-    from inference import mark_strategies as MS
     from inference import registry
+    from inference.pen import strategies as MS
 
     load_servers()
 

@@ -30,12 +30,13 @@ from typing import ClassVar
 import numpy as np
 from PIL import Image
 
-from inference import mark_strategies, region, remote_files
+from inference import region, remote_files
 from inference.backend import Availability, Backend, Capabilities
 from inference.comfyui import workflow
 from inference.comfyui.client import ComfyClient, Event, EventStream, ServerError
 from inference.comfyui.servers import Plan, ServerConfig, check, choose, configured
 from inference.errors import BackendFailed, Cancelled, InvalidRequest
+from inference.pen import strategies as mark_strategies
 from inference.progress import Reporter
 from inference.request import EditRequest
 

@@ -19,11 +19,11 @@ from typing import Any, ClassVar
 import numpy as np
 from PIL import Image
 
-from inference import mark_strategies
 from inference.backend import Availability, Backend, Capabilities
 from inference.diffusion import device as dev
 from inference.diffusion import models, previews, runtime, speed
 from inference.errors import BackendUnavailable, InvalidRequest
+from inference.pen import strategies as mark_strategies
 from inference.progress import Reporter
 from inference.request import EditRequest
 

@@ -1,7 +1,7 @@
 """The ``nano-banana`` backend: an edit request sent to Google's Gemini image models.
 
 What goes to Google: the picture (the pen marks drawn in, as the model reads annotations, with the
-request to leave them out — :mod:`inference.mark_strategies`' "draw"), the references in order as
+request to leave them out — :mod:`inference.pen.strategies`' "draw"), the references in order as
 "image 2", "image 3" … up to the model's limit, and the instruction naming them; optionally an
 aspect ratio and (Gemini 3 Pro Image) an image size. The image part of the answer is the result; its
 text part and the token counts the API reports are notes on the result. The API takes no seed, so a

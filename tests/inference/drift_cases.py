@@ -72,7 +72,7 @@ def make(name: str, seed: int, *, change: tuple[float, float] = (0.05, 0.2), dri
 
 def measure(case: Case, out: np.ndarray, al, border: int = 12) -> dict:
     """The issue's three figures: corner error, unchanged area within 2 levels, change kept whole."""
-    from inference import alignment as A
+    from inference.pen import alignment as A
 
     h, w = case.before.shape[:2]
     inner = np.zeros((h, w), bool)

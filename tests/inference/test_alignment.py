@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from inference import alignment as A
+from inference.pen import alignment as A
 from tests.inference import drift_cases as D
 
 # photographs of every kind: portrait, food, animal, a sky with a rocket, grey, micrograph, coins, textures
@@ -64,7 +64,7 @@ def test_no_drift_no_change_is_left_alone():
 
 
 def test_a_large_colour_correction_says_the_edit_may_have_meant_it():
-    from inference.alignment import Alignment
+    from inference.pen.alignment import Alignment
 
     small = Alignment(True, gain=np.array([1.03, 0.98, 1.0]), offset=np.array([2.0, 0, 0]))
     assert "Align off" not in small.describe() and "colour 2 %" in small.describe()

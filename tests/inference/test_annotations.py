@@ -2,7 +2,8 @@
 
 import numpy as np
 
-from inference.annotations import (
+from inference.backend import Capabilities
+from inference.pen.annotations import (
     annotation_mask,
     colour_name,
     draw_overlay,
@@ -12,7 +13,6 @@ from inference.annotations import (
     position_words,
     prepare,
 )
-from inference.backend import Capabilities
 from inference.request import EditRequest, MarkData
 from tests.inference.photos import astronaut
 

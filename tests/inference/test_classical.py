@@ -104,7 +104,7 @@ def test_remove_fills_the_marked_region_and_touches_nothing_outside(method):
     updates = []
     res, out = run(EditRequest(img, task="remove", marks=(mark,), params={"method": method}),
                    progress=updates.append)
-    from inference.annotations import marks_mask
+    from inference.pen.annotations import marks_mask
 
     marked = marks_mask((mark,), img.shape[:2])
     assert region_gap(out, marked) < 0.5 * region_gap(img, marked)

@@ -11,8 +11,8 @@ from canvas.document import Document
 from canvas.layers import PieceLayer, PixelLayer
 from desktop.headless.edit_request import apply_result, build_request
 from inference.classical import ClassicalBackend
+from inference.collage.identity import interior
 from inference.errors import InvalidRequest
-from inference.identity import interior
 from inference.region import composite_over
 from inference.request import EditRequest, Piece
 from tests.inference import collage_cases as CC

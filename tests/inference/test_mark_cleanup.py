@@ -7,7 +7,7 @@ import cv2
 import numpy as np
 import pytest
 
-from inference import mark_cleanup as MC
+from inference.pen import cleanup as MC
 from tests.inference.photos import coffee
 
 RED = (230, 30, 30, 255)

@@ -7,11 +7,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from inference import annotations
-from inference import mark_strategies as MS
 from inference.backend import Capabilities
 from inference.diffusion import BACKENDS, backend_class
 from inference.errors import InvalidRequest
+from inference.pen import annotations
+from inference.pen import strategies as MS
 from tests.inference.drift_backend import RED, DriftBackend, marked_request
 from tests.inference.test_mark_cleanup import mark_like
 

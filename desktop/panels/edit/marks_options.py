@@ -1,6 +1,6 @@
 """How the backend is to read the red-pen marks, and whether its result is aligned to the picture.
 
-A model backend reads them by one of its family's strategies (:mod:`inference.mark_strategies`): the
+A model backend reads them by one of its family's strategies (:mod:`inference.pen.strategies`): the
 box offers those, best first, with a line saying what will happen, and "Custom" for the ways ticked
 by hand. A backend without strategies (the classical one, your ComfyUI workflow) chooses itself, or
 takes the ways ticked.
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from PySide6.QtWidgets import QCheckBox, QComboBox, QGroupBox, QLabel, QVBoxLayout, QWidget
 
-from inference import mark_strategies as MS
+from inference.pen import strategies as MS
 
 ANNOTATION_CHOICES = (
     ("draw", "Draw marks into the image"),

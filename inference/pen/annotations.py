@@ -195,9 +195,9 @@ def _fill_green(image: np.ndarray, mask: np.ndarray) -> np.ndarray:
 
 
 def apply_strategy(request: EditRequest, caps, strategy: str) -> tuple[EditRequest, list[str]]:
-    """One of :mod:`inference.mark_strategies`' ways, with its wording (the returned request is what the
+    """One of :mod:`inference.pen.strategies`' ways, with its wording (the returned request is what the
     backend gets; ``mark_strategy`` on it says which way was taken)."""
-    from inference import mark_strategies as MS
+    from inference.pen import strategies as MS
 
     warnings: list[str] = []
     name = caps.marks or ""
@@ -236,7 +236,7 @@ def apply_strategy(request: EditRequest, caps, strategy: str) -> tuple[EditReque
 def resolve_strategy(request: EditRequest, caps) -> str | None:
     """The way the marks go to this backend: the request's, else the family's default — unless the request
     says its own ``annotation_use`` (the panel's custom ways, ``--annotation-use``)."""
-    from inference import mark_strategies as MS
+    from inference.pen import strategies as MS
 
     if request.mark_strategy is not None:
         return request.mark_strategy
@@ -246,7 +246,7 @@ def resolve_strategy(request: EditRequest, caps) -> str | None:
 
 
 def prepare(request: EditRequest, caps) -> tuple[EditRequest, list[str]]:
-    """Give the marks to the backend: by its family's strategy (:mod:`inference.mark_strategies`), or by
+    """Give the marks to the backend: by its family's strategy (:mod:`inference.pen.strategies`), or by
     ``annotation_use``; the returned request is what the backend gets.
 
     "draw" draws the overlay into the image, "mask" puts the marked area in

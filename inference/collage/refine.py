@@ -36,6 +36,20 @@ DEFAULT_SHADOW = 0.25
 OUTLINE_BAND = 2.0  # px inside a cut-out's solid part over which the edge field fades out
 
 
+
+def extend_outward(rgb: np.ndarray, solid: np.ndarray, band: np.ndarray) -> np.ndarray:
+    """``rgb`` with the ``band`` pixels replaced by their nearest ``solid`` pixel (the piece's own
+    colours carried outward, so its edge has no gradient toward what lies outside it)."""
+    inv = np.where(solid > 0, 0, 255).astype(np.uint8)
+    _, labels = cv2.distanceTransformWithLabels(inv, cv2.DIST_L2, 5, labelType=cv2.DIST_LABEL_PIXEL)
+    ys, xs = np.nonzero(inv == 0)  # labels number the zero pixels in raster order, from 1
+    lut_y, lut_x = np.r_[0, ys], np.r_[0, xs]
+    sel = band > 0
+    out = rgb.copy()
+    lab = labels[sel]
+    out[sel] = rgb[lut_y[lab], lut_x[lab]]
+    return out
+
 def _lab(rgb: np.ndarray) -> np.ndarray:
     return cv2.cvtColor(np.ascontiguousarray(rgb).astype(np.float32) / 255.0, cv2.COLOR_RGB2LAB)
 
@@ -131,8 +145,6 @@ def refine_piece(rgb: np.ndarray, alpha_img: np.ndarray, full: np.ndarray, ident
     f = math.sqrt(max(0.0, 1.0 - identity)) * strength
     harmonised = _rgb(harmonise(lab, solid, lab, ring, f))
     # the guidance field holds only the piece's own detail: its pixels carried outward over its fringe
-    from inference.classical import extend_outward
-
     src = extend_outward(harmonised, solid, cv2.dilate(omega, disk(2)) & ~solid)
     pad = 4
     dst_p = cv2.copyMakeBorder(dst, pad, pad, pad, pad, cv2.BORDER_REFLECT)

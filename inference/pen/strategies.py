@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
-MARKS_FILE = Path(__file__).resolve().parent.parent / "resources" / "marks.json"
+MARKS_FILE = Path(__file__).resolve().parents[2] / "resources" / "marks.json"
 STRATEGIES = ("draw", "extra_image", "mask", "green", "region")
 MARKS_IN_INPUT = frozenset({"draw", "extra_image"})  # the model sees the marks: its result is checked for them
 
