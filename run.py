@@ -3,7 +3,7 @@
 file changed), then starts the app, the test suite or the benchmarks. Only the standard library is used, so any
 Python 3 can run it; the virtual environment itself is made with Python 3.11.
 
-    python run.py              set up and start the app (./run does this on Linux and macOS)
+    python run.py [FILE ...]   set up and start the app (./run does this on Linux and macOS)
     python run.py tests [ARGS] set up, then ruff, the layering check and the whole suite (what CI runs)
     python run.py bench [ARGS] set up, then the benchmarks
     python run.py plan         say what the set-up would install on this machine, install nothing
@@ -41,7 +41,8 @@ TORCH = ("torch==2.14.1", "torchvision==0.29.1")
 CUDA_INDEX = "https://download.pytorch.org/whl/cu130"
 TEST_ENV = {"QT_QPA_PLATFORM": "offscreen", "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
 LINT_PATHS = ("canvas", "inference", "desktop", "training", "tests", "benchmarks", "run.py")
-USAGE = "usage: python run.py [app|tests|bench|plan] [args...]"
+COMMANDS = ("app", "tests", "test", "bench", "plan")
+USAGE = "usage: python run.py [app|tests|bench|plan] [args...]  (or: python run.py FILE... to open files)"
 
 
 class SetupError(Exception):
@@ -236,10 +237,13 @@ def run(cmd: list[str], env: dict[str, str] | None = None) -> int:
 
 def main(argv: list[str]) -> int:
     command, args = (argv[0], argv[1:]) if argv else ("app", [])
+    if command not in COMMANDS and command not in ("-h", "--help", "help") and (
+            Path(command).exists() or command.startswith("-")):
+        command, args = "app", argv  # ./run photo.jpg, ./run --version: the app's own arguments
     if command in ("-h", "--help", "help"):
         print(__doc__)
         return 0
-    if command not in ("app", "tests", "test", "bench", "plan"):
+    if command not in COMMANDS:
         print(USAGE, file=sys.stderr)
         return 2
     host = detect_host()

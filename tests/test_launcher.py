@@ -123,3 +123,15 @@ def test_a_gpu_found_later_replaces_the_cpu_torch(tmp_path):
     assert "--force-reinstall" in torch_step("")  # it came from the package index (the CPU wheel)
     assert "--force-reinstall" not in torch_step(run.CUDA_INDEX)  # same source: nothing to replace
     assert "--force-reinstall" not in torch_step(None)  # a first install
+
+
+def test_files_and_options_go_to_the_app(monkeypatch, tmp_path):
+    photo = tmp_path / "photo.png"
+    photo.write_bytes(b"")
+    ran = []
+    monkeypatch.setattr(run, "ensure_setup", lambda host: run.Setup(host, venv=tmp_path / ".venv"))
+    monkeypatch.setattr(run, "run", lambda cmd, env=None: ran.append(cmd) or 0)
+    assert run.main([str(photo)]) == 0
+    assert ran[-1][0].endswith("akapen") and ran[-1][1:] == [str(photo)]
+    assert run.main(["--version"]) == 0 and ran[-1][1:] == ["--version"]
+    assert run.main(["no-such-command"]) == 2
