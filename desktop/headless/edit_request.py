@@ -213,6 +213,8 @@ def result_layer(request: EditRequest, result: EditResult, index: int = 0, name:
         img = resize_rgba(img, (w, h))
     # a task names the layer better than its (long) instruction template
     label = request.task.replace("-", " ").capitalize() if request.task else (request.instruction or "Edit")
+    if request.task == "stylise" and request.params.get("style"):  # "Style: pencil", as the Task box says
+        label = f"Style: {request.params['style']}"
     name = name or f"{label[:40]}" + (f" ({index + 1})" if len(result.images) > 1 else "")
     return PixelLayer(np.ascontiguousarray(img).copy(), request.origin[0] + x, request.origin[1] + y, name,
                       provenance=provenance(request, result, index))

@@ -139,3 +139,16 @@ def test_a_step_preview_goes_where_the_result_will_go():
     # a whole-image edit shows all of it
     shown, rect = place_preview(EditRequest(image, "x"), green, (0, 0, 200, 100))
     assert rect == (0, 0, 200, 100) and shown is green
+
+
+def test_a_style_result_is_named_as_the_task_box_names_it():
+    pixels = np.full((48, 64, 4), 255, np.uint8)
+    pixels[10:30, 10:40, :3] = (40, 80, 160)
+    doc = Document.assemble(64, 48, [PixelLayer(pixels, name="Background")])
+    backend = ClassicalBackend()
+    request = build_request(doc, "", "stylise", backend.capabilities, params={"style": "pencil"})
+    layer = apply_result(doc, request, backend.run(request))
+    assert layer.name == "Style: pencil"
+    other = build_request(doc, "", "remove", backend.capabilities, mask=np.pad(np.full((8, 8), 255, np.uint8),
+                                                                              ((20, 20), (28, 28))))
+    assert apply_result(doc, other, backend.run(other)).name == "Remove"
