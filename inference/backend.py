@@ -41,7 +41,8 @@ class Capabilities:
     this; ``upscale_regions``: small regions are enlarged to the working size;
     ``max_variations``: how many different results one run can give; ``seeded``: seeds matter;
     ``marks``: the family entry of :mod:`inference.pen.strategies` (how it reads the red pen);
-    ``aligns``: its results drift (a model's do), so they are aligned to the input.
+    ``aligns``: its results drift (a model's do), so they are aligned to the input; ``alpha``: its results carry
+    their own alpha (an RGBA model's: a transparent area is part of the edit, kept through alignment).
     """
 
     tasks: tuple[str, ...] = ()
@@ -57,6 +58,7 @@ class Capabilities:
     seeded: bool = True
     marks: str | None = None  # whose entry in inference.pen.strategies says how it reads the pen (None: none)
     aligns: bool = False  # its results are registered to the input and colour-matched (a model's drift)
+    alpha: bool = False  # its results' alpha is their own, not the input's (an RGBA model)
 
     def to_dict(self) -> dict:
         return {k: (list(v) if isinstance(v, tuple) else v) for k, v in self.__dict__.items()}
@@ -194,7 +196,7 @@ class Backend:
         if self.result_kind == "variations" and (caps.aligns or postprocess.marks_seen(work)):
             rep.phase("align")
             images, done, w = postprocess.after_edit(request, req, work, plan, list(images),
-                                                     aligns=caps.aligns, check=rep.check)
+                                                     aligns=caps.aligns, check=rep.check, alpha=caps.alpha)
             notes += done
             warnings += w
         rep.phase("finish")

@@ -2,7 +2,8 @@
 
 1. **alignment** (:mod:`inference.pen.alignment`) — a model's result drifts (a few pixels, a slight scale, a
    colour cast): registered to the clean input, colour-matched, the input's own pixels kept where nothing
-   changed. Only for backends whose capabilities say ``aligns`` and requests with ``align`` on.
+   changed. Only for backends whose capabilities say ``aligns`` and requests with ``align`` on. A backend whose
+   results carry their own alpha (``alpha``: Qwen-Image-2.1's RGBA VAE) keeps it where the edit changed it.
 2. **pen-mark clean-up** (:mod:`inference.pen.cleanup`) — when the marks went into an input the model saw
    (drawn into the picture, or the marked picture as image 2), copies of them are looked for in the
    result and taken out.
@@ -64,9 +65,11 @@ def _mark_width(request: EditRequest, scale: float) -> float:
 
 
 def after_edit(request: EditRequest, req: EditRequest, work: EditRequest, plan: region.RegionPlan | None,
-               images: list[np.ndarray], *, aligns: bool, check) -> tuple[list[np.ndarray], list[str], list[str]]:
+               images: list[np.ndarray], *, aligns: bool, check,
+               alpha: bool = False) -> tuple[list[np.ndarray], list[str], list[str]]:
     """(images, notes, warnings). ``request``: as the user made it; ``req``: once the marks were given to the
-    backend; ``work``: as the backend got it (cropped); ``check()`` raises when cancelled."""
+    backend; ``work``: as the backend got it (cropped); ``check()`` raises when cancelled; ``alpha``: the images'
+    alpha is their own (an RGBA model's), kept by the alignment where the edit changed it."""
     do_align = aligns and req.align
     do_marks = marks_seen(work)
     do_keep = aligns and is_refine(work) and any(p.identity > 0 for p in work.pieces)
@@ -83,7 +86,7 @@ def after_edit(request: EditRequest, req: EditRequest, work: EditRequest, plan: 
         check()
         tag = f"result {i + 1}: " if many else ""
         if do_align:
-            im, al = alignment.align(before, im)
+            im, al = alignment.align(before, im, alpha=alpha)
             notes.append(tag + al.describe())
         if do_marks:
             scale = plan.scale if plan is not None else 1.0

@@ -110,6 +110,8 @@ def cmd_backends(args) -> int:
             if fam is not None:
                 print(f"{'':<{width}}  pen marks (--marks): {', '.join(MS.offered(caps.marks, caps))} "
                       "(first: the default)")
+                for way, why in MS.unavailable(caps.marks).items():
+                    print(f"{'':<{width}}  pen marks: {way} is not available ({why})")
         else:
             print(f"{r.name:<{width}}  unavailable  {r.reason}")
     return 0

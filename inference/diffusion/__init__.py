@@ -30,6 +30,7 @@ BACKENDS: dict[str, str] = {
     "chronoedit": "inference.diffusion.chronoedit:ChronoEditBackend",
     "framepack": "inference.diffusion.framepack:FramePackBackend",
     "qwen-image-layered": "inference.diffusion.qwen_layered:QwenImageLayeredBackend",
+    "qwen-image-2.1": "inference.diffusion.qwen21:QwenImage21Backend",
 }
 
 

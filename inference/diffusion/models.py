@@ -30,6 +30,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from inference.diffusion import gguf_file
+from inference.diffusion.families import BY_PIPELINE, FAMILIES, FamilySpec  # noqa: F401 - re-exported
 from inference.errors import InferenceError
 
 log = logging.getLogger(__name__)
@@ -44,48 +45,11 @@ class ModelError(InferenceError):
     """A model folder or file cannot be used; the message names the file and what to do."""
 
 
-@dataclass(frozen=True)
-class FamilySpec:
-    """How a family shows in its files: pipeline class, the denoiser and its class."""
-
-    name: str
-    label: str
-    pipeline: str
-    denoiser: str  # component name in model_index.json
-    denoiser_classes: tuple[str, ...]
-    download: str  # a repo to suggest when none is found
-    extra_packages: tuple[str, ...] = ()
-    single_file: bool = True  # diffusers' from_single_file reads this denoiser class
-
-
-FAMILIES: dict[str, FamilySpec] = {f.name: f for f in (
-    FamilySpec("instruct-pix2pix", "InstructPix2Pix", "StableDiffusionInstructPix2PixPipeline", "unet",
-               ("UNet2DConditionModel",), "timbrooks/instruct-pix2pix"),
-    FamilySpec("flux-kontext", "FLUX.1 Kontext", "FluxKontextPipeline", "transformer",
-               ("FluxTransformer2DModel",), "black-forest-labs/FLUX.1-Kontext-dev"),
-    FamilySpec("flux-fill", "ACE++ / IC-LoRA side-by-side (FLUX.1 Fill)", "FluxFillPipeline", "transformer",
-               ("FluxTransformer2DModel",), "black-forest-labs/FLUX.1-Fill-dev (with an ACE++ LoRA)"),
-    FamilySpec("qwen-image-edit", "Qwen-Image-Edit", "QwenImageEditPipeline", "transformer",
-               ("QwenImageTransformer2DModel",), "Qwen/Qwen-Image-Edit", ("torchvision",)),
-    FamilySpec("qwen-image-edit-plus", "Qwen-Image-Edit-2509 / 2511", "QwenImageEditPlusPipeline", "transformer",
-               ("QwenImageTransformer2DModel",), "Qwen/Qwen-Image-Edit-2511", ("torchvision",)),
-    FamilySpec("omnigen", "OmniGen", "OmniGenPipeline", "transformer",
-               ("OmniGenTransformer2DModel",), "Shitao/OmniGen-v1-diffusers", ("torchvision",), single_file=False),
-    FamilySpec("flux2", "FLUX.2 dev", "Flux2Pipeline", "transformer",
-               ("Flux2Transformer2DModel",), "black-forest-labs/FLUX.2-dev", ("torchvision",)),
-    FamilySpec("flux2-klein", "FLUX.2 klein", "Flux2KleinPipeline", "transformer",
-               ("Flux2Transformer2DModel",), "black-forest-labs/FLUX.2-klein-4B"),
-    FamilySpec("chronoedit", "ChronoEdit", "ChronoEditPipeline", "transformer",
-               ("ChronoEditTransformer3DModel", "WanTransformer3DModel"), "nvidia/ChronoEdit-14B-Diffusers",
-               ("ftfy",)),
-    FamilySpec("framepack", "FramePack one-frame", "HunyuanVideoFramepackPipeline", "transformer",
-               ("HunyuanVideoFramepackTransformer3DModel",),
-               "a HunyuanVideoFramepackPipeline folder (hunyuanvideo-community/HunyuanVideo with the "
-               "lllyasviel/FramePackI2V_HY transformer, saved with save_pretrained)", single_file=False),
-    FamilySpec("qwen-image-layered", "Qwen-Image-Layered (split into layers)", "QwenImageLayeredPipeline",
-               "transformer", ("QwenImageTransformer2DModel",), "Qwen/Qwen-Image-Layered", ("torchvision",)),
-)}
-BY_PIPELINE = {f.pipeline: f.name for f in FAMILIES.values()}
+def is_component(name: str, entry) -> bool:
+    """Does ``model_index.json``'s ``name: entry`` name a component (``["library", "Class"]``)? A pipeline's own
+    settings are other values, some of them two-item lists too (Qwen-Image-2.1 Turbo's ``sample_sigmas``)."""
+    return (not name.startswith("_") and isinstance(entry, list | tuple) and len(entry) == 2
+            and isinstance(entry[0], str) and (entry[1] is None or isinstance(entry[1], str)))
 
 
 @dataclass(frozen=True)
@@ -271,7 +235,7 @@ def check_folder(path: str | Path) -> ModelInfo:
     base_only = False
     precision = None
     for comp, entry in index.items():
-        if comp.startswith("_") or not isinstance(entry, list | tuple) or len(entry) != 2 or entry[0] is None:
+        if not is_component(comp, entry):
             continue
         lib, comp_cls = entry
         if lib not in ALLOWED_LIBRARIES:
@@ -326,6 +290,8 @@ def check_folder(path: str | Path) -> ModelInfo:
                              f"which does not match {cls} (family mismatch)")
     if family == "qwen-image-edit-plus":
         variant = "2511" if den.get("zero_cond_t") else "2509"
+    if family == "qwen-image-2.1" and isinstance(index.get("sample_sigmas"), list) and index["sample_sigmas"]:
+        variant = "turbo"  # the author's fixed sampling grid (its length is the step count)
     if family == "flux2-klein":
         cfg = index.get("is_distilled")
         variant = "base" if cfg is False else None

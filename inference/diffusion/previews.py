@@ -2,8 +2,8 @@
 
 A family that knows how its pipeline turns latents into pixels says so in
 :meth:`~inference.diffusion.base.DiffusionBackend.decode_preview`, with the helpers here (one
-per latent layout: Stable Diffusion, FLUX.1 packed, Qwen-Image packed video latents, FLUX.2
-packed patches). Each is the pipeline's own decode tail, applied to the intermediate latents
+per latent layout: Stable Diffusion, FLUX.1 packed, Qwen-Image packed video latents (Qwen-Image-2.1's
+too), FLUX.2 packed patches). Each is the pipeline's own decode tail, applied to the intermediate latents
 and made cheaper by shrinking them first (at most ``MAX_LATENT`` latent pixels a side).
 
 :class:`Previews` decides when: never in the offload memory modes (a decode would move the VAE
@@ -30,12 +30,12 @@ BUDGET = 0.25  # the most of a run's time previews may take
 MODES = ("gpu", "quantized", "cpu")  # memory modes where every model stays where it is
 
 
-def shrink(latents):
-    """(B, C, H, W) latents area-averaged to at most ``MAX_LATENT`` a side (dtype kept)."""
+def shrink(latents, most: int = MAX_LATENT):
+    """(B, C, H, W) latents area-averaged to at most ``most`` a side (dtype kept)."""
     import torch.nn.functional as F
 
     h, w = latents.shape[-2:]
-    s = MAX_LATENT / max(h, w)
+    s = most / max(h, w)
     if s >= 1.0:
         return latents
     size = (max(1, round(h * s)), max(1, round(w * s)))
@@ -59,12 +59,14 @@ def flux1(pipe, latents, height: int, width: int):
     return pipe.vae.decode(_vae_input(pipe, lat), return_dict=False)[0]
 
 
-def qwen(pipe, latents, height: int, width: int):
-    """Qwen-Image packed latents: unpacked to (B, C, 1, H, W), un-normalised, one frame decoded."""
+def qwen(pipe, latents, height: int, width: int, most: int = MAX_LATENT):
+    """Qwen-Image packed latents: unpacked to (B, C, 1, H, W), un-normalised, one frame decoded.
+    Qwen-Image-2.1's flat (unpatched) latents unpack the same way, for its 16× VAE with ``most`` = half
+    ``MAX_LATENT`` (previews as large as the 8× families'), and decode to RGBA (its VAE has 4 channels)."""
     import torch
 
     lat = pipe._unpack_latents(latents[:1], height, width, pipe.vae_scale_factor)
-    lat = shrink(lat[:, :, 0]).unsqueeze(2)
+    lat = shrink(lat[:, :, 0], most).unsqueeze(2)
     cfg = pipe.vae.config
     mean = torch.tensor(cfg.latents_mean).view(1, cfg.z_dim, 1, 1, 1)
     std = torch.tensor(cfg.latents_std).view(1, cfg.z_dim, 1, 1, 1)
@@ -87,7 +89,7 @@ def flux2(pipe, latents, height: int, width: int):
 
 
 def to_image(decoded) -> np.ndarray:
-    """The first decoded picture ((B, 3, H, W) in -1..1) as RGBA uint8."""
+    """The first decoded picture ((B, 3, H, W) in -1..1; 4 channels: its own alpha) as RGBA uint8."""
     from inference.diffusion.runtime import to_rgba
 
     img = (decoded[0].float() / 2 + 0.5).clamp(0, 1).permute(1, 2, 0).cpu().numpy()

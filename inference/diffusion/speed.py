@@ -67,6 +67,10 @@ _FBC_QWEN = ("the low end (0.08) of the 0.08–0.12 that First-Block Cache imple
 _TAYLOR = ("diffusers' TaylorSeerCacheConfig defaults (cache_interval 5, disable_cache_before_step 3), as in its "
            "FLUX.1 example; First-Block Cache fails on FLUX.2 in diffusers 0.42 (its last block returns a tensor "
            "where the first returns a pair)")
+_TAYLOR_QWEN21 = ("diffusers' TaylorSeerCacheConfig defaults (cache_interval 5, disable_cache_before_step 3); diffusers "
+                  "0.42's TaylorSeer hook is written for Qwen-Image-2.1's prefix KV cache (prefix + target tokens on the "
+                  "first step, the target's only after it), while First-Block Cache and MagCache refuse its "
+                  "QwenImage21TransformerBlock (not in diffusers' block registry)")
 
 # family -> its cache, or the reason it has none (each checked on the tiny pipelines in
 # tests/inference/test_speed_modes.py)
@@ -80,6 +84,8 @@ CACHE_CHOICES: dict[str, CacheChoice | str] = {
                          _TAYLOR, one_call=True),
     "flux2-klein": CacheChoice("taylorseer", MappingProxyType({"cache_interval": 5, "disable_cache_before_step": 3}),
                                _TAYLOR),
+    "qwen-image-2.1": CacheChoice("taylorseer", MappingProxyType({"cache_interval": 5,
+                                                                  "disable_cache_before_step": 3}), _TAYLOR_QWEN21),
     "instruct-pix2pix": "its UNet has none of the transformer blocks diffusers' cache hooks know",
     "omnigen": "diffusers' cache hooks do not know OmniGen's transformer layers",
     "chronoedit": "its pipeline calls the transformer twice a step (CFG) without telling the cache hooks which "

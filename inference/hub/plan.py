@@ -96,7 +96,7 @@ def diffusers_files(tree: list[api.RemoteFile], index: dict, *, repo: str,
     if not chosen:
         raise errors.BadAnswer(f"{repo} has no {MODEL_INDEX} in its file list")
     for comp, entry in index.items():
-        if comp.startswith("_") or not isinstance(entry, list) or len(entry) != 2 or entry[0] is None:
+        if not models.is_component(comp, entry):
             continue
         files = [f for f in by_folder.get(comp, []) if f.path.lower().endswith(KEEP)]
         if not files:
@@ -139,7 +139,7 @@ def _read_index(hub: api.Hub, repo: str, commit: str, listed: api.RemoteFile, ca
         raise errors.BadAnswer(f"{repo}/{MODEL_INDEX} is not a JSON object")
     cls = data.get("_class_name")
     for comp, entry in data.items():
-        if not comp.startswith("_") and isinstance(entry, list) and len(entry) == 2 and entry[0] is not None:
+        if models.is_component(comp, entry):
             api.safe_path(comp)
             if entry[0] not in models.ALLOWED_LIBRARIES:
                 raise errors.BadAnswer(f"{repo}: the component {comp!r} comes from {entry[0]!r}; Akapen runs no "

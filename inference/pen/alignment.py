@@ -431,11 +431,10 @@ def register(before: np.ndarray, after: np.ndarray) -> Alignment:
     return result
 
 
-def correct(before: np.ndarray, after: np.ndarray, al: Alignment, *, changes_only: bool = False) -> np.ndarray:
-    """The result aligned and colour-matched, with the input's own pixels where nothing changed (RGBA).
-
-    What counts as changed follows the noise measured in the aligned result's residual (``al.threshold`` and
-    ``al.noise`` are set to what decided it). ``changes_only``: transparent where nothing changed instead."""
+def _corrected(before: np.ndarray, after: np.ndarray, al: Alignment) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(the result moved onto the input, RGBA; its RGB aligned and colour-matched, float; where it changed, feathered
+    (h, w, 1) in 0..1). What counts as changed follows the noise measured in the aligned result's residual
+    (``al.threshold`` and ``al.noise`` are set to what decided it)."""
     h, w = before.shape[:2]
     b = _rgb(before)
     moved = warp(np.ascontiguousarray(after), al.matrix, (w, h))
@@ -450,22 +449,65 @@ def correct(before: np.ndarray, after: np.ndarray, al: Alignment, *, changes_onl
     rgb = _unclipped(np.clip(rgb, 0, 255), raw, b)
     changed, al.threshold, al.noise = _change_mask(b, rgb, None, fair)
     changed[~inside] = 0  # what the drift brought in at the edges is the input's, not a change
-    alpha = _feather(changed, max(0.8, max(h, w) / 640))[..., None]
+    return moved, rgb, _feather(changed, max(0.8, max(h, w) / 640))[..., None]
+
+
+def correct(before: np.ndarray, after: np.ndarray, al: Alignment, *, changes_only: bool = False) -> np.ndarray:
+    """The result aligned and colour-matched, with the input's own pixels where nothing changed (RGBA; the
+    input's alpha). ``changes_only``: transparent where nothing changed instead."""
+    h, w = before.shape[:2]
+    moved, rgb, alpha = _corrected(before, after, al)
     out = np.empty((h, w, 4), np.uint8)
     if changes_only:
         out[..., :3] = (rgb + 0.5).astype(np.uint8)
         out[..., 3] = (alpha[..., 0] * (moved[..., 3] if moved.shape[2] == 4 else 255) + 0.5).astype(np.uint8)
         return out
-    mixed = rgb * alpha + b.astype(np.float32) * (1 - alpha)
+    mixed = rgb * alpha + _rgb(before).astype(np.float32) * (1 - alpha)
     out[..., :3] = (mixed + 0.5).astype(np.uint8)
     out[..., 3] = before[..., 3] if before.shape[2] == 4 else 255
     return out
 
 
-def align(before: np.ndarray, after: np.ndarray, *, changes_only: bool = False) -> tuple[np.ndarray, Alignment]:
-    """(the corrected result, what was done); a result that cannot be aligned comes back as it came."""
+def over_white(img: np.ndarray) -> np.ndarray:
+    """RGBA as it is seen: composited over white (RGB, uint8)."""
+    if img.shape[2] < 4 or img[..., 3].min() == 255:
+        return np.ascontiguousarray(img[..., :3])
+    a = img[..., 3:4].astype(np.float32) / 255.0
+    return (img[..., :3].astype(np.float32) * a + 255.0 * (1.0 - a) + 0.5).astype(np.uint8)
+
+
+def _align_alpha(before: np.ndarray, after: np.ndarray, changes_only: bool) -> tuple[np.ndarray, Alignment]:
+    """:func:`align` for a result with its own alpha (an RGBA model): drift and change are found on both pictures as
+    seen over white (so what lies under transparent pixels counts for nothing, and a pixel made transparent is a
+    change), then the result's straight colour (gain and offset only) and its alpha are moved and mixed with the
+    input's where nothing changed."""
+    fb, fa = over_white(before), over_white(after)
+    al = register(fb, fa)
+    if not al.ok:
+        return after.copy(), al
+    h, w = before.shape[:2]
+    _moved, _rgb_seen, change = _corrected(fb, fa, al)
+    moved = warp(np.ascontiguousarray(after), al.matrix, (w, h)).astype(np.float32)
+    rgb = np.clip(_apply_colour(moved[..., :3], al.gain, al.offset), 0, 255)
+    out = np.empty((h, w, 4), np.uint8)
+    if changes_only:
+        out[..., :3] = (rgb + 0.5).astype(np.uint8)
+        out[..., 3] = (change[..., 0] * moved[..., 3] + 0.5).astype(np.uint8)
+        return out, al
+    out[..., :3] = (rgb * change + before[..., :3].astype(np.float32) * (1 - change) + 0.5).astype(np.uint8)
+    out[..., 3] = (moved[..., 3:4] * change + before[..., 3:4].astype(np.float32) * (1 - change) + 0.5)[..., 0]
+    return out, al
+
+
+def align(before: np.ndarray, after: np.ndarray, *, changes_only: bool = False,
+          alpha: bool = False) -> tuple[np.ndarray, Alignment]:
+    """(the corrected result, what was done); a result that cannot be aligned comes back as it came.
+    ``alpha``: the result's alpha is its own (an RGBA model's), kept where it changed (:func:`_align_alpha`);
+    otherwise the input's alpha is the result's."""
     if after.shape[:2] != before.shape[:2]:
         after = cv2.resize(after, (before.shape[1], before.shape[0]), interpolation=cv2.INTER_AREA)
+    if alpha and after.shape[2] == 4 and before.shape[2] == 4:
+        return _align_alpha(before, after, changes_only)
     al = register(before, after)
     if not al.ok:
         return after.copy(), al

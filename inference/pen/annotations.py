@@ -11,6 +11,7 @@ import math
 import cv2
 import numpy as np
 
+from inference.errors import InvalidRequest
 from inference.request import EditRequest, MarkData, Reference
 
 _SHIFT = 4
@@ -201,6 +202,9 @@ def apply_strategy(request: EditRequest, caps, strategy: str) -> tuple[EditReque
 
     warnings: list[str] = []
     name = caps.marks or ""
+    why = MS.unavailable(name).get(strategy)
+    if why:  # this family cannot take it at all: said, not swapped for another way
+        raise InvalidRequest(f"the marks' way “{MS.label(strategy, name)}” is not available for {name}: {why}")
     if strategy == "extra_image" and caps.max_references <= len(request.references):
         warnings.append("this model takes no more images, so the marks were drawn into the picture instead")
         strategy = "draw"

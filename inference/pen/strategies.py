@@ -24,11 +24,17 @@ with where that comes from:
 - ChronoEdit: NVIDIA's Paint-Brush LoRA reads marks drawn in → ``draw`` when a LoRA whose name has
   "paint" is loaded, else as Kontext.
 - nano banana (Gemini): its docs show annotated images as input → ``draw``.
+- Qwen-Image-2.1: its model page (QwenLM/Qwen-Image-2.1) takes "local edits via circles, painted annotations, or
+  separate masks" and shows circle-guided multi-region edits; ComfyUI's guide addresses its inputs as ``<image1>``,
+  ``<image2>`` (the labels diffusers' QwenImage21Pipeline writes before each image) and points an edit at painted
+  marks by naming their colour → ``draw`` (its own wording in ``marks.json``), ``extra_image`` with up to 10 images,
+  ``region``. ``mask`` is not available: the pipeline has no mask input (:data:`FamilyMarks.unavailable`).
 """
 
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -41,8 +47,10 @@ MARKS_IN_INPUT = frozenset({"draw", "extra_image"})  # the model sees the marks:
 @dataclass(frozen=True)
 class FamilyMarks:
     strategies: tuple[str, ...]  # best first
-    image_word: str = "image"  # how its documentation names an input picture ("Picture" for Qwen-Plus)
+    image_word: str = "image"  # how its documentation names an input picture ("Picture" for Qwen-Plus; with
+    # "{n}" a numbered label, e.g. "<image{n}>" for Qwen-Image-2.1: "{image} 2" becomes "<image2>")
     lora_hint: tuple[str, str] | None = None  # (word in a LoRA's file name, the strategy it makes the default)
+    unavailable: tuple[tuple[str, str], ...] = ()  # (strategy, why this family cannot take it): refused, not offered
 
 
 FAMILIES: dict[str, FamilyMarks] = {
@@ -57,6 +65,10 @@ FAMILIES: dict[str, FamilyMarks] = {
     "framepack": FamilyMarks(("region",)),
     "chronoedit": FamilyMarks(("region", "draw"), lora_hint=("paint", "draw")),
     "nano-banana": FamilyMarks(("draw", "extra_image")),
+    "qwen-image-2.1": FamilyMarks(("draw", "extra_image", "region"), image_word="<image{n}>", unavailable=(
+        ("mask", "diffusers' QwenImage21Pipeline has no mask input, so nothing confines its edit to an area; the "
+                 "marks drawn into the picture (the default) show it where, or the marked region, cropped, "
+                 "confines the edit"),)),
 }
 # the ComfyUI family graphs run the same models
 FAMILIES.update({f"comfyui-{k}": v for k, v in {"kontext": FAMILIES["flux-kontext"],
@@ -67,9 +79,27 @@ FAMILIES.update({f"comfyui-{k}": v for k, v in {"kontext": FAMILIES["flux-kontex
 
 
 @cache
+def _marks_file() -> dict:
+    return json.loads(MARKS_FILE.read_text(encoding="utf-8"))
+
+
 def wording() -> dict[str, dict[str, str]]:
-    data = json.loads(MARKS_FILE.read_text(encoding="utf-8"))
-    return data["strategies"]
+    return _marks_file()["strategies"]
+
+
+def family_wording(name: str) -> dict[str, dict[str, str]]:
+    """A family's own wording of some strategies (``marks.json``'s "families"), over the shared one."""
+    return {k: v for k, v in _marks_file().get("families", {}).get(name, {}).items() if isinstance(v, dict)}
+
+
+def _text(strategy: str, name: str, key: str) -> str:
+    return family_wording(name).get(strategy, {}).get(key) or wording()[strategy][key]
+
+
+def unavailable(name: str) -> dict[str, str]:
+    """The strategies ``name`` cannot take, each with why (say so; do not fall back silently)."""
+    fam = FAMILIES.get(name)
+    return dict(fam.unavailable) if fam is not None else {}
 
 
 def for_backend(name: str) -> FamilyMarks | None:
@@ -103,24 +133,27 @@ def offered(name: str, caps) -> tuple[str, ...]:
 
 
 def _words(text: str, image_word: str) -> str:
+    if "{n}" in image_word:  # numbered labels: "{image} 2" -> "<image2>"; an unnumbered one is a plain "image"
+        text = re.sub(r"\{[Ii]mage\} (\d+)", lambda m: image_word.replace("{n}", m.group(1)), text)
+        image_word = "image"
     return text.replace("{Image}", image_word[:1].upper() + image_word[1:]).replace("{image}", image_word)
 
 
 def label(strategy: str, name: str) -> str:
     fam = FAMILIES.get(name) or FamilyMarks(STRATEGIES)
-    return _words(wording()[strategy]["label"], fam.image_word)
+    return _words(_text(strategy, name, "label"), fam.image_word)
 
 
 def describe(strategy: str, name: str) -> str:
     """What the edit panel says will happen, e.g. "the marked one Picture 2; the instruction says …"."""
     fam = FAMILIES.get(name) or FamilyMarks(STRATEGIES)
-    return _words(wording()[strategy]["describe"], fam.image_word)
+    return _words(_text(strategy, name, "describe"), fam.image_word)
 
 
 def instruction(strategy: str, name: str, user: str, where: str, colours: str, phrase: str) -> str:
     """The user's instruction with the strategy's words after it (the text the model sees)."""
     fam = FAMILIES.get(name) or FamilyMarks(STRATEGIES)
-    extra = _words(wording()[strategy]["instruction"], fam.image_word)
+    extra = _words(_text(strategy, name, "instruction"), fam.image_word)
     extra = extra.replace("{where}", where).replace("{colours}", colours).replace("{phrase}", phrase).strip()
     if not extra or extra in user:
         return user

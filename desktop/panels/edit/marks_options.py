@@ -8,6 +8,7 @@ takes the ways ticked.
 
 from __future__ import annotations
 
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QCheckBox, QComboBox, QGroupBox, QLabel, QVBoxLayout, QWidget
 
 from inference.pen import strategies as MS
@@ -78,11 +79,23 @@ class MarksOptions(QGroupBox):
             best = MS.default(family, loras)
             for s in MS.offered(family, caps):
                 self.strategy_combo.addItem(MS.label(s, family) + ("  (recommended)" if s == best else ""), s)
+            for s, why in MS.unavailable(family).items():  # shown, greyed, with the reason
+                self.strategy_combo.addItem(MS.label(s, family) + "  (not for this model)", s)
+                at = self.strategy_combo.count() - 1
+                self.strategy_combo.model().item(at).setEnabled(False)
+                self.strategy_combo.setItemData(at, f"Not available for this model: {why}", Qt.ItemDataRole.ToolTipRole)
             self.strategy_combo.addItem("Custom: the ways ticked", CUSTOM)
             at = self.strategy_combo.findData(keep if keep is not None else best)
             self.strategy_combo.setCurrentIndex(max(0, at))
         self.strategy_combo.blockSignals(False)
         self.strategy_combo.setVisible(fam is not None)
+        refused = MS.unavailable(family) if family else {}
+        for key, text in ANNOTATION_CHOICES:
+            cb, why = self.boxes[key], refused.get(key)
+            cb.setText(text + ("  (not for this model)" if why else ""))
+            cb.setToolTip(f"Not available for this model: {why}" if why else "")
+            if why:
+                cb.setChecked(False)
         self._strategy_changed()
 
     def _strategy_changed(self, *_args) -> None:
@@ -104,8 +117,9 @@ class MarksOptions(QGroupBox):
         self.description.setVisible(bool(self.description.text()))
 
     def _enable_boxes(self, auto: bool) -> None:
-        for b in self.boxes.values():
-            b.setEnabled(not auto)
+        refused = MS.unavailable(self._family) if self._family else {}
+        for key, b in self.boxes.items():
+            b.setEnabled(not auto and key not in refused)
 
     # --- presets and the request -----------------------------------------------------------------
     def set_use(self, annotation_use) -> None:
