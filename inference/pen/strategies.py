@@ -139,15 +139,20 @@ def _words(text: str, image_word: str) -> str:
     return text.replace("{Image}", image_word[:1].upper() + image_word[1:]).replace("{image}", image_word)
 
 
+def _user_word(name: str) -> str:
+    """The family's word for an input picture as the panel shows it: a model's token ("<image{n}>") is for the
+    instruction only; the person reads "picture 2"."""
+    word = (FAMILIES.get(name) or FamilyMarks(STRATEGIES)).image_word
+    return "picture" if "{n}" in word else word
+
+
 def label(strategy: str, name: str) -> str:
-    fam = FAMILIES.get(name) or FamilyMarks(STRATEGIES)
-    return _words(_text(strategy, name, "label"), fam.image_word)
+    return _words(_text(strategy, name, "label"), _user_word(name))
 
 
 def describe(strategy: str, name: str) -> str:
     """What the edit panel says will happen, e.g. "the marked one Picture 2; the instruction says …"."""
-    fam = FAMILIES.get(name) or FamilyMarks(STRATEGIES)
-    return _words(_text(strategy, name, "describe"), fam.image_word)
+    return _words(_text(strategy, name, "describe"), _user_word(name))
 
 
 def instruction(strategy: str, name: str, user: str, where: str, colours: str, phrase: str) -> str:

@@ -238,7 +238,9 @@ def test_the_marked_copy_as_another_image_is_named_by_its_number_not_by_its_labe
     said = seen[0]["prompt"][0] if isinstance(seen[0]["prompt"], list) else seen[0]["prompt"]
     assert "<image2> is <image1> with red marks" in said  # the word "marks" left alone
     assert len(seen[0]["images"]) == 2
-    assert MS.label("extra_image", FAMILY) == "Drawn into <image2>"
+    # the panel says it in words; the model's token is for the instruction only
+    assert MS.label("extra_image", FAMILY) == "Drawn into picture 2"
+    assert "<image" not in MS.describe("extra_image", FAMILY)
 
 
 def test_a_mask_from_the_marks_is_refused_with_the_reason(backend):

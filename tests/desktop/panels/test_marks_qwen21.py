@@ -16,7 +16,7 @@ def test_the_mask_way_is_shown_unavailable_with_the_reason(qtbot):
     at = ways.index("mask")
     assert not combo.model().item(at).isEnabled() and "not for this model" in combo.itemText(at)
     assert "has no mask input" in combo.itemData(at, Qt.ItemDataRole.ToolTipRole)
-    assert combo.itemText(ways.index("extra_image")) == "Drawn into <image2>"
+    assert combo.itemText(ways.index("extra_image")) == "Drawn into picture 2"
     combo.setCurrentIndex(ways.index(CUSTOM))  # the ways ticked by hand: the mask box stays off, and says why
     mask = box.boxes["mask"]
     assert not mask.isEnabled() and box.boxes["draw"].isEnabled()
